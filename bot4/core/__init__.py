@@ -1,0 +1,28 @@
+"""bot4's trading core: records, pools, rings, stats, and the numba kernels that decide and check every order.
+
+The core imports numpy and numba only. Compiled kernels are cached on disk in a directory keyed by a hash of the
+core's own sources: numba checks only the caller's file when it reuses a cached kernel, and kernels here inline
+helpers from other modules, so a change anywhere in the core must start a fresh cache (``NUMBA_CACHE_DIR`` set by
+the user wins).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+
+def _source_keyed_cache_dir() -> str:
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "bot4", "numba", digest.hexdigest()[:16])
+
+
+if not os.environ.get("NUMBA_CACHE_DIR"):
+    import numba.core.config
+
+    numba.core.config.CACHE_DIR = _source_keyed_cache_dir()

@@ -1,0 +1,121 @@
+"""Low-level intrinsics the core's kernels need and numba does not expose.
+
+Cross-thread hand-off (rings, seqlocks) needs loads and stores that the compiler may not reorder or hoist: an
+acquire load of a producer index inside a loop must really reach memory each time, and a record must be written
+before its index is published. These intrinsics emit LLVM atomic loads/stores and fences; on x86-64 they compile
+to plain moves plus a compiler barrier, so they cost nothing at run time but keep the ordering the design relies on.
+
+The monotonic clock is ``clock_gettime(CLOCK_MONOTONIC)`` declared by symbol name, so kernels that read it stay
+cacheable (a ctypes function pointer would be a dynamic global and disable ``cache=True``).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+
+import llvmlite.binding as llvm_binding
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+CLOCK_MONOTONIC = 1
+
+# Make the libc symbol visible to the JIT linker in every process, cached or not.
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or None)
+llvm_binding.add_symbol("clock_gettime", ctypes.cast(_libc.clock_gettime, ctypes.c_void_p).value)
+
+
+def _item_pointer(context, builder, aryty, ary_val, idx_val, idxty):  # type: ignore[no-untyped-def]
+    ary = context.make_array(aryty)(context, builder, ary_val)
+    idx = context.cast(builder, idx_val, idxty, types.intp)
+    return cgutils.get_item_pointer(context, builder, aryty, ary, [idx], wraparound=False)
+
+
+@intrinsic
+def load_acquire(typingctx, arr, idx):  # type: ignore[no-untyped-def]
+    """``arr[idx]`` as an acquire load (int64 arrays): later reads are not moved before it."""
+    if not (isinstance(arr, types.Array) and arr.dtype == types.int64 and isinstance(idx, types.Integer)):
+        return None
+    sig = types.int64(arr, idx)
+
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        ptr = _item_pointer(context, builder, signature.args[0], args[0], args[1], signature.args[1])
+        return builder.load_atomic(ptr, "acquire", 8)
+
+    return sig, codegen
+
+
+@intrinsic
+def store_release(typingctx, arr, idx, value):  # type: ignore[no-untyped-def]
+    """``arr[idx] = value`` as a release store (int64 arrays): earlier writes are visible before it."""
+    if not (isinstance(arr, types.Array) and arr.dtype == types.int64 and isinstance(idx, types.Integer)):
+        return None
+    sig = types.void(arr, idx, value)
+
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        ptr = _item_pointer(context, builder, signature.args[0], args[0], args[1], signature.args[1])
+        val = context.cast(builder, args[2], signature.args[2], types.int64)
+        builder.store_atomic(val, ptr, "release", 8)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def fence_seq_cst(typingctx):  # type: ignore[no-untyped-def]
+    """A full memory fence (``mfence`` on x86-64): nothing is reordered across it."""
+    sig = types.void()
+
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        builder.fence("seq_cst")
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def fence_acquire(typingctx):  # type: ignore[no-untyped-def]
+    """An acquire fence: loads before it are not moved after loads that follow it."""
+    sig = types.void()
+
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        builder.fence("acquire")
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def leading_zeros64(typingctx, value):  # type: ignore[no-untyped-def]
+    """Count of leading zero bits of a 64-bit integer (64 for zero); one ``lzcnt``/``bsr``."""
+    if not isinstance(value, types.Integer):
+        return None
+    sig = types.int64(value)
+
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        val = context.cast(builder, args[0], signature.args[0], types.int64)
+        return builder.ctlz(val, ir.Constant(ir.IntType(1), 0))
+
+    return sig, codegen
+
+
+@intrinsic
+def monotonic_ns(typingctx):  # type: ignore[no-untyped-def]
+    """``CLOCK_MONOTONIC`` in nanoseconds, read inside a kernel (vDSO, about 20 ns)."""
+    sig = types.int64()
+
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        i64 = ir.IntType(64)
+        i32 = ir.IntType(32)
+        timespec = ir.LiteralStructType([i64, i64])
+        fnty = ir.FunctionType(i32, [i32, timespec.as_pointer()])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "clock_gettime")
+        slot = cgutils.alloca_once(builder, timespec)
+        builder.call(fn, [ir.Constant(i32, CLOCK_MONOTONIC), slot])
+        sec = builder.load(cgutils.gep_inbounds(builder, slot, 0, 0))
+        nsec = builder.load(cgutils.gep_inbounds(builder, slot, 0, 1))
+        return builder.add(builder.mul(sec, ir.Constant(i64, 1_000_000_000)), nsec)
+
+    return sig, codegen
