@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import platform
 
 import llvmlite.binding as llvm_binding
 from llvmlite import ir
@@ -24,7 +25,13 @@ CLOCK_MONOTONIC = 1
 
 # Make the libc symbol visible to the JIT linker in every process, cached or not.
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or None)
-llvm_binding.add_symbol("clock_gettime", ctypes.cast(_libc.clock_gettime, ctypes.c_void_p).value)
+for _name in ("clock_gettime", "nanosleep", "sched_yield", "syscall"):
+    llvm_binding.add_symbol(_name, ctypes.cast(getattr(_libc, _name), ctypes.c_void_p).value)
+
+# futex(2) lets the core sleep until a producer wakes it, instead of polling on a timer.
+SYS_FUTEX = {"x86_64": 202, "aarch64": 98, "arm64": 98}.get(platform.machine(), 202)
+FUTEX_WAIT_PRIVATE = 0 | 128
+FUTEX_WAKE_PRIVATE = 1 | 128
 
 
 def _item_pointer(context, builder, aryty, ary_val, idx_val, idxty):  # type: ignore[no-untyped-def]
@@ -117,5 +124,102 @@ def monotonic_ns(typingctx):  # type: ignore[no-untyped-def]
         sec = builder.load(cgutils.gep_inbounds(builder, slot, 0, 0))
         nsec = builder.load(cgutils.gep_inbounds(builder, slot, 0, 1))
         return builder.add(builder.mul(sec, ir.Constant(i64, 1_000_000_000)), nsec)
+
+    return sig, codegen
+
+
+@intrinsic
+def popcount64(typingctx, value):  # type: ignore[no-untyped-def]
+    """Number of set bits of a 64-bit integer."""
+    if not isinstance(value, types.Integer):
+        return None
+    sig = types.int64(value)
+
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        val = context.cast(builder, args[0], signature.args[0], types.int64)
+        return builder.ctpop(val)
+
+    return sig, codegen
+
+
+@intrinsic
+def sched_yield_now(typingctx):  # type: ignore[no-untyped-def]
+    """Give the CPU to another runnable thread, if any."""
+    sig = types.void()
+
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        fnty = ir.FunctionType(ir.IntType(32), [])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "sched_yield")
+        builder.call(fn, [])
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+def _timespec(builder, ns_val):  # type: ignore[no-untyped-def]
+    i64 = ir.IntType(64)
+    timespec = ir.LiteralStructType([i64, i64])
+    slot = cgutils.alloca_once(builder, timespec)
+    billion = ir.Constant(i64, 1_000_000_000)
+    builder.store(builder.sdiv(ns_val, billion), cgutils.gep_inbounds(builder, slot, 0, 0))
+    builder.store(builder.srem(ns_val, billion), cgutils.gep_inbounds(builder, slot, 0, 1))
+    return slot, timespec
+
+
+@intrinsic
+def futex_wait_ns(typingctx, arr, idx, expected, timeout_ns):  # type: ignore[no-untyped-def]
+    """Sleep until ``arr[idx]`` (its low 32 bits) is woken and no longer ``expected``, or ``timeout_ns`` passes."""
+    if not (isinstance(arr, types.Array) and arr.dtype == types.int64):
+        return None
+    sig = types.int64(arr, idx, expected, timeout_ns)
+
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        i64 = ir.IntType(64)
+        ptr = _item_pointer(context, builder, signature.args[0], args[0], args[1], signature.args[1])
+        exp = context.cast(builder, args[2], signature.args[2], types.int64)
+        tmo = context.cast(builder, args[3], signature.args[3], types.int64)
+        slot, _ = _timespec(builder, tmo)
+        fnty = ir.FunctionType(i64, [i64], var_arg=True)
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "syscall")
+        return builder.call(
+            fn,
+            [
+                ir.Constant(i64, SYS_FUTEX),
+                builder.ptrtoint(ptr, i64),
+                ir.Constant(i64, FUTEX_WAIT_PRIVATE),
+                builder.and_(exp, ir.Constant(i64, 0xFFFFFFFF)),
+                builder.ptrtoint(slot, i64),
+                ir.Constant(i64, 0),
+                ir.Constant(i64, 0),
+            ],
+        )
+
+    return sig, codegen
+
+
+@intrinsic
+def futex_wake(typingctx, arr, idx):  # type: ignore[no-untyped-def]
+    """Wake the threads sleeping on ``arr[idx]`` (see :func:`futex_wait_ns`)."""
+    if not (isinstance(arr, types.Array) and arr.dtype == types.int64):
+        return None
+    sig = types.int64(arr, idx)
+
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        i64 = ir.IntType(64)
+        ptr = _item_pointer(context, builder, signature.args[0], args[0], args[1], signature.args[1])
+        fnty = ir.FunctionType(i64, [i64], var_arg=True)
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "syscall")
+        return builder.call(
+            fn,
+            [
+                ir.Constant(i64, SYS_FUTEX),
+                builder.ptrtoint(ptr, i64),
+                ir.Constant(i64, FUTEX_WAKE_PRIVATE),
+                ir.Constant(i64, 2147483647),
+                ir.Constant(i64, 0),
+                ir.Constant(i64, 0),
+                ir.Constant(i64, 0),
+            ],
+        )
 
     return sig, codegen

@@ -19,6 +19,7 @@ from bot4.core.atomics import fence_acquire, fence_seq_cst, load_acquire, store_
 from bot4.core.jit import helper, kernel
 from bot4.core.histogram import HIST_STRIDE, HistogramView, hist_reset_nb
 from bot4.core.memory import INT64_PER_LINE, aligned_zeros
+from bot4.core.records import REASON_NAMES
 
 COUNTER_NAMES: tuple[str, ...] = (
     "ticks_in",  # market-data records consumed by the core
@@ -36,8 +37,18 @@ COUNTER_NAMES: tuple[str, ...] = (
     "batches",  # core batches run
     "publishes",  # stats publications
     "bad_ticks",  # ticks refused by the core's own sanity checks (NaN, non-positive price)
-    "stop_exits",  # exit orders generated because a stop was crossed
+    "stop_exits",  # exit orders generated because a stop or take profit was crossed
+    "entries",  # orders that open or grow a position
+    "exits",  # orders that shrink or close a position
+    "kills",  # kill commands applied
+    "state_changes",  # trading-state transitions
+    "unknown_exec",  # execution reports for orders the core does not know
+    "out_of_order_ticks",  # ticks older than the symbol's last one (skipped)
+    "rearm_refused",  # re-arm commands refused (wrong confirmation, cool-down, not halted)
+    "trades_closed",  # round trips completed
 )
+REJECT_BASE = len(_BASE_COUNTERS := COUNTER_NAMES)
+COUNTER_NAMES = _BASE_COUNTERS + tuple(f"reject_{name}" for name in REASON_NAMES)  # one per reason code
 N_COUNTERS = len(COUNTER_NAMES)
 COUNTER_INDEX = {name: i for i, name in enumerate(COUNTER_NAMES)}
 
@@ -68,6 +79,11 @@ def counter_slot_nb(counter: int) -> int:
 @helper
 def counter_add_nb(block: np.ndarray, counter: int, n: int) -> None:
     block[COUNTERS_BASE + counter * INT64_PER_LINE] += n
+
+
+@helper
+def count_reject_nb(block: np.ndarray, reason: int) -> None:
+    block[COUNTERS_BASE + (REJECT_BASE + reason) * INT64_PER_LINE] += 1
 
 
 @helper
@@ -145,6 +161,15 @@ class StatsSnapshot:
 
     def counters(self) -> dict[str, int]:
         return {name: self.counter(name) for name in COUNTER_NAMES}
+
+    def rejects_by_reason(self) -> dict[str, int]:
+        """Rejection counts per reason name (only reasons seen at least once)."""
+        out = {}
+        for code, name in enumerate(REASON_NAMES):
+            n = self.counter(f"reject_{name}")
+            if code and n:
+                out[name] = n
+        return out
 
     def histogram(self, name: str) -> HistogramView:
         return HistogramView(self.data, HISTS_BASE + HIST_INDEX[name] * HIST_STRIDE)

@@ -1,0 +1,172 @@
+"""Strategy kernels: one price in, at most one directional decision out.
+
+Each strategy keeps its state in one row of ``strat_state`` (and, for windowed ones, of ``px_hist``) and reads its
+typed parameters from a row of ``strat_params``. ``strategy_on_price_nb`` returns ``SIG_BUY``/``SIG_SELL`` (enter or
+flip to that side), ``SIG_FLAT`` (close) or ``SIG_NONE``. A strategy only speaks when its view changes, so a steady
+trend does not produce a stream of duplicate signals. Entry, stop-loss and take-profit prices are derived by
+``signal_prices_nb`` from the same parameters: every signal carries a stop.
+
+- EMA cross: fast and slow EMAs (alpha = 2 / (n + 1), seeded with the first price); after ``slow_period`` prices,
+  the side is the sign of fast - slow, and a change of side is a signal.
+- Breakout: a price above the highest (below the lowest) of the previous ``lookback`` prices.
+- Z-score mean reversion: z of the price against the mean/std of the previous ``window`` prices; z <= -entry_z buys,
+  z >= entry_z sells, |z| <= exit_z closes an open view.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from bot4.core.jit import helper, kernel
+from bot4.core.state import (
+    SP_ENTRY_Z,
+    SP_EXIT_Z,
+    SP_FAST,
+    SP_LOOKBACK,
+    SP_SLOW,
+    SP_STOP_FRAC,
+    SP_TP_FRAC,
+    SP_WINDOW,
+    SS_COUNT,
+    SS_EMA_FAST,
+    SS_EMA_SLOW,
+    SS_HIST_POS,
+    SS_LAST_DIR,
+    SS_SUM,
+    SS_SUMSQ,
+    STRAT_BREAKOUT,
+    STRAT_EMA_CROSS,
+    STRAT_ZSCORE,
+)
+
+SIG_NONE = 0
+SIG_BUY = 1
+SIG_SELL = -1
+SIG_FLAT = 2
+
+
+@helper
+def ema_cross_nb(sp: np.ndarray, ss: np.ndarray, s: int, price: float) -> int:
+    count = ss[s, SS_COUNT] + 1.0
+    ss[s, SS_COUNT] = count
+    if count == 1.0:
+        ss[s, SS_EMA_FAST] = price
+        ss[s, SS_EMA_SLOW] = price
+    else:
+        af = 2.0 / (sp[s, SP_FAST] + 1.0)
+        aslow = 2.0 / (sp[s, SP_SLOW] + 1.0)
+        ss[s, SS_EMA_FAST] += af * (price - ss[s, SS_EMA_FAST])
+        ss[s, SS_EMA_SLOW] += aslow * (price - ss[s, SS_EMA_SLOW])
+    if count < sp[s, SP_SLOW]:
+        return SIG_NONE
+    diff = ss[s, SS_EMA_FAST] - ss[s, SS_EMA_SLOW]
+    side = SIG_BUY if diff >= 0.0 else SIG_SELL
+    if side != ss[s, SS_LAST_DIR]:
+        ss[s, SS_LAST_DIR] = side
+        return side
+    return SIG_NONE
+
+
+@helper
+def breakout_nb(sp: np.ndarray, ss: np.ndarray, hist: np.ndarray, s: int, price: float) -> int:
+    n = int(sp[s, SP_LOOKBACK])
+    count = int(ss[s, SS_COUNT])
+    pos = int(ss[s, SS_HIST_POS])
+    sig = SIG_NONE
+    if count >= n:
+        hi = -np.inf
+        lo = np.inf
+        for k in range(n):
+            v = hist[s, k]
+            if v > hi:
+                hi = v
+            if v < lo:
+                lo = v
+        side = SIG_NONE
+        if price > hi:
+            side = SIG_BUY
+        elif price < lo:
+            side = SIG_SELL
+        if side != SIG_NONE and side != ss[s, SS_LAST_DIR]:
+            ss[s, SS_LAST_DIR] = side
+            sig = side
+    hist[s, pos] = price
+    ss[s, SS_HIST_POS] = (pos + 1) % n
+    ss[s, SS_COUNT] = count + 1
+    return sig
+
+
+@helper
+def zscore_nb(sp: np.ndarray, ss: np.ndarray, hist: np.ndarray, s: int, price: float) -> int:
+    n = int(sp[s, SP_WINDOW])
+    count = int(ss[s, SS_COUNT])
+    pos = int(ss[s, SS_HIST_POS])
+    sig = SIG_NONE
+    if count >= n:
+        mean = ss[s, SS_SUM] / n
+        var = ss[s, SS_SUMSQ] / n - mean * mean
+        if var > 1e-18 * mean * mean:
+            z = (price - mean) / math.sqrt(var)
+            last = ss[s, SS_LAST_DIR]
+            side = SIG_NONE
+            if z <= -sp[s, SP_ENTRY_Z]:
+                side = SIG_BUY
+            elif z >= sp[s, SP_ENTRY_Z]:
+                side = SIG_SELL
+            elif abs(z) <= sp[s, SP_EXIT_Z] and last != 0.0:
+                side = SIG_FLAT
+            if side == SIG_FLAT:
+                ss[s, SS_LAST_DIR] = 0.0
+                sig = SIG_FLAT
+            elif side != SIG_NONE and side != last:
+                ss[s, SS_LAST_DIR] = side
+                sig = side
+        old = hist[s, pos]
+        ss[s, SS_SUM] += price - old
+        ss[s, SS_SUMSQ] += price * price - old * old
+    else:
+        ss[s, SS_SUM] += price
+        ss[s, SS_SUMSQ] += price * price
+    hist[s, pos] = price
+    pos = (pos + 1) % n
+    ss[s, SS_HIST_POS] = pos
+    ss[s, SS_COUNT] = count + 1
+    if pos == 0 and count >= n:
+        # re-derive the running sums from the window once per lap so rounding never accumulates
+        total = 0.0
+        total_sq = 0.0
+        for k in range(n):
+            total += hist[s, k]
+            total_sq += hist[s, k] * hist[s, k]
+        ss[s, SS_SUM] = total
+        ss[s, SS_SUMSQ] = total_sq
+    return sig
+
+
+@helper
+def strategy_on_price_nb(kind: int, sp: np.ndarray, ss: np.ndarray, hist: np.ndarray, s: int, price: float) -> int:
+    """Feed one price to symbol ``s``'s strategy; a SIG_* code."""
+    if kind == STRAT_EMA_CROSS:
+        return ema_cross_nb(sp, ss, s, price)
+    if kind == STRAT_BREAKOUT:
+        return breakout_nb(sp, ss, hist, s, price)
+    if kind == STRAT_ZSCORE:
+        return zscore_nb(sp, ss, hist, s, price)
+    return SIG_NONE
+
+
+@helper
+def stop_price_nb(sp: np.ndarray, s: int, side: int, entry: float) -> float:
+    """The stop-loss for an entry on ``side`` at ``entry`` (below for buys, above for sells)."""
+    return entry * (1.0 - side * sp[s, SP_STOP_FRAC])
+
+
+@helper
+def take_profit_price_nb(sp: np.ndarray, s: int, side: int, entry: float) -> float:
+    """The take-profit for an entry, NaN when the strategy sets none."""
+    frac = sp[s, SP_TP_FRAC]
+    if frac <= 0.0:
+        return np.nan
+    return entry * (1.0 + side * frac)
