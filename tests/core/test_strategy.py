@@ -1,0 +1,149 @@
+"""Strategy kernels against plain-Python reference implementations on real recorded prices."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import math
+from collections import deque
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bot4.core.state import (
+    N_SP,
+    N_SS,
+    SP_ENTRY_Z,
+    SP_EXIT_Z,
+    SP_FAST,
+    SP_LOOKBACK,
+    SP_SLOW,
+    SP_STOP_FRAC,
+    SP_TP_FRAC,
+    SP_WINDOW,
+    STRAT_BREAKOUT,
+    STRAT_EMA_CROSS,
+    STRAT_ZSCORE,
+)
+from bot4.core.strategy import SIG_BUY, SIG_FLAT, SIG_NONE, SIG_SELL, stop_price_nb, strategy_on_price_nb
+
+
+def trade_prices(shared_data: Path) -> np.ndarray:
+    path = shared_data / "l2" / "binance_spot_BTCUSDT_20240808T2354_20240809T0005_trades.csv.gz"
+    with gzip.open(path, "rt") as fh:
+        return np.array([float(r["price"]) for r in csv.DictReader(fh)])
+
+
+def bar_closes(shared_data: Path) -> np.ndarray:
+    path = shared_data / "ohlcv" / "binanceus_BTCUSDT_1m_20230301_20230321.norm.csv"
+    with open(path) as fh:
+        return np.array([float(r["close"]) for r in csv.DictReader(fh)])
+
+
+def ref_ema_cross(prices: np.ndarray, fast: int, slow: int) -> list[tuple[int, int]]:
+    out = []
+    ef = es = 0.0
+    last = 0
+    for i, p in enumerate(prices):
+        if i == 0:
+            ef = es = p
+        else:
+            ef = ef + 2.0 / (fast + 1.0) * (p - ef)
+            es = es + 2.0 / (slow + 1.0) * (p - es)
+        if i + 1 < slow:
+            continue
+        side = 1 if ef - es >= 0 else -1
+        if side != last:
+            out.append((i, side))
+            last = side
+    return out
+
+
+def ref_breakout(prices: np.ndarray, lookback: int) -> list[tuple[int, int]]:
+    out = []
+    window: deque[float] = deque(maxlen=lookback)
+    last = 0
+    for i, p in enumerate(prices):
+        if len(window) == lookback:
+            side = 1 if p > max(window) else (-1 if p < min(window) else 0)
+            if side and side != last:
+                out.append((i, side))
+                last = side
+        window.append(p)
+    return out
+
+
+def ref_zscore(prices: np.ndarray, window: int, entry: float, exit_z: float) -> list[tuple[int, int]]:
+    out = []
+    buf: deque[float] = deque(maxlen=window)
+    last = 0
+    for i, p in enumerate(prices):
+        if len(buf) == window:
+            mean = sum(buf) / window
+            var = sum((x - mean) ** 2 for x in buf) / window
+            if var > 1e-18 * mean * mean:
+                z = (p - mean) / math.sqrt(var)
+                if z <= -entry:
+                    side = 1
+                elif z >= entry:
+                    side = -1
+                elif abs(z) <= exit_z and last != 0:
+                    side = 2
+                else:
+                    side = 0
+                if side == 2:
+                    out.append((i, 2))
+                    last = 0
+                elif side and side != last:
+                    out.append((i, side))
+                    last = side
+        buf.append(p)
+    return out
+
+
+def run_kernel(kind: int, prices: np.ndarray, **params: float) -> list[tuple[int, int]]:
+    sp = np.zeros((1, N_SP))
+    ss = np.zeros((1, N_SS))
+    names = {"fast": SP_FAST, "slow": SP_SLOW, "lookback": SP_LOOKBACK, "window": SP_WINDOW, "entry": SP_ENTRY_Z, "exit": SP_EXIT_Z}
+    for key, value in params.items():
+        sp[0, names[key]] = value
+    hist = np.zeros((1, int(max(sp[0, SP_LOOKBACK], sp[0, SP_WINDOW], 2))))
+    out = []
+    for i, p in enumerate(prices):
+        sig = strategy_on_price_nb(kind, sp, ss, hist, 0, float(p))
+        if sig != SIG_NONE:
+            out.append((i, int(sig)))
+    return out
+
+
+@pytest.mark.parametrize(("fast", "slow"), [(12, 26), (50, 200)])
+def test_ema_cross_on_real_trades(shared_data: Path, fast: int, slow: int) -> None:
+    prices = trade_prices(shared_data)
+    got = run_kernel(STRAT_EMA_CROSS, prices, fast=fast, slow=slow)
+    assert got == ref_ema_cross(prices, fast, slow)
+    assert len(got) > 10 and {s for _, s in got} == {SIG_BUY, SIG_SELL}
+
+
+@pytest.mark.parametrize("lookback", [20, 300])
+def test_breakout_on_real_bars(shared_data: Path, lookback: int) -> None:
+    prices = bar_closes(shared_data)[:8000]
+    got = run_kernel(STRAT_BREAKOUT, prices, lookback=lookback)
+    assert got == ref_breakout(prices, lookback)
+    assert len(got) > 5
+
+
+def test_zscore_on_real_trades(shared_data: Path) -> None:
+    prices = trade_prices(shared_data)
+    got = run_kernel(STRAT_ZSCORE, prices, window=200, entry=2.0, exit=0.5)
+    ref = ref_zscore(prices, 200, 2.0, 0.5)
+    assert got == ref
+    assert {s for _, s in got} == {SIG_BUY, SIG_SELL, SIG_FLAT}
+
+
+def test_every_signal_has_a_stop_on_the_losing_side() -> None:
+    sp = np.zeros((1, N_SP))
+    sp[0, SP_STOP_FRAC] = 0.01
+    sp[0, SP_TP_FRAC] = 0.0
+    assert stop_price_nb(sp, 0, SIG_BUY, 100.0) == pytest.approx(99.0)
+    assert stop_price_nb(sp, 0, SIG_SELL, 100.0) == pytest.approx(101.0)
