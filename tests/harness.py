@@ -23,9 +23,10 @@ from bot4.core.records import (
 from bot4.core.runner import Core
 
 
-def make_core(strategy: StrategyConfig | None = None, **risk: object) -> Core:
+def make_core(strategy: StrategyConfig | None = None, no_strategy: bool = False, **risk: object) -> Core:
+    """A core on the default instruments (BTC/USDT = 0, ETH/USDT = 1) with the given strategy and risk overrides."""
     cfg = CoreConfig(
-        strategies=(strategy or StrategyConfig(),),
+        strategies=() if no_strategy else (strategy or StrategyConfig(),),
         risk=RiskConfig(**risk),  # type: ignore[arg-type]
     )
     return Core(cfg)
@@ -45,7 +46,7 @@ class Harness:
         rec["price"] = price
         rec["size"] = size
         rec["ts_exch_ns"] = self.ts
-        assert self.core.parts.md.push_many(rec) == 1
+        assert self.core.push_ticks(rec) == 1
         self.core.drain()
 
     def take_orders(self) -> np.ndarray:

@@ -90,6 +90,12 @@ from bot4.core.risk import (
     var_with_nb,
 )
 from bot4.core.ring import (
+    RING_CACHED_TAIL,
+    RING_CAPACITY,
+    RING_FULL,
+    RING_HEAD,
+    RING_MASK,
+    RING_TAIL,
     ring_advance_nb,
     ring_available_nb,
     ring_claim_nb,
@@ -400,13 +406,20 @@ def order_is_open_nb(st: EngineState, slot: int) -> bool:
 
 
 @kernel
-def cancel_all_nb(st: EngineState, now: int) -> int:
-    """Cancel every open order; returns how many could not be sent yet (retried on the next step)."""
+def cancel_all_nb(st: EngineState, now: int, keep_protective: bool) -> int:
+    """Cancel every open order (but protective exits when ``keep_protective``); how many could not be sent yet.
+
+    Unsent cancels are retried on the next step.
+    """
     left = 0
     for slot in range(st.orders.shape[0]):
-        if order_is_open_nb(st, slot) and not cancel_slot_nb(st, slot, now):
+        if not order_is_open_nb(st, slot):
+            continue
+        if keep_protective and (st.orders[slot].flags & (FLAG_STOP_EXIT | FLAG_KILL)) != 0:
+            continue
+        if not cancel_slot_nb(st, slot, now):
             left += 1
-    st.ist[I_CANCEL_ALL_PENDING] = 1 if left > 0 else 0
+    st.ist[I_CANCEL_ALL_PENDING] = (2 if keep_protective else 1) if left > 0 else 0
     return left
 
 
@@ -453,7 +466,7 @@ def update_risk_state_nb(st: EngineState, now: int) -> None:
     if dd >= st.params[P_DD_HALT] * (1.0 - 1e-9):
         if state != STATE_HALTED:
             set_trading_state_nb(st, STATE_HALTED, STATE_CAUSE_DRAWDOWN_HALT, now)
-            cancel_all_nb(st, now)
+            cancel_all_nb(st, now, True)  # entries go; the exits protecting open positions keep working
     elif dd >= st.params[P_DD_WARN] * (1.0 - 1e-9):
         if state == STATE_ACTIVE:
             set_trading_state_nb(st, STATE_REDUCING, STATE_CAUSE_DRAWDOWN_WARN, now)
@@ -660,7 +673,7 @@ def apply_kill_nb(st: EngineState, now: int) -> None:
     set_trading_state_nb(st, STATE_HALTED, STATE_CAUSE_KILL, now)
     st.ist[I_KILLS] += 1
     counter_add_nb(st.stats, C_KILLS, 1)
-    cancel_all_nb(st, now)
+    cancel_all_nb(st, now, False)
     st.ist[I_KILL_NS] = monotonic_ns()
     if st.params[P_FLATTEN_ON_KILL] != 0.0:
         for s in range(st.sym.shape[0]):
@@ -716,7 +729,7 @@ def on_command_nb(st: EngineState, slot: int, now: int) -> None:
         else:
             reason = REASON_UNKNOWN_ORDER
     elif kind == CMD_CANCEL_ALL:
-        cancel_all_nb(st, now)
+        cancel_all_nb(st, now, False)
     elif kind == CMD_FLATTEN:
         for s in range(st.sym.shape[0]):
             exit_position_nb(st, s, FLAG_KILL | FLAG_MANUAL, c.ts_in_ns)
@@ -754,7 +767,7 @@ def engine_step_inline_nb(st: EngineState) -> int:
         ring_advance_nb(st.md_ctrl, n_md)
         counter_add_nb(st.stats, C_TICKS_IN, n_md)
     if st.ist[I_CANCEL_ALL_PENDING] != 0:
-        cancel_all_nb(st, now)
+        cancel_all_nb(st, now, st.ist[I_CANCEL_ALL_PENDING] == 2)
     total = n_cmd + n_exec + n_md
     if total > 0:
         counter_add_nb(st.stats, C_BATCHES, 1)
@@ -893,6 +906,32 @@ def engine_run_nb(st: EngineState) -> int:
     engine_publish_inline_nb(st)
     store_release(ist, I_RUNNING, 0)
     return loops
+
+
+@kernel
+def push_ticks_nb(ctrl: np.ndarray, buf: np.ndarray, src: np.ndarray, start: int, n: int) -> int:
+    """Feed side: push ``src[start:start+n]`` into the md ring, stamping each tick's ingress time; count pushed.
+
+    Ticks that do not fit are refused and counted (one count per tick) as back-pressure.
+    """
+    head = ctrl[RING_HEAD]
+    cap = ctrl[RING_CAPACITY]
+    room = cap - (head - ctrl[RING_CACHED_TAIL])
+    if room < n:
+        ctrl[RING_CACHED_TAIL] = load_acquire(ctrl, RING_TAIL)
+        room = cap - (head - ctrl[RING_CACHED_TAIL])
+    take = n if n < room else room
+    mask = ctrl[RING_MASK]
+    now = monotonic_ns()
+    for k in range(take):
+        slot = (head + k) & mask
+        buf[slot] = src[start + k]
+        buf[slot].ts_in_ns = now
+    if take > 0:
+        ring_publish_nb(ctrl, take)
+    if take < n:
+        ctrl[RING_FULL] += n - take
+    return take
 
 
 @kernel

@@ -15,7 +15,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from bot4.core.config import CoreConfig
-from bot4.core.engine import engine_publish_nb, engine_read_nb, engine_run_nb, engine_step_nb, wake_core_nb
+from bot4.core.engine import (
+    engine_publish_nb,
+    engine_read_nb,
+    engine_run_nb,
+    engine_step_nb,
+    push_ticks_nb,
+    wake_core_nb,
+)
 from bot4.core.jit import bind
 from bot4.core.pool import POOL_HIGH_WATER, POOL_IN_USE, POOL_OVERFLOWS
 from bot4.core.records import (
@@ -364,6 +371,16 @@ class Core:
         if self.running:
             raise RuntimeError("publish() while the core thread runs")
         self._publish(self.state)
+
+    def push_ticks(self, ticks: np.ndarray, start: int = 0, count: int | None = None) -> int:
+        """Feed side: push ticks (stamped with their ingress time) and wake the core; the count accepted.
+
+        Ticks that do not fit are refused and counted as back-pressure; the caller keeps them and retries.
+        """
+        n = len(ticks) - start if count is None else count
+        pushed = int(push_ticks_nb(self.state.md_ctrl, self.state.md_buf, ticks, start, n))
+        self._wake(self.state.ist)
+        return pushed
 
     def notify(self) -> None:
         """Wake the core thread if it sleeps (producers call this after pushing)."""

@@ -1,0 +1,283 @@
+"""The engine end to end: ticks -> strategy -> risk -> orders -> fills -> positions, stops, drawdown, kill, re-arm."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import pytest
+
+from bot4.core.config import StrategyConfig
+from bot4.core.records import (
+    ACTION_CANCEL,
+    ACTION_SUBMIT,
+    FLAG_MANUAL,
+    FLAG_REDUCE_ONLY,
+    FLAG_STOP_EXIT,
+    ORDER_DTYPE,
+    SIDE_BUY,
+    SIDE_SELL,
+    TICK_DTYPE,
+    TICK_TRADE,
+)
+from tests.harness import Harness, make_core
+
+BIG = dict(max_order_notional_usd=1e9, max_symbol_exposure_usd=1e9, max_gross_exposure_usd=1e9, max_var_frac=1.0)
+
+
+def test_strategy_signal_becomes_a_sized_order_with_a_stop_and_fills_into_a_position() -> None:
+    core = make_core(StrategyConfig(kind="ema_cross", fast_period=2, slow_period=4, stop_frac=0.01), **BIG)
+    h = Harness(core)
+    for p in [103, 102, 101]:
+        h.tick(0, p)
+    assert len(h.take_orders()) == 0  # still warming up (slow period 4)
+    h.tick(0, 100.0)  # warm: fast EMA under slow -> the first view is "sell"
+    orders = h.take_orders()
+    assert len(orders) == 1
+    o = orders[0]
+    assert o["side"] == SIDE_SELL and o["action"] == ACTION_SUBMIT
+    assert o["stop_px"] == pytest.approx(101.0)
+    # 1 % of 100,000 at risk over a 1.0 stop distance, floored to the 1e-5 step
+    assert o["size"] == pytest.approx(math.floor(1000 / (101.0 - 100.0) / 1e-5 + 1e-9) * 1e-5)
+    h.respond(orders, price=100.0, fee_rate=0.001)
+    h.tick(0, 100.5)  # still "sell": no new signal
+    assert len(h.take_orders()) == 0
+    snap = core.snapshot()
+    pos = snap.positions()[0]
+    assert pos.qty == pytest.approx(-o["size"]) and pos.avg_px == 100.0 and pos.stop_px == pytest.approx(101.0)
+    assert snap.fees == pytest.approx(100.0 * o["size"] * 0.001)
+    assert snap.open_orders == 0
+    counters = snap.stats.counters()
+    assert counters["signals"] == 1 and counters["orders_out"] == 1 and counters["fills"] == 1
+    assert snap.stats.histogram("decision").count == 5
+    assert snap.stats.histogram("risk_check").count == 1
+    assert snap.stats.histogram("tick_to_order").count == 1
+
+
+def test_a_crossed_stop_exits_at_once_and_only_once() -> None:
+    core = make_core(no_strategy=True, **BIG)
+    h = Harness(core)
+    h.tick(0, 100.0)
+    assert core.manual_order("BTC/USDT", SIDE_BUY, 10.0, stop_px=98.0) > 0
+    core.drain()
+    h.fill_all(price=100.0)
+    h.tick(0, 98.5)
+    assert len(h.take_orders()) == 0
+    h.tick(0, 97.9)
+    exits = h.take_orders()
+    assert len(exits) == 1
+    assert exits[0]["side"] == SIDE_SELL and exits[0]["size"] == 10.0
+    assert exits[0]["flags"] & FLAG_STOP_EXIT and exits[0]["flags"] & FLAG_REDUCE_ONLY
+    h.tick(0, 97.0)
+    assert len(h.take_orders()) == 0  # the exit is working: no duplicate
+    h.respond(exits, price=97.0)
+    snap = core.snapshot()
+    assert snap.positions()[0].qty == 0.0 and math.isnan(snap.positions()[0].stop_px)
+    assert snap.trades == (1, 0, 1)
+    assert snap.stats.counter("stop_exits") == 1
+
+
+def test_drawdown_reduces_then_halts_then_rearm_needs_cooldown_and_confirmation() -> None:
+    core = make_core(no_strategy=True, rearm_cooldown_s=0.4, **BIG)
+    h = Harness(core)
+    h.tick(0, 1000.0)
+    h.tick(1, 50.0)
+    # 100 BTC at 1000 with a stop 20 below: 2 % of equity at risk, allowed
+    core.manual_order("BTC/USDT", SIDE_BUY, 100.0, stop_px=980.0)
+    core.drain()
+    h.fill_all(price=1000.0)
+    # a working entry order on ETH that a halt must cancel
+    core.manual_order("ETH/USDT", SIDE_BUY, 1.0, stop_px=49.0, price=49.5)
+    core.drain()
+    working = h.take_orders()
+    assert len(working) == 1 and working[0]["flags"] & FLAG_MANUAL
+    # the market gaps through the stop: an exit goes out, but the loss runs on until it fills
+    h.tick(0, 905.0)
+    exits = h.take_orders()
+    assert len(exits) == 1 and exits[0]["flags"] & FLAG_STOP_EXIT
+    assert core.snapshot().trading_state == "ACTIVE"  # 9.5 %
+    h.tick(0, 900.0)
+    snap = core.snapshot()
+    assert snap.drawdown == pytest.approx(0.10) and snap.trading_state == "REDUCING"
+    # REDUCING: no new entries
+    core.manual_order("ETH/USDT", SIDE_BUY, 1.0, stop_px=49.0)
+    core.drain()
+    assert core.snapshot().last_command[2] == "reducing_only"
+    h.tick(0, 850.0)
+    snap = core.snapshot()
+    assert snap.drawdown == pytest.approx(0.15) and snap.trading_state == "HALTED"
+    cancels = h.take_orders()
+    # the ETH entry is cancelled, the protective BTC exit keeps working
+    assert [(c["action"], c["client_order_id"]) for c in cancels] == [(ACTION_CANCEL, working[0]["client_order_id"])]
+    h.respond(cancels)
+    h.respond(exits, price=850.0)
+    snap = core.snapshot()
+    assert snap.positions()[0].qty == 0.0 and snap.open_orders == 0
+    assert snap.equity == pytest.approx(85_000.0)
+    # HALTED: nothing new, manual or not
+    core.manual_order("ETH/USDT", SIDE_BUY, 1.0, stop_px=49.0)
+    core.drain()
+    assert core.snapshot().last_command[2] == "halted"
+    assert len(h.take_orders()) == 0
+    # re-arm: wrong confirmation, then cool-down, then accepted
+    halt_seq = snap.halt_seq
+    core.rearm(halt_seq + 1)
+    core.drain()
+    assert core.snapshot().last_command[2] == "rearm_bad_confirmation"
+    core.rearm(halt_seq)
+    core.drain()
+    assert core.snapshot().last_command[2] == "rearm_cooldown"
+    assert core.snapshot().trading_state == "HALTED"
+    time.sleep(max(0.0, core.snapshot().rearm_wait_s) + 0.05)
+    core.rearm(halt_seq)
+    core.drain()
+    snap = core.snapshot()
+    assert snap.last_command[2] == "ok" and snap.trading_state == "ACTIVE"
+    assert snap.drawdown == 0.0 and snap.peak_equity == pytest.approx(85_000.0)
+    assert snap.stats.counter("rearm_refused") == 2
+    changes = np.zeros(16, dtype=core.parts.state_log.dtype)
+    n = core.parts.state_log.pop_many(changes)
+    assert [(int(c["from_state"]), int(c["to_state"])) for c in changes[:n]] == [(0, 1), (1, 2), (2, 0)]
+
+
+def test_kill_halts_cancels_everything_and_nothing_leaves_afterwards() -> None:
+    core = make_core(StrategyConfig(kind="ema_cross", fast_period=2, slow_period=4), **BIG)
+    h = Harness(core)
+    h.tick(0, 100.0)
+    core.manual_order("BTC/USDT", SIDE_BUY, 1.0, stop_px=99.0, price=99.5)
+    core.drain()
+    working = h.take_orders()
+    assert len(working) == 1
+    core.kill()
+    core.drain()
+    snap = core.snapshot()
+    assert snap.trading_state == "HALTED" and snap.kills == 1
+    cancels = h.take_orders()
+    assert len(cancels) == 1 and cancels[0]["action"] == ACTION_CANCEL
+    h.respond(cancels)
+    for p in [100, 101, 102, 103, 99, 98, 97, 104, 106]:  # the strategy keeps deciding; nothing may leave
+        h.tick(0, p)
+    assert len(h.take_orders()) == 0
+    snap = core.snapshot()
+    assert snap.stats.rejects_by_reason().get("halted", 0) >= 1
+    assert snap.open_orders == 0
+
+
+def test_kill_with_flatten_closes_positions() -> None:
+    core = make_core(no_strategy=True, flatten_on_kill=True, **BIG)
+    h = Harness(core)
+    h.tick(0, 100.0)
+    core.manual_order("BTC/USDT", SIDE_BUY, 3.0, stop_px=90.0)
+    core.drain()
+    h.fill_all(price=100.0)
+    core.kill()
+    core.drain()
+    out = h.take_orders()
+    assert len(out) == 1 and out[0]["side"] == SIDE_SELL and out[0]["size"] == 3.0
+    h.respond(out, price=100.0)
+    assert core.snapshot().positions()[0].qty == 0.0
+
+
+def test_manual_order_is_refused_with_its_reason_like_any_other() -> None:
+    core = make_core(no_strategy=True, **BIG)
+    h = Harness(core)
+    h.tick(0, 100.0)
+    core.manual_order("BTC/USDT", SIDE_BUY, 1.0, stop_px=float("nan"))
+    core.drain()
+    assert core.snapshot().last_command[2] == "stop_missing"
+    core.manual_order("BTC/USDT", SIDE_BUY, 10_000.0, stop_px=99.0)  # 10,000 at risk: 10 %
+    core.drain()
+    assert core.snapshot().last_command[2] == "risk_per_trade"
+    rejects = np.zeros(8, ORDER_DTYPE)
+    n = core.parts.rejects.pop_many(rejects)
+    assert [int(r["reject_reason"]) for r in rejects[:n]] == [8, 10]
+    assert len(h.take_orders()) == 0
+    with pytest.raises(KeyError, match="unknown symbol"):
+        core.manual_order("DOGE/USDT", SIDE_BUY, 1.0, stop_px=0.1)
+
+
+def test_losing_streak_forces_a_cooldown_on_the_market_clock() -> None:
+    core = make_core(no_strategy=True, loss_streak_max=2, loss_streak_cooldown_s=60.0, **BIG)
+    h = Harness(core)
+    h.tick(0, 100.0)
+    for _ in range(2):
+        core.manual_order("BTC/USDT", SIDE_BUY, 1.0, stop_px=99.0)
+        core.drain()
+        h.fill_all(price=100.0)
+        h.tick(0, 98.9)  # stop crossed
+        h.fill_all(price=98.9)
+        h.tick(0, 100.0)
+    assert core.snapshot().trades == (2, 0, 2)
+    core.manual_order("BTC/USDT", SIDE_BUY, 1.0, stop_px=99.0)
+    core.drain()
+    assert core.snapshot().last_command[2] == "loss_streak_cooldown"
+    h.tick(0, 100.0, dt_ns=61 * 10**9)
+    core.manual_order("BTC/USDT", SIDE_BUY, 1.0, stop_px=99.0)
+    core.drain()
+    assert core.snapshot().last_command[2] == "ok"
+
+
+def test_bad_ticks_are_counted_and_skipped() -> None:
+    core = make_core(**BIG)
+    ticks = np.zeros(6, TICK_DTYPE)
+    ticks["kind"] = TICK_TRADE
+    ticks["symbol_id"] = [0, 0, 0, 5, 0, 0]
+    ticks["price"] = [100.0, np.nan, -3.0, 100.0, 100.0, 101.0]
+    ticks["size"] = [1.0, 1.0, 1.0, 1.0, -1.0, 1.0]
+    ticks["ts_exch_ns"] = [10, 11, 12, 13, 14, 9]  # the last is older than the first
+    core.parts.md.push_many(ticks)
+    core.drain()
+    snap = core.snapshot()
+    assert snap.stats.counter("ticks_in") == 6
+    assert snap.stats.counter("bad_ticks") == 4
+    assert snap.stats.counter("out_of_order_ticks") == 1
+    assert snap.positions()[0].last_px == 100.0
+
+
+def test_unknown_execution_reports_are_counted_not_applied() -> None:
+    from bot4.core.records import EXEC_FILL, FILL_DTYPE
+
+    core = make_core(**BIG)
+    rep = np.zeros(1, FILL_DTYPE)
+    rep["client_order_id"] = 12345
+    rep["kind"] = EXEC_FILL
+    rep["price"] = 100.0
+    rep["size"] = 1.0
+    core.parts.fills.push_many(rep)
+    core.drain()
+    snap = core.snapshot()
+    assert snap.stats.counter("unknown_exec") == 1 and snap.positions()[0].qty == 0.0
+
+
+def test_core_thread_picks_up_ticks_and_commands_and_stops_cleanly() -> None:
+    core = make_core(StrategyConfig(kind="ema_cross", fast_period=2, slow_period=4), **BIG)
+    core.start()
+    try:
+        ticks = np.zeros(200, TICK_DTYPE)
+        ticks["kind"] = TICK_TRADE
+        ticks["symbol_id"] = 0
+        ticks["price"] = 100.0 + np.sin(np.arange(200) / 5.0)
+        ticks["size"] = 1.0
+        ticks["ts_exch_ns"] = np.arange(200) * 1_000_000 + 1
+        for chunk in np.array_split(ticks, 20):
+            core.parts.md.push_many(chunk)
+            core.notify()
+            time.sleep(0.002)
+        core.kill()
+        out = np.zeros(1024, ORDER_DTYPE)
+        got = 0
+        deadline = time.monotonic() + 10.0
+        while time.monotonic() < deadline:
+            snap = core.snapshot()
+            if snap.stats.counter("ticks_in") == 200 and snap.trading_state == "HALTED":
+                break
+            time.sleep(0.01)
+        got = core.parts.orders.pop_many(out)
+        assert snap.stats.counter("ticks_in") == 200
+        assert snap.trading_state == "HALTED"
+        assert got >= 1 and snap.stats.counter("signals") >= 2
+    finally:
+        core.stop()
+    assert not core.running
+    assert core.snapshot().stats.counter("ticks_in") == 200
