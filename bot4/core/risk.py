@@ -162,6 +162,19 @@ def var_with_nb(
     """VaR (a positive loss, quote units) of the portfolio plus ``delta_value`` of symbol ``s``."""
     cap = rets.shape[1]
     col = (count - n) % cap
+    if k == 1:
+        # the common case (99 % over up to 199 samples): the worst outcome, as two straight loops over the ring
+        first = cap - col
+        if first > n:
+            first = n
+        worst = np.inf
+        for u in range(first):
+            pnl = var_base[u] + delta_value * rets[s, col + u]
+            worst = pnl if pnl < worst else worst
+        for u in range(n - first):
+            pnl = var_base[first + u] + delta_value * rets[s, u]
+            worst = pnl if pnl < worst else worst
+        return -worst if worst < 0.0 else 0.0
     filled = 0
     for t in range(n):
         pnl = var_base[t] + delta_value * rets[s, col]

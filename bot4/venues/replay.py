@@ -1,0 +1,210 @@
+"""Recorded market data into tick records: every CSV format of the shared data set, merged across symbols by time.
+
+Timestamps: a capture's ``local_ts_ns`` (when it has one) so that its trade and book files interleave as they were
+received, else ``timestamp_ms``. Formats are recognised by their header (see the data README): trades (``timestamp_ms,trade_id,price,qty,side`` or the
+L2 capture's ``local_ts_ns,exch_ts_ms,trade_id,price,qty,side``), top of book (``bid_px,bid_qty,ask_px,ask_qty`` with
+``timestamp_ms`` or ``local_ts_ns``) and candles (``timestamp_ms,open,high,low,close,volume``; a candle becomes one
+TICK_BAR stamped at its close, so nothing is known before it could have been). Files may be gzip-compressed.
+
+Bad rows never stop a load: a row with a missing or non-numeric field, a NaN or non-positive price, a negative size,
+or a time earlier than the previous row's is skipped and counted by kind, with one log line per kind and file.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import logging
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from bot4.core.records import SIDE_BUY, SIDE_NONE, SIDE_SELL, TICK_BAR, TICK_BBO, TICK_DTYPE, TICK_TRADE
+
+log = logging.getLogger("bot4.replay")
+
+MS = 1_000_000
+
+
+@dataclass
+class LoadReport:
+    """What a load kept and what it skipped, by reason."""
+
+    path: str
+    kind: str
+    rows: int = 0
+    kept: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+
+
+def _open_text(path: Path) -> io.TextIOBase:
+    if path.suffix == ".gz":
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8")  # type: ignore[return-value]
+    return open(path, encoding="utf-8")  # noqa: SIM115
+
+
+def detect_kind(header: list[str]) -> str:
+    cols = set(header)
+    if {"open", "high", "low", "close", "volume"} <= cols:
+        return "bars"
+    if {"bid_px", "ask_px"} <= cols:
+        return "bbo"
+    if {"price", "qty"} <= cols:
+        return "trades"
+    raise ValueError(f"unrecognised market-data header {header}: expected trades, top-of-book or candle columns")
+
+
+def _num(value: str) -> float:
+    v = float(value)
+    if math.isnan(v) or math.isinf(v):
+        raise ValueError("not finite")
+    return v
+
+
+def load_csv(path: str | Path, symbol_id: int) -> tuple[np.ndarray, LoadReport]:
+    """Load one recorded file as tick records for ``symbol_id`` (sorted by exchange time, bad rows skipped)."""
+    path = Path(path)
+    with _open_text(path) as fh:
+        reader = csv.reader(fh)
+        try:
+            header = next(reader)
+        except StopIteration:
+            raise ValueError(f"{path}: empty file") from None
+        kind = detect_kind(header)
+        col = {name: i for i, name in enumerate(header)}
+        rows = list(reader)
+    report = LoadReport(str(path), kind, rows=len(rows))
+    out = np.zeros(len(rows), dtype=TICK_DTYPE)
+    n = 0
+    last_ts = -1
+    # a capture's own receive time orders its trade and book files consistently; else the exchange's time
+    if "local_ts_ns" in col:
+        ts_col, ts_scale = col["local_ts_ns"], 1
+    elif "timestamp_ms" in col:
+        ts_col, ts_scale = col["timestamp_ms"], MS
+    elif "exch_ts_ms" in col:
+        ts_col, ts_scale = col["exch_ts_ms"], MS
+    else:
+        raise ValueError(f"{path}: no timestamp column (local_ts_ns, timestamp_ms or exch_ts_ms) in {header}")
+    bar_ns = 0
+    if kind == "bars" and len(rows) > 1:
+        try:
+            stamps = np.array([int(r[ts_col]) for r in rows[: min(len(rows), 1000)]], dtype=np.int64) * ts_scale
+            diffs = np.diff(stamps)
+            bar_ns = int(np.median(diffs[diffs > 0])) if (diffs > 0).any() else 0
+        except (ValueError, IndexError):
+            bar_ns = 0
+    for seq, row in enumerate(rows):
+        try:
+            ts = int(row[ts_col]) * ts_scale
+            rec = out[n]
+            if kind == "trades":
+                price = _num(row[col["price"]])
+                size = _num(row[col["qty"]])
+                side_txt = row[col["side"]] if "side" in col else ""
+                rec["kind"] = TICK_TRADE
+                rec["price"] = price
+                rec["size"] = size
+                rec["side"] = SIDE_BUY if side_txt == "buy" else SIDE_SELL if side_txt == "sell" else SIDE_NONE
+            elif kind == "bbo":
+                bid, ask = _num(row[col["bid_px"]]), _num(row[col["ask_px"]])
+                bid_sz, ask_sz = _num(row[col["bid_qty"]]), _num(row[col["ask_qty"]])
+                price, size = 0.5 * (bid + ask), 0.0
+                if ask < bid:
+                    report.skipped["crossed_book"] += 1
+                    continue
+                if bid_sz < 0 or ask_sz < 0:
+                    report.skipped["negative_size"] += 1
+                    continue
+                rec["kind"] = TICK_BBO
+                rec["bid_px"], rec["ask_px"], rec["bid_sz"], rec["ask_sz"] = bid, ask, bid_sz, ask_sz
+                rec["price"] = price
+            else:
+                price = _num(row[col["close"]])
+                size = _num(row[col["volume"]])
+                rec["kind"] = TICK_BAR
+                rec["price"] = price
+                rec["size"] = size
+                rec["bid_px"] = _num(row[col["low"]])
+                rec["ask_px"] = _num(row[col["high"]])
+                ts += bar_ns
+        except (ValueError, IndexError, KeyError):
+            report.skipped["malformed"] += 1
+            continue
+        if not price > 0:
+            report.skipped["non_positive_price"] += 1
+            continue
+        if size < 0:
+            report.skipped["negative_size"] += 1
+            continue
+        if ts < last_ts:
+            report.skipped["out_of_order"] += 1
+            continue
+        last_ts = ts
+        rec["ts_exch_ns"] = ts
+        rec["seq"] = seq
+        rec["symbol_id"] = symbol_id
+        n += 1
+    report.kept = n
+    for reason, count in sorted(report.skipped.items()):
+        log.warning("replay %s: skipped %d %s row(s) of %d", path.name, count, reason, report.rows)
+    return out[:n].copy(), report
+
+
+def merge_by_time(parts: list[np.ndarray]) -> np.ndarray:
+    """One array of every tick in exchange-time order (stable: ties keep file order)."""
+    if not parts:
+        return np.zeros(0, dtype=TICK_DTYPE)
+    merged = np.concatenate(parts)
+    order = np.argsort(merged["ts_exch_ns"], kind="stable")
+    merged = merged[order]
+    merged["seq"] = np.arange(len(merged))
+    return merged
+
+
+def repeat_shifted(ticks: np.ndarray, total: int) -> np.ndarray:
+    """``ticks`` repeated back to back until ``total`` records, each lap shifted past the previous one in time."""
+    if len(ticks) == 0:
+        raise ValueError("nothing to repeat")
+    laps = -(-total // len(ticks))
+    span = int(ticks["ts_exch_ns"][-1] - ticks["ts_exch_ns"][0]) + 1_000_000
+    out = np.concatenate([ticks] * laps)[:total].copy()
+    lap = np.arange(len(out)) // len(ticks)
+    out["ts_exch_ns"] += lap.astype(np.int64) * span
+    out["seq"] = np.arange(len(out))
+    return out
+
+
+SAMPLE_FILES = {
+    "BTC/USDT": (
+        "binance_spot_BTCUSDT_20240808T2354_20240809T0005_trades.csv.gz",
+        "binance_spot_BTCUSDT_20240808T2354_20240809T0005_bbo.csv.gz",
+    ),
+    "ETH/USDT": (
+        "binance_spot_ETHUSDT_20240808T2354_20240809T0005_trades.csv.gz",
+        "binance_spot_ETHUSDT_20240808T2354_20240809T0005_bbo.csv.gz",
+    ),
+}
+
+
+def sample_path(name: str) -> Path:
+    """Path of a file of the sample shipped inside the package."""
+    return Path(str(resources.files("bot4") / "data" / name))
+
+
+def load_sample(symbols: tuple[str, ...] = ("BTC/USDT", "ETH/USDT"), with_bbo: bool = True) -> np.ndarray:
+    """The shipped real-data sample for ``symbols`` (ids in that order), merged by time."""
+    parts = []
+    for sid, sym in enumerate(symbols):
+        if sym not in SAMPLE_FILES:
+            raise KeyError(f"no shipped sample for {sym!r}; the sample has {', '.join(SAMPLE_FILES)}")
+        trades, bbo = SAMPLE_FILES[sym]
+        parts.append(load_csv(sample_path(trades), sid)[0])
+        if with_bbo:
+            parts.append(load_csv(sample_path(bbo), sid)[0])
+    return merge_by_time(parts)
