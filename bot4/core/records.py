@@ -144,6 +144,32 @@ assert len(REASON_NAMES) == N_REASONS
 
 STATE_NAMES = ("ACTIVE", "REDUCING", "HALTED")
 
+# --- venue reject reasons (FILL_DTYPE.reason of EXEC_REJECTED / EXEC_EXPIRED) --------------------------------------
+VENUE_OK = 0
+VENUE_INSUFFICIENT_FUNDS = 1  # ccxt InsufficientFunds
+VENUE_BAD_PRICE_STEP = 2  # price not a multiple of the tick (ccxt InvalidOrder)
+VENUE_BAD_SIZE_STEP = 3  # size not a multiple of the step (ccxt InvalidOrder)
+VENUE_MIN_SIZE = 4  # size under the minimum (ccxt InvalidOrder)
+VENUE_UNKNOWN_SYMBOL = 5  # ccxt BadSymbol
+VENUE_REDUCE_ONLY = 6  # reduce-only order that would increase (ccxt InvalidOrder)
+VENUE_FOK_UNFILLED = 7  # fill-or-kill not fillable at once (expired)
+VENUE_IOC_REMAINDER = 8  # the unfilled rest of an immediate-or-cancel order (expired)
+VENUE_BAD_ORDER = 9  # malformed order: NaN or non-positive size/price, unknown type (ccxt InvalidOrder)
+VENUE_TABLE_FULL = 10  # too many open orders (ccxt RateLimitExceeded-like refusal)
+VENUE_REASON_NAMES = (
+    "ok",
+    "insufficient_funds",
+    "bad_price_step",
+    "bad_size_step",
+    "min_size",
+    "unknown_symbol",
+    "reduce_only",
+    "fok_unfilled",
+    "ioc_remainder",
+    "bad_order",
+    "too_many_open_orders",
+)
+
 # --- circuit breakers ------------------------------------------------------------------------------------------------
 BREAKER_CLOSED = 0  # calls flow
 BREAKER_OPEN = 1  # calls refused until the open timeout passes

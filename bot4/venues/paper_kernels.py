@@ -1,0 +1,475 @@
+"""The paper exchange's matching engine, compiled: order intake, validation, triggers, fills against replayed data.
+
+Rules (one per venue, per symbol, per order):
+- Intake: an order is validated (symbol, size and price steps, minimum size, reduce-only, margin) and acknowledged,
+  or rejected with a VENUE_* reason. It becomes matchable ``latency`` ns of market time after it arrived.
+- Market orders take the best opposite level (its size when known, else all of it at that price); with no book,
+  the next trade's price. Immediate-or-cancel and fill-or-kill leave nothing resting: the rest expires.
+- Limit orders that cross the book on arrival take liquidity (taker fee). Resting limits fill (maker fee) only when
+  the market trades *through* them (a trade strictly better than the limit), up to the trade's size, or when the
+  opposite best quote moves through them.
+- Stop orders trigger on the last trade (or the opposite quote) reaching their stop price, then act as market
+  (stop-market) or limit (stop-limit) orders.
+- Reduce-only orders that would increase or flip the position are rejected. Balances use the same average-cost
+  accounting as the core; the margin needed by an order that grows exposure is notional / leverage.
+Every outcome is an execution report (FILL_DTYPE) pushed to the report ring.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+
+from bot4.core.atomics import load_acquire, monotonic_ns
+from bot4.core.jit import helper, kernel
+from bot4.core.positions import apply_fill_nb, mark_symbol_nb
+from bot4.core.records import (
+    ACTION_CANCEL,
+    EXEC_ACK,
+    EXEC_CANCELED,
+    EXEC_EXPIRED,
+    EXEC_FILL,
+    EXEC_REJECTED,
+    FLAG_REDUCE_ONLY,
+    LIQUIDITY_MAKER,
+    LIQUIDITY_TAKER,
+    ORDER_LIMIT,
+    ORDER_MARKET,
+    ORDER_STOP_LIMIT,
+    ORDER_STOP_MARKET,
+    STATUS_ACCEPTED,
+    STATUS_CANCELED,
+    STATUS_EXPIRED,
+    STATUS_FILLED,
+    STATUS_PARTIALLY_FILLED,
+    STATUS_REJECTED,
+    TICK_BBO,
+    TICK_TRADE,
+    TIF_FOK,
+    TIF_GTC,
+    TIF_IOC,
+    VENUE_BAD_ORDER,
+    VENUE_BAD_PRICE_STEP,
+    VENUE_BAD_SIZE_STEP,
+    VENUE_FOK_UNFILLED,
+    VENUE_INSUFFICIENT_FUNDS,
+    VENUE_IOC_REMAINDER,
+    VENUE_MIN_SIZE,
+    VENUE_OK,
+    VENUE_REDUCE_ONLY,
+    VENUE_TABLE_FULL,
+    VENUE_UNKNOWN_SYMBOL,
+)
+from bot4.core.ring import (
+    RING_CAPACITY,
+    RING_HEAD,
+    RING_TAIL,
+    ring_advance_nb,
+    ring_available_nb,
+    ring_claim_nb,
+    ring_publish_nb,
+    ring_slot_nb,
+)
+from bot4.core.state import A_EQUITY, S_LAST_PX, S_QTY
+
+PP_MAKER_FEE = 0  # fraction of notional
+PP_TAKER_FEE = 1
+PP_LATENCY_NS = 2  # market-time ns between arrival and being matchable
+PP_LEVERAGE = 3
+N_PP = 4
+
+IN_SIZE_STEP = 0
+IN_PRICE_TICK = 1
+IN_MIN_SIZE = 2
+N_IN = 3
+
+BK_BID = 0
+BK_BID_SZ = 1
+BK_ASK = 2
+BK_ASK_SZ = 3
+BK_LAST = 4
+N_BK = 5
+
+PI_LIVE = 0  # open orders
+PI_CLOCK = 1  # market clock, ns
+PI_ACCEPTED = 2
+PI_REJECTED = 3
+PI_FILLS = 4
+PI_CANCELED = 5
+PI_EXPIRED = 6
+PI_REPORTS = 7
+PI_BLOCKED = 8  # times a tick or order had to wait for room in the report ring
+PI_CANCEL_MISSES = 9  # cancels of orders not open here
+N_PI = 12
+
+ACT_TRIGGERED = 1  # a stop order has triggered
+ACT_ACTIVATED = 2  # the order has had its first matching pass
+
+TABLE_BITS = 14
+TABLE_SIZE = 1 << TABLE_BITS
+TABLE_MASK = TABLE_SIZE - 1
+STEP_TOLERANCE = 1e-6  # fraction of a step that still counts as on the grid
+
+
+class PaperState(NamedTuple):
+    params: np.ndarray
+    inst: np.ndarray  # [symbol, N_IN]
+    book: np.ndarray  # [symbol, N_BK]
+    orders: np.ndarray  # ORDER_DTYPE[TABLE_SIZE], slot = client order id & TABLE_MASK
+    active_at: np.ndarray  # int64[TABLE_SIZE]: market ns from which the order may match
+    act: np.ndarray  # uint8[TABLE_SIZE]: ACT_* bits
+    live: np.ndarray  # int64[TABLE_SIZE]: dense list of open slots
+    live_pos: np.ndarray  # int64[TABLE_SIZE]: where each open slot sits in `live`
+    ist: np.ndarray  # int64[N_PI]
+    sym: np.ndarray  # [symbol, N_SYM] positions, the core's layout
+    acct: np.ndarray  # [N_ACCT] account, the core's layout
+    reject_counts: np.ndarray  # int64 per VENUE_* reason
+
+
+@helper
+def ring_room_nb(ctrl: np.ndarray) -> int:
+    return ctrl[RING_CAPACITY] - (ctrl[RING_HEAD] - load_acquire(ctrl, RING_TAIL))
+
+
+@helper
+def on_grid_nb(value: float, step: float) -> bool:
+    q = value / step
+    return abs(q - round(q)) <= STEP_TOLERANCE
+
+
+@kernel
+def report_nb(
+    ps: PaperState,
+    rep_ctrl: np.ndarray,
+    rep_buf: np.ndarray,
+    slot: int,
+    kind: int,
+    liquidity: int,
+    reason: int,
+    price: float,
+    size: float,
+    fee: float,
+    leaves: float,
+) -> bool:
+    """Push one execution report for the order in ``slot``; False when the report ring is full."""
+    i = ring_claim_nb(rep_ctrl)
+    if i < 0:
+        ps.ist[PI_BLOCKED] += 1
+        return False
+    o = ps.orders[slot]
+    r = rep_buf[i]
+    r.client_order_id = o.client_order_id
+    r.ts_exch_ns = ps.ist[PI_CLOCK]
+    r.ts_in_ns = monotonic_ns()
+    r.symbol_id = o.symbol_id
+    r.venue_id = o.venue_id
+    r.kind = kind
+    r.side = o.side
+    r.liquidity = liquidity
+    r.reason = reason
+    r.price = price
+    r.size = size
+    r.fee = fee
+    r.leaves = leaves
+    ring_publish_nb(rep_ctrl, 1)
+    ps.ist[PI_REPORTS] += 1
+    return True
+
+
+@helper
+def unlist_nb(ps: PaperState, slot: int) -> None:
+    pos = ps.live_pos[slot]
+    last = ps.ist[PI_LIVE] - 1
+    moved = ps.live[last]
+    ps.live[pos] = moved
+    ps.live_pos[moved] = pos
+    ps.live_pos[slot] = -1
+    ps.ist[PI_LIVE] = last
+
+
+@helper
+def reference_price_nb(ps: PaperState, s: int, side: int, limit: float) -> float:
+    if limit > 0.0:
+        return limit
+    px = ps.book[s, BK_ASK] if side > 0 else ps.book[s, BK_BID]
+    if px > 0.0:
+        return px
+    return ps.book[s, BK_LAST]
+
+
+@kernel
+def margin_available_nb(ps: PaperState) -> float:
+    """Equity not tied up by positions and open orders (notional / leverage)."""
+    used = 0.0
+    lev = ps.params[PP_LEVERAGE]
+    for s in range(ps.sym.shape[0]):
+        px = ps.sym[s, S_LAST_PX]
+        if px > 0.0:
+            used += abs(ps.sym[s, S_QTY]) * px / lev
+    for k in range(ps.ist[PI_LIVE]):
+        o = ps.orders[ps.live[k]]
+        if (o.flags & FLAG_REDUCE_ONLY) == 0:
+            px = reference_price_nb(ps, o.symbol_id, o.side, o.price)
+            if px > 0.0:
+                used += (o.size - o.filled) * px / lev
+    return ps.acct[A_EQUITY] - used
+
+
+@kernel
+def validate_nb(ps: PaperState, o: np.ndarray, i: int) -> int:
+    """The VENUE_* reason an incoming order is refused for, or VENUE_OK."""
+    rec = o[i]
+    s = rec.symbol_id
+    if s < 0 or s >= ps.inst.shape[0]:
+        return VENUE_UNKNOWN_SYMBOL
+    otype = rec.order_type
+    if otype < ORDER_MARKET or otype > ORDER_STOP_LIMIT or (rec.side != 1 and rec.side != -1):
+        return VENUE_BAD_ORDER
+    if rec.tif < TIF_GTC or rec.tif > TIF_FOK:
+        return VENUE_BAD_ORDER
+    size = rec.size
+    if not (size > 0.0) or math.isinf(size):
+        return VENUE_BAD_ORDER
+    if size < ps.inst[s, IN_MIN_SIZE] * (1.0 - STEP_TOLERANCE):
+        return VENUE_MIN_SIZE
+    if not on_grid_nb(size, ps.inst[s, IN_SIZE_STEP]):
+        return VENUE_BAD_SIZE_STEP
+    if otype == ORDER_LIMIT or otype == ORDER_STOP_LIMIT:
+        if not (rec.price > 0.0) or math.isinf(rec.price):
+            return VENUE_BAD_ORDER
+        if not on_grid_nb(rec.price, ps.inst[s, IN_PRICE_TICK]):
+            return VENUE_BAD_PRICE_STEP
+    if otype == ORDER_STOP_MARKET or otype == ORDER_STOP_LIMIT:
+        if not (rec.stop_px > 0.0) or math.isinf(rec.stop_px):
+            return VENUE_BAD_ORDER
+    q = ps.sym[s, S_QTY]
+    reduces = q * rec.side < 0.0 and size <= abs(q) * (1.0 + 1e-9)
+    if (rec.flags & FLAG_REDUCE_ONLY) != 0 and not reduces:
+        return VENUE_REDUCE_ONLY
+    if not reduces:
+        ref = reference_price_nb(ps, s, rec.side, rec.price if rec.price > 0.0 else 0.0)
+        if ref > 0.0 and size * ref / ps.params[PP_LEVERAGE] > margin_available_nb(ps) * (1.0 + 1e-9):
+            return VENUE_INSUFFICIENT_FUNDS
+    return VENUE_OK
+
+
+@kernel
+def fill_nb(ps: PaperState, rep_ctrl: np.ndarray, rep_buf: np.ndarray, slot: int, price: float, size: float, liq: int) -> None:
+    o = ps.orders[slot]
+    rate = ps.params[PP_MAKER_FEE] if liq == LIQUIDITY_MAKER else ps.params[PP_TAKER_FEE]
+    fee = price * size * rate
+    s = o.symbol_id
+    apply_fill_nb(ps.sym, ps.acct, s, o.side, price, size, fee)
+    if not (ps.sym[s, S_LAST_PX] > 0.0):
+        ps.sym[s, S_LAST_PX] = price
+    mark_symbol_nb(ps.sym, ps.acct, s)
+    filled = o.filled + size
+    o.avg_px = price if o.filled == 0.0 else (o.avg_px * o.filled + price * size) / filled
+    o.filled = filled
+    leaves = o.size - filled
+    if leaves <= o.size * 1e-9:
+        leaves = 0.0
+    ps.ist[PI_FILLS] += 1
+    report_nb(ps, rep_ctrl, rep_buf, slot, EXEC_FILL, liq, VENUE_OK, price, size, fee, leaves)
+    if leaves == 0.0:
+        o.status = STATUS_FILLED
+        unlist_nb(ps, slot)
+    else:
+        o.status = STATUS_PARTIALLY_FILLED
+
+
+@kernel
+def expire_nb(ps: PaperState, rep_ctrl: np.ndarray, rep_buf: np.ndarray, slot: int, reason: int) -> None:
+    o = ps.orders[slot]
+    o.status = STATUS_EXPIRED
+    ps.ist[PI_EXPIRED] += 1
+    ps.reject_counts[reason] += 1
+    report_nb(ps, rep_ctrl, rep_buf, slot, EXEC_EXPIRED, 0, reason, np.nan, 0.0, 0.0, o.size - o.filled)
+    unlist_nb(ps, slot)
+
+
+@kernel
+def match_nb(
+    ps: PaperState, rep_ctrl: np.ndarray, rep_buf: np.ndarray, slot: int, tick_kind: int, trade_px: float, trade_sz: float
+) -> None:
+    """Give the open order in ``slot`` its chance against the latest market event of its symbol."""
+    o = ps.orders[slot]
+    if ps.ist[PI_CLOCK] < ps.active_at[slot]:
+        return
+    s = o.symbol_id
+    side = o.side
+    bid = ps.book[s, BK_BID]
+    ask = ps.book[s, BK_ASK]
+    opp_px = ask if side > 0 else bid
+    opp_sz = ps.book[s, BK_ASK_SZ] if side > 0 else ps.book[s, BK_BID_SZ]
+    otype = o.order_type
+    first_pass = (ps.act[slot] & ACT_ACTIVATED) == 0
+    ps.act[slot] |= ACT_ACTIVATED
+    if (otype == ORDER_STOP_MARKET or otype == ORDER_STOP_LIMIT) and (ps.act[slot] & ACT_TRIGGERED) == 0:
+        px = trade_px if tick_kind == TICK_TRADE else opp_px
+        if not (px > 0.0):
+            return
+        if (side > 0 and px >= o.stop_px) or (side < 0 and px <= o.stop_px):
+            ps.act[slot] |= ACT_TRIGGERED
+            first_pass = True  # a triggered stop behaves like a new order arriving now
+        else:
+            return
+    remaining = o.size - o.filled
+    is_market = otype == ORDER_MARKET or otype == ORDER_STOP_MARKET
+    if is_market:
+        if opp_px > 0.0:
+            px = opp_px
+            qty = remaining if not (opp_sz > 0.0) or opp_sz >= remaining else opp_sz
+        elif tick_kind == TICK_TRADE and trade_px > 0.0:
+            px = trade_px
+            qty = remaining
+        else:
+            return  # no price to execute at yet
+        if o.tif == TIF_FOK and qty < remaining:
+            expire_nb(ps, rep_ctrl, rep_buf, slot, VENUE_FOK_UNFILLED)
+            return
+        fill_nb(ps, rep_ctrl, rep_buf, slot, px, qty, LIQUIDITY_TAKER)
+        if o.status != STATUS_FILLED and o.tif != TIF_GTC:
+            expire_nb(ps, rep_ctrl, rep_buf, slot, VENUE_IOC_REMAINDER)
+        return
+    limit = o.price
+    marketable = opp_px > 0.0 and ((side > 0 and opp_px <= limit) or (side < 0 and opp_px >= limit))
+    if first_pass:
+        if marketable:
+            qty = remaining if not (opp_sz > 0.0) or opp_sz >= remaining else opp_sz
+            if o.tif == TIF_FOK and qty < remaining:
+                expire_nb(ps, rep_ctrl, rep_buf, slot, VENUE_FOK_UNFILLED)
+                return
+            fill_nb(ps, rep_ctrl, rep_buf, slot, opp_px, qty, LIQUIDITY_TAKER)
+        elif o.tif == TIF_FOK:
+            expire_nb(ps, rep_ctrl, rep_buf, slot, VENUE_FOK_UNFILLED)
+            return
+        if o.status != STATUS_FILLED and o.tif == TIF_IOC:
+            expire_nb(ps, rep_ctrl, rep_buf, slot, VENUE_IOC_REMAINDER)
+        return
+    # resting: filled by trades through the price, or by the opposite quote moving through it
+    if tick_kind == TICK_TRADE:
+        through = (side > 0 and trade_px < limit) or (side < 0 and trade_px > limit)
+        if through:
+            qty = remaining if not (trade_sz > 0.0) or trade_sz >= remaining else trade_sz
+            fill_nb(ps, rep_ctrl, rep_buf, slot, limit, qty, LIQUIDITY_MAKER)
+    elif tick_kind == TICK_BBO and opp_px > 0.0:
+        through = (side > 0 and opp_px < limit) or (side < 0 and opp_px > limit)
+        if through:
+            qty = remaining if not (opp_sz > 0.0) or opp_sz >= remaining else opp_sz
+            fill_nb(ps, rep_ctrl, rep_buf, slot, limit, qty, LIQUIDITY_MAKER)
+
+
+@kernel
+def paper_on_tick_nb(ps: PaperState, ticks: np.ndarray, i: int, rep_ctrl: np.ndarray, rep_buf: np.ndarray) -> bool:
+    """Apply one market event; False (nothing done) when the report ring lacks room for its worst case."""
+    if ring_room_nb(rep_ctrl) < 2 * ps.ist[PI_LIVE] + 2:
+        ps.ist[PI_BLOCKED] += 1
+        return False
+    t = ticks[i]
+    s = t.symbol_id
+    if s < 0 or s >= ps.book.shape[0]:
+        return True
+    if t.ts_exch_ns > ps.ist[PI_CLOCK]:
+        ps.ist[PI_CLOCK] = t.ts_exch_ns
+    kind = t.kind
+    if kind == TICK_BBO:
+        if not (t.bid_px > 0.0 and t.ask_px >= t.bid_px):
+            return True
+        ps.book[s, BK_BID] = t.bid_px
+        ps.book[s, BK_BID_SZ] = t.bid_sz
+        ps.book[s, BK_ASK] = t.ask_px
+        ps.book[s, BK_ASK_SZ] = t.ask_sz
+        ps.sym[s, S_LAST_PX] = 0.5 * (t.bid_px + t.ask_px) if not (ps.book[s, BK_LAST] > 0.0) else ps.book[s, BK_LAST]
+    else:
+        if not (t.price > 0.0):
+            return True
+        ps.book[s, BK_LAST] = t.price
+        ps.sym[s, S_LAST_PX] = t.price
+    mark_symbol_nb(ps.sym, ps.acct, s)
+    k = 0
+    while k < ps.ist[PI_LIVE]:
+        slot = ps.live[k]
+        before = ps.ist[PI_LIVE]
+        if ps.orders[slot].symbol_id == s:
+            match_nb(ps, rep_ctrl, rep_buf, slot, kind, t.price, t.size)
+        if ps.ist[PI_LIVE] == before:
+            k += 1  # the order is still listed at k; otherwise another order moved into position k
+    return True
+
+
+@kernel
+def paper_submit_nb(ps: PaperState, src: np.ndarray, i: int, rep_ctrl: np.ndarray, rep_buf: np.ndarray) -> int:
+    """Take one order record (submit or cancel); the VENUE_* outcome."""
+    rec = src[i]
+    slot = rec.client_order_id & TABLE_MASK
+    if rec.action == ACTION_CANCEL:
+        o = ps.orders[slot]
+        is_open = o.status == STATUS_ACCEPTED or o.status == STATUS_PARTIALLY_FILLED
+        if o.client_order_id != rec.client_order_id or not is_open or ps.live_pos[slot] < 0:
+            ps.ist[PI_CANCEL_MISSES] += 1
+            return VENUE_OK
+        o.status = STATUS_CANCELED
+        ps.ist[PI_CANCELED] += 1
+        unlist_nb(ps, slot)
+        report_nb(ps, rep_ctrl, rep_buf, slot, EXEC_CANCELED, 0, VENUE_OK, np.nan, 0.0, 0.0, o.size - o.filled)
+        return VENUE_OK
+    current = ps.orders[slot]
+    taken = (current.status == STATUS_ACCEPTED or current.status == STATUS_PARTIALLY_FILLED) and ps.live_pos[slot] >= 0
+    reason = VENUE_TABLE_FULL if taken else validate_nb(ps, src, i)
+    ps.orders[slot] = rec
+    o = ps.orders[slot]
+    o.filled = 0.0
+    o.avg_px = np.nan
+    if reason != VENUE_OK:
+        o.status = STATUS_REJECTED
+        o.reject_reason = reason
+        ps.ist[PI_REJECTED] += 1
+        ps.reject_counts[reason] += 1
+        report_nb(ps, rep_ctrl, rep_buf, slot, EXEC_REJECTED, 0, reason, np.nan, 0.0, 0.0, 0.0)
+        return reason
+    o.status = STATUS_ACCEPTED
+    ps.active_at[slot] = ps.ist[PI_CLOCK] + int(ps.params[PP_LATENCY_NS])
+    ps.act[slot] = 0
+    n = ps.ist[PI_LIVE]
+    ps.live[n] = slot
+    ps.live_pos[slot] = n
+    ps.ist[PI_LIVE] = n + 1
+    ps.ist[PI_ACCEPTED] += 1
+    report_nb(ps, rep_ctrl, rep_buf, slot, EXEC_ACK, 0, VENUE_OK, np.nan, 0.0, 0.0, o.size)
+    if ps.params[PP_LATENCY_NS] <= 0.0:
+        s = o.symbol_id
+        match_nb(ps, rep_ctrl, rep_buf, slot, TICK_BBO if ps.book[s, BK_ASK] > 0.0 else 0, np.nan, 0.0)
+    return VENUE_OK
+
+
+@kernel
+def paper_pump_nb(
+    ps: PaperState, out_ctrl: np.ndarray, out_buf: np.ndarray, rep_ctrl: np.ndarray, rep_buf: np.ndarray
+) -> int:
+    """Take every order waiting in the core's order ring (while the report ring has room); how many were taken."""
+    n = ring_available_nb(out_ctrl)
+    done = 0
+    for k in range(n):
+        if ring_room_nb(rep_ctrl) < 4:
+            ps.ist[PI_BLOCKED] += 1
+            break
+        paper_submit_nb(ps, out_buf, ring_slot_nb(out_ctrl, k), rep_ctrl, rep_buf)
+        done += 1
+    if done > 0:
+        ring_advance_nb(out_ctrl, done)
+    return done
+
+
+@kernel
+def paper_on_ticks_nb(
+    ps: PaperState, ticks: np.ndarray, start: int, n: int, rep_ctrl: np.ndarray, rep_buf: np.ndarray
+) -> int:
+    """Apply ``ticks[start:start+n]`` in order; how many were applied (fewer when the report ring filled up)."""
+    for k in range(n):
+        if not paper_on_tick_nb(ps, ticks, start + k, rep_ctrl, rep_buf):
+            return k
+    return n
+
