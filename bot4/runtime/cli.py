@@ -1,26 +1,104 @@
-"""The ``bot4-tui`` command."""
+"""The ``bot4-tui`` command: the workstation, or (``--headless``) the same engine as a server process."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import logging
+import os
+import signal
 import sys
+from dataclasses import replace
+from pathlib import Path
+
+import platformdirs
 
 import bot4
+from bot4.core.config import ConfigError
+from bot4.runtime.config import AppConfig, load_config, parse_addr
+from bot4.runtime.journal import JournalError
+from bot4.runtime.logs import event, setup_logging
+
+log = logging.getLogger("bot4.cli")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    p = argparse.ArgumentParser(
         prog="bot4-tui",
-        description="bot4: a terminal trading workstation for crypto.",
+        description="bot4: a terminal trading workstation for crypto. With no arguments it trades on paper against "
+        "the built-in exchange simulator, replaying the real market data it ships with.",
     )
-    parser.add_argument("--version", action="version", version=f"bot4 {bot4.__version__}")
-    return parser
+    p.add_argument("--headless", action="store_true", help="run the engine without the UI (a server process)")
+    p.add_argument("--config", metavar="PATH", help="bot4.toml to load (default: built-in defaults)")
+    p.add_argument("--run-for", type=float, metavar="SECONDS", help="stop cleanly after this many seconds")
+    p.add_argument("--metrics-addr", metavar="HOST:PORT", help="Prometheus exporter address ('' = off)")
+    p.add_argument("--api-addr", metavar="HOST:PORT", help="control API address ('' = off)")
+    p.add_argument("--state-dir", metavar="DIR", help="journal and token directory (default: user data dir)")
+    p.add_argument("--log-format", choices=("json", "text"), help="log line format")
+    p.add_argument("--speed", type=float, help="replay speed: 1 = real time, 0 = as fast as possible")
+    p.add_argument("--connect", metavar="URL", help="attach the UI to a headless engine's control API")
+    p.add_argument("--token", help="control API token for --connect (default: $BOT4_API_TOKEN)")
+    p.add_argument("--version", action="version", version=f"bot4 {bot4.__version__}")
+    return p
+
+
+def resolve_config(args: argparse.Namespace) -> AppConfig:
+    cfg = load_config(args.config)
+    rt = cfg.runtime
+    if args.metrics_addr is not None:
+        if args.metrics_addr:
+            parse_addr(args.metrics_addr, "--metrics-addr")
+        rt = replace(rt, metrics_addr=args.metrics_addr)
+    if args.api_addr is not None:
+        if args.api_addr:
+            parse_addr(args.api_addr, "--api-addr")
+        rt = replace(rt, api_addr=args.api_addr)
+    if args.state_dir is not None:
+        rt = replace(rt, state_dir=args.state_dir)
+    if args.log_format is not None:
+        rt = replace(rt, log_format=args.log_format)
+    replay = cfg.replay if args.speed is None else replace(cfg.replay, speed=args.speed)
+    return replace(cfg, runtime=rt, replay=replay)
+
+
+def state_dir_of(cfg: AppConfig) -> Path:
+    return Path(cfg.runtime.state_dir or platformdirs.user_data_dir("bot4"))
+
+
+async def run_headless(cfg: AppConfig, run_for: float | None) -> int:
+    from bot4.runtime.engine import Engine
+
+    engine = Engine(cfg, state_dir_of(cfg))
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, engine.request_stop)
+    loop.add_signal_handler(signal.SIGUSR1, lambda: engine.kill("signal"))
+    return await engine.run(run_for)
 
 
 def main(argv: list[str] | None = None) -> int:
-    build_parser().parse_args(argv)
-    print(f"bot4 {bot4.__version__}: the core's memory (records, pools, rings, stats) is built; see README.md")
-    return 0
+    args = build_parser().parse_args(argv)
+    try:
+        cfg = resolve_config(args)
+    except ConfigError as exc:
+        print(f"bot4: {exc}", file=sys.stderr)
+        return 2
+    if args.headless:
+        setup_logging(cfg.runtime.log_format, cfg.runtime.log_file)
+        try:
+            return asyncio.run(run_headless(cfg, args.run_for))
+        except (JournalError, ValueError, OSError) as exc:
+            event(log, "fatal", logging.ERROR, error=str(exc))
+            print(f"bot4: {exc}", file=sys.stderr)
+            return 1
+    from bot4.ui.app import run_tui
+
+    token = args.token or os.environ.get("BOT4_API_TOKEN", "")
+    try:
+        return run_tui(cfg, state_dir_of(cfg), connect=args.connect, token=token, run_for=args.run_for)
+    except (JournalError, ValueError, OSError) as exc:
+        print(f"bot4: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -1,0 +1,203 @@
+"""Loading bot4.toml: typed, validated, with BOT4_* environment overrides and one clear message per mistake.
+
+The file mirrors the dataclasses: ``[risk]`` -> :class:`RiskConfig`, ``[paper]`` -> :class:`PaperConfig`,
+``[[instruments]]``, ``[[strategies]]``, ``[venue_breaker]``, ``[feed_breaker]``, ``[replay]``, ``[runtime]``.
+A missing key takes its default; a wrong type, an out-of-range value or an unknown key is a :class:`ConfigError`
+naming the key and the file. Environment variables ``BOT4_<SECTION>__<KEY>`` (e.g. ``BOT4_RISK__MAX_DRAWDOWN_FRAC``)
+override single values; secrets (API keys, the API token) come only from the environment, never from the file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bot4.core.config import BreakerConfig, ConfigError, CoreConfig, InstrumentConfig, RiskConfig, StrategyConfig
+from bot4.venues.paper import PaperConfig
+
+ENV_PREFIX = "BOT4_"
+
+
+@dataclass(frozen=True)
+class ReplayConfig:
+    """The built-in market-data replay that feeds the paper exchange."""
+
+    speed: float = 10.0  # replay clock rate: 1 = real time, 0 = as fast as the engine takes it
+    loop: bool = True  # start again (timestamps shifted forward) when the data ends
+    files: tuple[str, ...] = ()  # recorded files as "SYMBOL=path"; empty = the shipped sample
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.speed, int | float) and 0 <= self.speed <= 1e6):
+            raise ConfigError(f"config key replay.speed = {self.speed!r}: must be between 0 and 1000000")
+        for entry in self.files:
+            if not (isinstance(entry, str) and "=" in entry):
+                raise ConfigError(f"config key replay.files entry {entry!r}: must be 'SYMBOL=path'")
+
+
+@dataclass(frozen=True)
+class RuntimeConfig:
+    """Process-level settings (each also a command-line flag)."""
+
+    metrics_addr: str = "127.0.0.1:9464"  # Prometheus exporter HOST:PORT ("" = off)
+    api_addr: str = "127.0.0.1:8764"  # control API HOST:PORT ("" = off)
+    state_dir: str = ""  # journal and token; "" = the user's data dir
+    log_format: str = "json"  # json | text
+    log_file: str = ""  # "" = stderr
+    cancel_on_shutdown: bool = True  # cancel open orders at a clean shutdown
+    publish_interval_s: float = 0.05  # how often the core publishes its snapshot
+
+    def __post_init__(self) -> None:
+        if self.log_format not in ("json", "text"):
+            raise ConfigError(f"config key runtime.log_format = {self.log_format!r}: must be json or text")
+        for key in ("metrics_addr", "api_addr"):
+            value = getattr(self, key)
+            if value:
+                parse_addr(value, f"runtime.{key}")
+        if not (isinstance(self.publish_interval_s, int | float) and 0.001 <= self.publish_interval_s <= 5):
+            raise ConfigError(
+                f"config key runtime.publish_interval_s = {self.publish_interval_s!r}: must be between 0.001 and 5"
+            )
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    core: CoreConfig = field(default_factory=CoreConfig)
+    paper: PaperConfig = field(default_factory=PaperConfig)
+    replay: ReplayConfig = field(default_factory=ReplayConfig)
+    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+    source: str = "built-in defaults"
+
+
+def parse_addr(value: str, key: str = "address") -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"config key {key} = {value!r}: must be HOST:PORT with a port from 1 to 65535")
+    return host.strip("[]"), int(port)
+
+
+def _coerce(cls: type, raw: Any, where: str) -> Any:
+    """Build dataclass ``cls`` from a TOML table, refusing unknown keys and wrong types with the key's name."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config key {where}: must be a table, got {type(raw).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - names)
+    if unknown:
+        raise ConfigError(f"config key {where}.{unknown[0]}: unknown key (known: {', '.join(sorted(names))})")
+    kwargs = {}
+    for key, value in raw.items():
+        kwargs[key] = _value(hints[key], value, f"{where}.{key}")
+    try:
+        return cls(**kwargs)
+    except ConfigError as exc:
+        msg = str(exc)
+        raise ConfigError(msg.replace("config key ", f"config key {where}: ", 1) if where not in msg else msg) from None
+
+
+def _value(hint: Any, value: Any, where: str) -> Any:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _value(inner[0], value, where)
+    if origin is tuple:
+        if not isinstance(value, list):
+            raise ConfigError(f"config key {where} = {value!r}: must be a list")
+        item = args[0]
+        return tuple(_value(item, v, f"{where}[{i}]") for i, v in enumerate(value))
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"config key {where} = {value!r}: must be a number")
+        return float(value)
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"config key {where} = {value!r}: must be an integer")
+        return value
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"config key {where} = {value!r}: must be true or false")
+        return value
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"config key {where} = {value!r}: must be a string")
+        return value
+    if dataclasses.is_dataclass(hint):
+        return _coerce(hint, value, where)  # type: ignore[arg-type]
+    return value
+
+
+def _env_overrides(raw: dict[str, Any], env: typing.Mapping[str, str]) -> None:
+    for name, text in env.items():
+        if not name.startswith(ENV_PREFIX) or "__" not in name:
+            continue
+        section, _, key = name[len(ENV_PREFIX) :].lower().partition("__")
+        if section not in ("risk", "paper", "replay", "runtime", "venue_breaker", "feed_breaker"):
+            continue
+        try:
+            value: Any = tomllib.loads(f"v = {text}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = text  # a bare word: a string
+        raw.setdefault(section, {})[key] = value
+
+
+SECTIONS = {"risk", "paper", "replay", "runtime", "venue_breaker", "feed_breaker", "instruments", "strategies", "core"}
+
+
+def load_config(path: str | Path | None = None, env: typing.Mapping[str, str] | None = None) -> AppConfig:
+    """Read and validate ``path`` (None = built-in defaults) plus BOT4_* overrides from ``env``."""
+    env = os.environ if env is None else env
+    raw: dict[str, Any] = {}
+    source = "built-in defaults"
+    if path is not None:
+        p = Path(path)
+        source = str(p)
+        try:
+            raw = tomllib.loads(p.read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"config file {p} does not exist") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {p} is not valid TOML: {exc}") from None
+    _env_overrides(raw, env)
+    try:
+        unknown = sorted(set(raw) - SECTIONS)
+        if unknown:
+            raise ConfigError(f"config key {unknown[0]}: unknown section (known: {', '.join(sorted(SECTIONS))})")
+        core_kwargs: dict[str, Any] = {}
+        scalars = raw.get("core", {})
+        allowed = ("md_ring_capacity", "order_ring_capacity", "fill_ring_capacity", "order_pool_capacity", "batch_max")
+        for key, value in scalars.items():
+            if key not in allowed:
+                raise ConfigError(f"config key core.{key}: unknown key (known: {', '.join(allowed)})")
+            core_kwargs[key] = _value(int, value, f"core.{key}")
+        if "instruments" in raw:
+            core_kwargs["instruments"] = tuple(
+                _coerce(InstrumentConfig, t, f"instruments[{i}]") for i, t in enumerate(raw["instruments"])
+            )
+        if "strategies" in raw:
+            core_kwargs["strategies"] = tuple(
+                _coerce(StrategyConfig, t, f"strategies[{i}]") for i, t in enumerate(raw["strategies"])
+            )
+        if "risk" in raw:
+            core_kwargs["risk"] = _coerce(RiskConfig, raw["risk"], "risk")
+        for key in ("venue_breaker", "feed_breaker"):
+            if key in raw:
+                core_kwargs[key] = _coerce(BreakerConfig, raw[key], key)
+        core = CoreConfig(**core_kwargs)
+        app = AppConfig(
+            core=core,
+            paper=_coerce(PaperConfig, raw.get("paper", {}), "paper"),
+            replay=_coerce(ReplayConfig, raw.get("replay", {}), "replay"),
+            runtime=_coerce(RuntimeConfig, raw.get("runtime", {}), "runtime"),
+            source=source,
+        )
+    except ConfigError as exc:
+        raise ConfigError(f"{exc} (in {source})") from None
+    return app

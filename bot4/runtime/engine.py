@@ -1,0 +1,444 @@
+"""The running engine: the core thread plus the asyncio side (replay feed, paper venue, journal, kill switch).
+
+Everything between the core and the outside world goes through the core's rings, on the asyncio thread:
+- feed: the replay clock releases recorded ticks (paced at ``replay.speed``); each batch goes to the core's md ring
+  and to the paper venue, which matches resting orders against it;
+- execution: orders from the core are committed to the journal, then sent to the venue, unless the execution gate
+  is closed (kill switch), in which case new orders are refused back to the core and only cancels pass; execution
+  reports from the venue are committed to the journal, then handed to the core;
+- watchers: trading-state changes and breaker transitions are journaled and logged, equity is journaled each
+  second, and a file named KILL in the state dir trips the kill switch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections import deque
+from pathlib import Path
+
+import numpy as np
+
+from bot4.core.records import (
+    ACTION_CANCEL,
+    BREAKER_STATE_NAMES,
+    CAUSE_NAMES,
+    EXEC_CANCELED,
+    EXEC_REJECTED,
+    FILL_DTYPE,
+    ORDER_DTYPE,
+    ORDER_TYPE_NAMES,
+    REASON_NAMES,
+    STATE_CAUSE_NAMES,
+    STATE_CAUSE_RESTORE,
+    STATE_CHANGE_DTYPE,
+    STATE_HALTED,
+    STATE_NAMES,
+    TRANSITION_DTYPE,
+    VENUE_REASON_NAMES,
+)
+from bot4.core.ring import Ring
+from bot4.core.runner import Core
+from bot4.core.state import (
+    A_FEES,
+    A_PEAK,
+    A_REALIZED,
+    I_HALT_SEQ,
+    I_ORDER_SEQ,
+    I_REARM_AFTER_NS,
+    I_STATE_SINCE_NS,
+    I_TRADING_STATE,
+    P_REARM_COOLDOWN_NS,
+    S_AVG_PX,
+    S_FEES,
+    S_QTY,
+    S_REALIZED,
+)
+from bot4.runtime.config import AppConfig
+from bot4.runtime.journal import Journal, Restored
+from bot4.runtime.logs import event
+from bot4.venues.paper import PaperExchange
+from bot4.venues.replay import load_csv, load_sample, merge_by_time
+
+log = logging.getLogger("bot4.engine")
+
+VENUE_GATE_CLOSED = 90  # reason code of orders refused by the closed execution gate
+
+
+class Engine:
+    """One trading engine: build, ``await run()``, ``kill()``, ``request_stop()``."""
+
+    def __init__(self, config: AppConfig, state_dir: Path) -> None:
+        self.config = config
+        self.state_dir = state_dir
+        state_dir.mkdir(parents=True, exist_ok=True)
+        self.journal = Journal(state_dir / "journal.sqlite")
+        self.core = Core(config.core, config.runtime.publish_interval_s)
+        self.venue = PaperExchange(config.core, config.paper)
+        self.to_venue = Ring(ORDER_DTYPE, 1 << 12, "to_venue")
+        self.symbols = config.core.symbols
+        self.ticks = self._load_market_data()
+        self.gate_open = True
+        self.kill_log: list[dict[str, object]] = []
+        self.stopping = asyncio.Event()
+        self.feed_done = asyncio.Event()
+        self.ticks_sent = 0
+        self.started_ns = time.monotonic_ns()
+        self._orders_buf = np.zeros(4096, ORDER_DTYPE)
+        self._reports_buf = np.zeros(4096, FILL_DTYPE)
+        self._gated = np.zeros(4096, FILL_DTYPE)
+        # recent activity for the UI and the API (plain dicts, newest last)
+        self.recent_orders: deque[dict[str, object]] = deque(maxlen=200)
+        self.recent_fills: deque[dict[str, object]] = deque(maxlen=200)
+        self.recent_rejects: deque[dict[str, object]] = deque(maxlen=200)
+        self.recent_transitions: deque[dict[str, object]] = deque(maxlen=100)
+        self.price_history: dict[str, deque[float]] = {s: deque(maxlen=600) for s in self.symbols}
+        self.restored = self._restore()
+
+    # --- start-up ---------------------------------------------------------------------------------------------------
+    def _load_market_data(self) -> np.ndarray:
+        files = self.config.replay.files
+        if not files:
+            return load_sample(self.symbols)
+        parts = []
+        for entry in files:
+            sym, _, path = entry.partition("=")
+            if sym not in self.symbols:
+                raise ValueError(f"replay file {path}: symbol {sym!r} is not an instrument ({', '.join(self.symbols)})")
+            ticks, _report = load_csv(path, self.symbols.index(sym))
+            parts.append(ticks)
+        return merge_by_time(parts)
+
+    def _restore(self) -> Restored:
+        r = self.journal.restore()
+        if r.empty:
+            event(log, "journal_fresh", path=str(self.journal.path))
+            return r
+        st, vs = self.core.state, self.venue.state
+        for s, sym in enumerate(self.symbols):
+            qty, avg = r.positions.get(sym, (0.0, math.nan))
+            for arr in (st.sym, vs.sym):
+                arr[s, S_QTY] = qty
+                arr[s, S_AVG_PX] = avg
+                arr[s, S_REALIZED] = r.realized.get(sym, 0.0)
+                arr[s, S_FEES] = r.fees.get(sym, 0.0)
+        for acct in (st.acct, vs.acct):
+            acct[A_REALIZED] = sum(r.realized.values())
+            acct[A_FEES] = sum(r.fees.values())
+        if not math.isnan(r.peak_equity):
+            st.acct[A_PEAK] = max(st.acct[A_PEAK], r.peak_equity)
+        st.ist[I_ORDER_SEQ] = r.order_seq
+        st.ist[I_HALT_SEQ] = r.halt_seq
+        if r.trading_state != st.ist[I_TRADING_STATE]:
+            st.ist[I_TRADING_STATE] = r.trading_state
+            st.ist[I_STATE_SINCE_NS] = time.monotonic_ns()
+            if r.trading_state == STATE_HALTED:
+                st.ist[I_REARM_AFTER_NS] = time.monotonic_ns() + int(st.params[P_REARM_COOLDOWN_NS])
+                self.gate_open = False
+            self.journal.append_state(r.trading_state, r.trading_state, STATE_CAUSE_RESTORE, r.halt_seq, math.nan, math.nan)
+        # reconciliation: the paper venue starts empty, so orders the journal left open no longer exist there
+        if r.open_orders:
+            gone = np.zeros(len(r.open_orders), FILL_DTYPE)
+            for i, o in enumerate(r.open_orders):
+                gone[i]["client_order_id"] = o["coid"]
+                gone[i]["kind"] = EXEC_CANCELED
+                gone[i]["symbol_id"] = self.symbols.index(str(o["symbol"]))
+                gone[i]["side"] = o["side"]
+                gone[i]["leaves"] = float(o["size"]) - float(o["filled"])
+                event(log, "reconcile_order_gone", logging.WARNING, coid=o["coid"], symbol=o["symbol"], leaves=gone[i]["leaves"])
+            self.journal.append_reports(gone, self.symbols)
+        self.core.publish()
+        event(
+            log,
+            "journal_restored",
+            positions={k: v[0] for k, v in r.positions.items()},
+            fills=r.fills,
+            trading_state=STATE_NAMES[r.trading_state],
+            peak_equity=r.peak_equity,
+            order_seq=r.order_seq,
+        )
+        return r
+
+    # --- control ----------------------------------------------------------------------------------------------------
+    def kill(self, source: str) -> float:
+        """Trip the kill switch: close the execution gate at once, then halt the core; µs to the gate closing."""
+        t0 = time.perf_counter_ns()
+        self.gate_open = False
+        gate_us = (time.perf_counter_ns() - t0) / 1000.0
+        self.core.kill()
+        self.kill_log.append({"source": source, "gate_closed_us": gate_us, "ts": time.time()})
+        event(log, "kill_switch", logging.WARNING, source=source, gate_closed_us=round(gate_us, 3))
+        return gate_us
+
+    def request_stop(self) -> None:
+        self.stopping.set()
+
+    # --- tasks ------------------------------------------------------------------------------------------------------
+    async def _feed(self) -> None:
+        ticks = self.ticks
+        n = len(ticks)
+        if n == 0:
+            event(log, "feed_empty", logging.ERROR)
+            self.feed_done.set()
+            return
+        ts = ticks["ts_exch_ns"]
+        span = int(ts[-1] - ts[0]) + 1_000_000_000
+        speed = self.config.replay.speed
+        lap = 0
+        pos = 0
+        wall0 = time.monotonic_ns()
+        data0 = int(ts[0])
+        batch = np.zeros(8192, ticks.dtype)
+        while not self.stopping.is_set():
+            if speed > 0:
+                due = data0 + int((time.monotonic_ns() - wall0) * speed) - lap * span
+                end = int(np.searchsorted(ts, due, side="right"))
+                end = min(end, pos + len(batch))
+            else:
+                end = min(n, pos + len(batch))
+            if end > pos:
+                k = end - pos
+                batch[:k] = ticks[pos:end]
+                if lap:
+                    batch["ts_exch_ns"][:k] += lap * span
+                pushed = self.core.push_ticks(batch, 0, k)
+                applied = self.venue.on_ticks(batch, 0, pushed)
+                while applied < pushed:  # the venue's report ring is full: hand reports on, then go on
+                    self._pump_reports()
+                    applied += self.venue.on_ticks(batch, applied, pushed - applied)
+                    await asyncio.sleep(0)
+                pos += pushed
+                self.ticks_sent += pushed
+            if pos >= n:
+                if not self.config.replay.loop:
+                    event(log, "feed_finished", ticks=self.ticks_sent)
+                    self.feed_done.set()
+                    return
+                lap += 1
+                pos = 0
+            await asyncio.sleep(0.002 if speed > 0 else 0)
+
+    def _pump_orders(self) -> int:
+        buf = self._orders_buf
+        n = self.core.parts.orders.pop_many(buf)
+        if n == 0:
+            return 0
+        orders = buf[:n]
+        for o in orders[-50:]:
+            self.recent_orders.append(self._order_view(o))
+        if self.gate_open:
+            self.journal.append_orders(orders, self.symbols)
+            pushed = self.to_venue.push_many(orders)
+        else:
+            # the gate is closed: cancels go on, new orders are refused back to the core (journaled as such)
+            cancels = orders[orders["action"] == ACTION_CANCEL]
+            refused = orders[orders["action"] != ACTION_CANCEL]
+            self.journal.append_orders(cancels, self.symbols)
+            self.journal.append_orders(refused, self.symbols, gated=True)
+            pushed = self.to_venue.push_many(cancels)
+            if len(refused):
+                rep = self._gated[: len(refused)]
+                rep[:] = 0
+                rep["client_order_id"] = refused["client_order_id"]
+                rep["symbol_id"] = refused["symbol_id"]
+                rep["side"] = refused["side"]
+                rep["kind"] = EXEC_REJECTED
+                rep["reason"] = VENUE_GATE_CLOSED
+                rep["ts_in_ns"] = time.monotonic_ns()
+                self.journal.append_reports(rep, self.symbols)
+                self.core.parts.fills.push_many(rep)
+                self.core.notify()
+                event(log, "gate_refused", logging.WARNING, orders=len(refused))
+        self.venue.pump(self.to_venue)
+        return pushed
+
+    def _pump_reports(self) -> int:
+        buf = self._reports_buf
+        m = self.venue.reports.pop_many(buf)
+        if m:
+            for r in buf[:m]:
+                if int(r["kind"]) == 2:
+                    self.recent_fills.append(
+                        {
+                            "ts": time.time(),
+                            "coid": int(r["client_order_id"]),
+                            "symbol": self.symbols[int(r["symbol_id"])],
+                            "side": "buy" if int(r["side"]) > 0 else "sell",
+                            "price": float(r["price"]),
+                            "size": float(r["size"]),
+                            "fee": float(r["fee"]),
+                            "liquidity": "maker" if int(r["liquidity"]) == 1 else "taker",
+                        }
+                    )
+            self.journal.append_reports(buf[:m], self.symbols)
+            pushed = 0
+            while pushed < m:
+                pushed += self.core.parts.fills.push_many(buf[pushed:m])
+                self.core.notify()
+        return m
+
+    async def _execution(self) -> None:
+        while not self.stopping.is_set():
+            self._pump_orders()
+            self._pump_reports()
+            await asyncio.sleep(0.001)
+
+    def _order_view(self, o: np.void) -> dict[str, object]:
+        return {
+            "ts": time.time(),
+            "coid": int(o["client_order_id"]),
+            "symbol": self.symbols[int(o["symbol_id"])] if 0 <= int(o["symbol_id"]) < len(self.symbols) else "?",
+            "action": "cancel" if int(o["action"]) == ACTION_CANCEL else "submit",
+            "side": "buy" if int(o["side"]) > 0 else "sell",
+            "type": ORDER_TYPE_NAMES.get(int(o["order_type"]), "?"),
+            "price": float(o["price"]),
+            "stop_px": float(o["stop_px"]),
+            "size": float(o["size"]),
+            "reason": REASON_NAMES[int(o["reject_reason"])] if 0 <= int(o["reject_reason"]) < len(REASON_NAMES) else "?",
+        }
+
+    async def _watchers(self) -> None:
+        states = np.zeros(64, STATE_CHANGE_DTYPE)
+        trans = np.zeros(64, TRANSITION_DTYPE)
+        rejects = np.zeros(256, ORDER_DTYPE)
+        last_prices = 0.0
+        kill_file = self.state_dir / "KILL"
+        last_equity = 0.0
+        while not self.stopping.is_set():
+            n = self.core.parts.state_log.pop_many(states)
+            for c in states[:n]:
+                frm, to = int(c["from_state"]), int(c["to_state"])
+                halt_seq = int(self.core.state.ist[I_HALT_SEQ])
+                self.journal.append_state(frm, to, int(c["cause"]), halt_seq, float(c["equity"]), float(c["drawdown"]))
+                event(
+                    log,
+                    "trading_state",
+                    logging.WARNING if to != 0 else logging.INFO,
+                    frm=STATE_NAMES[frm],
+                    to=STATE_NAMES[to],
+                    cause=STATE_CAUSE_NAMES.get(int(c["cause"]), "?"),
+                    equity=float(c["equity"]),
+                    drawdown=float(c["drawdown"]),
+                )
+                if to != STATE_HALTED and not self.gate_open:
+                    self.gate_open = True
+                    event(log, "gate_reopened")
+            m = self.core.parts.transitions.pop_many(trans)
+            for t in trans[:m]:
+                self.recent_transitions.append(
+                    {
+                        "ts": time.time(),
+                        "breaker": self.core.breaker_names[int(t["breaker_id"])],
+                        "from": BREAKER_STATE_NAMES[int(t["from_state"])],
+                        "to": BREAKER_STATE_NAMES[int(t["to_state"])],
+                        "cause": CAUSE_NAMES[int(t["cause"])],
+                    }
+                )
+                event(
+                    log,
+                    "breaker",
+                    logging.WARNING,
+                    breaker=self.core.breaker_names[int(t["breaker_id"])],
+                    frm=BREAKER_STATE_NAMES[int(t["from_state"])],
+                    to=BREAKER_STATE_NAMES[int(t["to_state"])],
+                    cause=CAUSE_NAMES[int(t["cause"])],
+                )
+            k = self.core.parts.rejects.pop_many(rejects)
+            for o in rejects[:k]:
+                view = self._order_view(o)
+                self.recent_rejects.append(view)
+                event(log, "order_rejected", symbol=view["symbol"], side=view["side"], reason=view["reason"])
+            if kill_file.exists():
+                kill_file.unlink(missing_ok=True)
+                self.kill("file")
+            now = time.monotonic()
+            if now - last_prices >= 0.25:
+                for p in self.core.snapshot().positions():
+                    if p.last_px == p.last_px:
+                        self.price_history[p.symbol].append(p.last_px)
+                last_prices = now
+            if now - last_equity >= 1.0:
+                snap = self.core.snapshot()
+                self.journal.append_equity(snap.equity, snap.peak_equity)
+                last_equity = now
+            await asyncio.sleep(0.05)
+
+    async def run(self, run_for: float | None = None) -> int:
+        """Run until :meth:`request_stop` (or ``run_for`` seconds); returns the process exit code."""
+        event(
+            log,
+            "engine_start",
+            symbols=list(self.symbols),
+            ticks=len(self.ticks),
+            speed=self.config.replay.speed,
+            config=self.config.source,
+            state_dir=str(self.state_dir),
+        )
+        self.core.start()
+        tasks = [
+            asyncio.create_task(self._feed(), name="feed"),
+            asyncio.create_task(self._execution(), name="execution"),
+            asyncio.create_task(self._watchers(), name="watchers"),
+        ]
+        try:
+            if run_for is not None:
+                try:
+                    await asyncio.wait_for(self.stopping.wait(), timeout=run_for)
+                except TimeoutError:
+                    pass
+            else:
+                await self.stopping.wait()
+        finally:
+            await self._shutdown(tasks)
+        return 0
+
+    async def _shutdown(self, tasks: list[asyncio.Task[None]]) -> None:
+        if self.config.runtime.cancel_on_shutdown and self.core.snapshot().open_orders:
+            self.core.cancel_all()
+            for _ in range(200):  # up to about a second for the cancels to go round
+                self._pump_orders()
+                self._pump_reports()
+                await asyncio.sleep(0.005)
+                if self.core.snapshot().open_orders == 0:
+                    break
+        self.stopping.set()
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._pump_orders()
+        self._pump_reports()
+        self.core.stop()
+        snap = self.core.snapshot()
+        event(
+            log,
+            "engine_stop",
+            ticks=snap.stats.counter("ticks_in"),
+            orders=snap.stats.counter("orders_out"),
+            fills=snap.stats.counter("fills"),
+            equity=round(snap.equity, 2),
+            trading_state=snap.trading_state,
+            journal_rows=self.journal.rows_written,
+        )
+        self.journal.close()
+
+    # --- views ------------------------------------------------------------------------------------------------------
+    def status(self) -> dict[str, object]:
+        snap = self.core.snapshot()
+        return {
+            "trading_state": snap.trading_state,
+            "gate_open": self.gate_open,
+            "halt_seq": snap.halt_seq,
+            "rearm_wait_s": round(snap.rearm_wait_s, 3),
+            "equity": snap.equity,
+            "drawdown": snap.drawdown,
+            "open_orders": snap.open_orders,
+            "ticks": snap.stats.counter("ticks_in"),
+            "uptime_s": round((time.monotonic_ns() - self.started_ns) / 1e9, 3),
+            "last_command": {"seq": snap.last_command[0], "kind": snap.last_command[1], "result": snap.last_command[2]},
+            "rejects": snap.stats.rejects_by_reason(),
+            "venue": self.venue.stats(),
+            "venue_reject_names": list(VENUE_REASON_NAMES),
+            "reason_names": list(REASON_NAMES),
+        }

@@ -1,0 +1,218 @@
+"""The bot4 workstation app: builds the main screen, refreshes it from the engine at 10 Hz, maps keys to commands."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Container
+from textual.screen import Screen
+from textual.widgets import Footer, RichLog
+
+from bot4.runtime.config import AppConfig
+from bot4.ui.model import PipelineModel
+from bot4.ui.screens import HelpScreen, OrderScreen, RearmScreen
+from bot4.ui.source import LocalSource, View
+from bot4.ui.themes import THEME_NAMES, load_themes
+from bot4.ui.widgets.banner import StateBanner
+from bot4.ui.widgets.panes import BreakersPane, MarketPane, OrdersPane, PipelinePane, RiskPane
+
+REFRESH_S = 0.1
+
+
+class UiLogHandler(logging.Handler):
+    """Sends the engine's log events to the app's event pane."""
+
+    def __init__(self, app: Bot4App) -> None:
+        super().__init__(logging.INFO)
+        self.app = app
+
+    def emit(self, record: logging.LogRecord) -> None:
+        fields = getattr(record, "fields", {})
+        text = f"{time.strftime('%H:%M:%S')} {getattr(record, 'event', record.getMessage())} " + " ".join(
+            f"{k}={v}" for k, v in fields.items()
+        )
+        self.app.log_lines.append(text)
+
+
+class Bot4App(App[int]):
+    """The workstation. ``source`` is where views come from and commands go."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "bot4"
+    BINDINGS = [
+        Binding("k", "kill", "KILL", priority=True),
+        Binding("r", "rearm", "re-arm"),
+        Binding("p", "pause", "pause/resume"),
+        Binding("s", "next_symbol", "symbol"),
+        Binding("o", "order", "order"),
+        Binding("t", "next_theme", "theme"),
+        Binding("question_mark", "help", "help"),
+        Binding("q", "quit", "quit"),
+    ]
+
+    def __init__(self, source: LocalSource, theme: str = "bot4-dark", run_for: float | None = None) -> None:
+        super().__init__()
+        for t in load_themes():
+            self.register_theme(t)
+        self.theme = theme
+        self.source = source
+        self.run_for = run_for
+        self.selected = source.symbols[0]
+        self.pipeline = PipelineModel()
+        self.log_lines: list[str] = []
+        self.paused = False
+        self.last_view: View | None = None
+        self.frames = 0
+        self.first_frame_s: float | None = None
+        self.started = time.perf_counter()
+
+    def compose(self) -> ComposeResult:
+        yield StateBanner(id="banner")
+        with Container(id="grid"):
+            yield PipelinePane(id="pipeline")
+            yield RiskPane(id="risk")
+            yield BreakersPane(id="breakers")
+            yield MarketPane(id="market")
+            yield OrdersPane(id="orders")
+            yield RichLog(id="events", max_lines=500, wrap=False, markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#events", RichLog).border_title = "events"
+        self.refresh_view()
+        self.set_interval(REFRESH_S, self.refresh_view)
+        if self.run_for is not None:
+            self.set_timer(self.run_for, self.action_quit)
+
+    # --- refresh ----------------------------------------------------------------------------------------------------
+    def build_view(self) -> View:
+        snap = self.source.snapshot()
+        self.pipeline.update(snap, time.monotonic())
+        act = self.source.activity(self.selected)
+        return View(
+            snapshot=snap,
+            symbols=self.source.symbols,
+            selected=self.selected,
+            orders=act["orders"],  # type: ignore[arg-type]
+            fills=act["fills"],  # type: ignore[arg-type]
+            rejects=act["rejects"],  # type: ignore[arg-type]
+            transitions=act["transitions"],  # type: ignore[arg-type]
+            prices=act["prices"],  # type: ignore[arg-type]
+            rates=dict(self.pipeline.rates),
+            latency=self.pipeline.rows(snap),  # type: ignore[arg-type]
+            gate_open=bool(act["gate_open"]),
+            paused=snap.paused,
+            source=self.source.name,
+        )
+
+    def refresh_view(self) -> None:
+        view = self.build_view()
+        self.last_view = view
+        self.query_one(StateBanner).view = view
+        for pane in self.query("#grid > Pane").results():
+            pane.view = view  # type: ignore[attr-defined]
+        events = self.query_one("#events", RichLog)
+        while self.log_lines:
+            events.write(self.log_lines.pop(0))
+        self.frames += 1
+        if self.first_frame_s is None:
+            self.first_frame_s = time.perf_counter() - self.started
+
+    # --- actions ----------------------------------------------------------------------------------------------------
+    def action_kill(self) -> None:
+        self.source.kill()
+        self.notify("KILL SWITCH: trading halted, open orders cancelled", severity="error")
+        self.refresh_view()
+
+    def action_rearm(self) -> None:
+        snap = self.source.snapshot()
+        if snap.trading_state != "HALTED":
+            self.notify("not halted: nothing to re-arm")
+            return
+
+        def done(value: int | None) -> None:
+            if value is None:
+                return
+            self.source.rearm(value)
+            self.set_timer(0.3, self._report_command)
+
+        self.push_screen(RearmScreen(snap.halt_seq, snap.rearm_wait_s), done)
+
+    def _report_command(self) -> None:
+        seq, _kind, result = self.source.snapshot().last_command
+        if result == "ok":
+            self.notify("done")
+        else:
+            self.notify(f"refused: {result}", severity="warning")
+        self.refresh_view()
+
+    def action_pause(self) -> None:
+        if self.source.snapshot().paused:
+            self.source.resume()
+            self.notify("entries resumed")
+        else:
+            self.source.pause()
+            self.notify("entries paused (exits and stops still work)")
+
+    def action_next_symbol(self) -> None:
+        symbols = self.source.symbols
+        self.selected = symbols[(symbols.index(self.selected) + 1) % len(symbols)]
+        self.refresh_view()
+
+    def action_order(self) -> None:
+        def done(order: dict[str, object] | None) -> None:
+            if order is None:
+                return
+            self.source.manual_order(
+                str(order["symbol"]), int(order["side"]), float(order["size"]), float(order["stop_px"]),  # type: ignore[arg-type]
+                order["price"],  # type: ignore[arg-type]
+            )
+            self.set_timer(0.3, self._report_command)
+
+        self.push_screen(OrderScreen(self.source.symbols, self.selected), done)
+
+    def action_next_theme(self) -> None:
+        names = list(THEME_NAMES)
+        self.theme = names[(names.index(self.theme) + 1) % len(names)] if self.theme in names else names[0]
+        self.notify(f"theme {self.theme}")
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield SystemCommand("KILL SWITCH", "Halt trading now and cancel every open order", self.action_kill)
+        yield SystemCommand("Re-arm", "Leave HALTED (asks for confirmation)", self.action_rearm)
+        yield SystemCommand("Pause / resume entries", "Mute or unmute the strategies' entries", self.action_pause)
+        yield SystemCommand("Manual order", "Enter an order that passes the same risk checks", self.action_order)
+        yield from super().get_system_commands(screen)
+
+
+async def run_local(app_config: AppConfig, state_dir: Path, run_for: float | None, headless: bool = False) -> int:
+    """The default: engine and UI in this process; returns the exit code."""
+    from bot4.runtime.engine import Engine
+
+    engine = Engine(app_config, state_dir)
+    app = Bot4App(LocalSource(engine), run_for=run_for)
+    handler = UiLogHandler(app)
+    logging.getLogger("bot4").addHandler(handler)
+    logging.getLogger("bot4").setLevel(logging.INFO)
+    runner = asyncio.create_task(engine.run())
+    try:
+        await app.run_async(headless=headless)
+    finally:
+        engine.request_stop()
+        await runner
+        logging.getLogger("bot4").removeHandler(handler)
+    return 0
+
+
+def run_tui(app_config: AppConfig, state_dir: Path, connect: str | None, token: str, run_for: float | None) -> int:
+    if connect:
+        raise ValueError("--connect (attach to a headless engine) needs the control API, which this build lacks")
+    return asyncio.run(run_local(app_config, state_dir, run_for))

@@ -1,0 +1,75 @@
+"""Where the UI's views come from and where its commands go: an in-process engine (or, attached, a remote one).
+
+The UI never touches the core's arrays: it reads :class:`View` objects (a frozen snapshot plus recent activity)
+and calls the command methods of its source.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from bot4.core.runner import CoreSnapshot
+from bot4.runtime.engine import Engine
+
+
+@dataclass(frozen=True)
+class View:
+    """Everything one frame shows."""
+
+    snapshot: CoreSnapshot
+    symbols: tuple[str, ...]
+    selected: str
+    orders: list[dict[str, object]] = field(default_factory=list)
+    fills: list[dict[str, object]] = field(default_factory=list)
+    rejects: list[dict[str, object]] = field(default_factory=list)
+    transitions: list[dict[str, object]] = field(default_factory=list)
+    prices: list[float] = field(default_factory=list)
+    rates: dict[str, float] = field(default_factory=dict)
+    latency: list[object] = field(default_factory=list)
+    gate_open: bool = True
+    paused: bool = False
+    connected: bool = True
+    source: str = "local paper"
+    taken_s: float = field(default_factory=time.time)
+
+
+class LocalSource:
+    """The engine runs in this process (the default)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.name = f"local · paper · replay x{engine.config.replay.speed:g}"
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        return self.engine.symbols
+
+    def snapshot(self) -> CoreSnapshot:
+        return self.engine.core.snapshot()
+
+    def activity(self, selected: str) -> dict[str, object]:
+        e = self.engine
+        return {
+            "orders": list(e.recent_orders)[-30:],
+            "fills": list(e.recent_fills)[-30:],
+            "rejects": list(e.recent_rejects)[-30:],
+            "transitions": list(e.recent_transitions)[-10:],
+            "prices": list(e.price_history.get(selected, [])),
+            "gate_open": e.gate_open,
+        }
+
+    def kill(self) -> None:
+        self.engine.kill("ui")
+
+    def rearm(self, confirmation: int) -> None:
+        self.engine.core.rearm(confirmation)
+
+    def pause(self) -> None:
+        self.engine.core.pause()
+
+    def resume(self) -> None:
+        self.engine.core.resume()
+
+    def manual_order(self, symbol: str, side: int, size: float, stop_px: float, price: float | None) -> int:
+        return self.engine.core.manual_order(symbol, side, size, stop_px=stop_px, price=price)

@@ -1,0 +1,31 @@
+"""The trading-state banner: ACTIVE / REDUCING / HALTED, impossible to miss."""
+
+from __future__ import annotations
+
+from textual.reactive import reactive
+from textual.widgets import Static
+
+from bot4.ui.render import banner_markup
+from bot4.ui.source import View
+
+
+class StateBanner(Static):
+    """One line across the top, coloured by trading state, with equity, drawdown and the kill key."""
+
+    DEFAULT_CSS = """
+    StateBanner { height: 1; width: 100%; content-align: center middle; text-style: bold; }
+    """
+
+    view: reactive[View | None] = reactive(None, layout=False)
+    """The latest view of the engine."""
+
+    def watch_view(self, view: View | None) -> None:
+        self.remove_class("-active", "-reducing", "-halted", "-disconnected")
+        if view is None:
+            self.update("connecting…")
+            return
+        if not view.connected:
+            self.add_class("-disconnected")
+        else:
+            self.add_class(f"-{view.snapshot.trading_state.lower()}")
+        self.update(banner_markup(view))
