@@ -137,7 +137,8 @@ class Engine:
             if r.trading_state == STATE_HALTED:
                 st.ist[I_REARM_AFTER_NS] = time.monotonic_ns() + int(st.params[P_REARM_COOLDOWN_NS])
                 self.gate_open = False
-            self.journal.append_state(r.trading_state, r.trading_state, STATE_CAUSE_RESTORE, r.halt_seq, math.nan, math.nan)
+            equity = r.last_equity if not math.isnan(r.last_equity) else self.config.core.risk.initial_equity_usd
+            self.journal.append_state(r.trading_state, r.trading_state, STATE_CAUSE_RESTORE, r.halt_seq, equity, 0.0)
         # reconciliation: the paper venue starts empty, so orders the journal left open no longer exist there
         if r.open_orders:
             gone = np.zeros(len(r.open_orders), FILL_DTYPE)
@@ -376,6 +377,15 @@ class Engine:
             config=self.config.source,
             state_dir=str(self.state_dir),
         )
+        api = None
+        if self.config.runtime.api_addr:
+            from bot4.runtime.api import ControlApi, load_token
+            from bot4.runtime.config import parse_addr
+
+            host, port = parse_addr(self.config.runtime.api_addr, "runtime.api_addr")
+            token, from_env = load_token(self.state_dir)
+            api = ControlApi(self, host, port, token, from_env)
+            await api.start()
         self.core.start()
         tasks = [
             asyncio.create_task(self._feed(), name="feed"),
@@ -391,6 +401,8 @@ class Engine:
             else:
                 await self.stopping.wait()
         finally:
+            if api is not None:
+                await api.stop()
             await self._shutdown(tasks)
         return 0
 

@@ -1,0 +1,112 @@
+"""The control API against a real running engine: auth, validation, limits, kill and manual orders."""
+
+from __future__ import annotations
+
+import asyncio
+import stat
+from dataclasses import replace
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from bot4.runtime.api import ApiError, ControlApi, load_token
+from bot4.runtime.config import AppConfig
+from bot4.runtime.engine import Engine
+
+
+async def _with_engine(cfg: AppConfig, state_dir: Path, body):  # type: ignore[no-untyped-def]
+    engine = Engine(cfg, state_dir)
+    task = asyncio.create_task(engine.run())
+    base = f"http://{cfg.runtime.api_addr}"
+    token = (state_dir / "api_token").read_text().strip() if (state_dir / "api_token").exists() else None
+    try:
+        for _ in range(200):
+            try:
+                async with aiohttp.ClientSession() as s, s.get(base + "/status") as r:
+                    if r.status == 200:
+                        break
+            except aiohttp.ClientConnectionError:
+                await asyncio.sleep(0.05)
+        token = (state_dir / "api_token").read_text().strip()
+        async with aiohttp.ClientSession() as session:
+            await body(engine, session, base, token)
+    finally:
+        engine.request_stop()
+        await task
+
+
+async def test_reads_are_open_and_writes_need_the_token(app_config: AppConfig, state_dir: Path) -> None:
+    async def body(engine, s, base, token):  # type: ignore[no-untyped-def]
+        async with s.get(base + "/status") as r:
+            assert r.status == 200 and (await r.json())["trading_state"] == "ACTIVE"
+        async with s.get(base + "/snapshot") as r:
+            doc = await r.json()
+            assert doc["symbols"] == ["BTC/USDT", "ETH/USDT"] and "latency_ns" in doc
+        for path in ("/kill", "/pause", "/resume"):
+            async with s.post(base + path) as r:
+                assert r.status == 401
+            async with s.post(base + path, headers={"Authorization": "Bearer wrong"}) as r:
+                assert r.status == 401
+        assert engine.core.snapshot().trading_state == "ACTIVE" and engine.gate_open
+        async with s.post(base + "/kill", headers={"Authorization": f"Bearer {token}"}) as r:
+            assert r.status == 200 and (await r.json())["ok"]
+        assert not engine.gate_open
+        for _ in range(100):
+            if engine.core.snapshot().trading_state == "HALTED":
+                break
+            await asyncio.sleep(0.01)
+        assert engine.core.snapshot().trading_state == "HALTED"
+
+    await _with_engine(app_config, state_dir, body)
+    mode = stat.S_IMODE((state_dir / "api_token").stat().st_mode)
+    assert mode == 0o600
+
+
+async def test_bad_bodies_and_limits(app_config: AppConfig, state_dir: Path) -> None:
+    async def body(engine, s, base, token):  # type: ignore[no-untyped-def]
+        auth = {"Authorization": f"Bearer {token}"}
+        cases = [
+            (b"{not json", 400, "not valid JSON"),
+            (b"[1, 2]", 400, "JSON object"),
+            (b'{"confirmation": 1, "extra": 2}', 400, "unknown field 'extra'"),
+            (b"{}", 400, "missing field 'confirmation'"),
+            (b'{"confirmation": "1"}', 400, "wrong type"),
+        ]
+        for payload, status, msg in cases:
+            async with s.post(base + "/rearm", data=payload, headers=auth) as r:
+                assert r.status == status
+                assert msg in (await r.json())["error"]
+        async with s.post(base + "/orders", data=b"x" * 20_000, headers=auth) as r:
+            assert r.status == 413
+        # a manual order goes through the same risk checks: no stop -> refused with its reason
+        order = {"symbol": "BTC/USDT", "side": "buy", "size": 2.0, "stop_px": 0}  # more than any open short: an entry
+        async with s.post(base + "/orders", json=order, headers=auth) as r:
+            assert r.status == 422 and (await r.json())["result"] == "stop_missing"
+        async with s.post(base + "/orders", json={**order, "symbol": "DOGE/USDT"}, headers=auth) as r:
+            assert r.status == 400 and "unknown symbol" in (await r.json())["error"]
+        async with s.post(base + "/rearm", json={"confirmation": 5}, headers=auth) as r:
+            assert r.status == 202
+        await asyncio.sleep(0.2)
+        assert engine.core.snapshot().last_command[2] == "rearm_not_halted"
+
+    await _with_engine(app_config, state_dir, body)
+
+
+async def test_stream_sends_snapshots(app_config: AppConfig, state_dir: Path) -> None:
+    async def body(engine, s, base, token):  # type: ignore[no-untyped-def]
+        async with s.ws_connect(base + "/stream") as ws:
+            first = await ws.receive_json(timeout=5)
+            second = await ws.receive_json(timeout=5)
+            assert first["trading_state"] == "ACTIVE" and second["ts"] > first["ts"]
+
+    await _with_engine(app_config, state_dir, body)
+
+
+def test_non_loopback_bind_without_env_token_is_refused(app_config: AppConfig, tmp_path: Path) -> None:
+    token, from_env = load_token(tmp_path, env={})
+    with pytest.raises(ApiError, match="non-loopback"):
+        ControlApi(object(), "0.0.0.0", 8764, token, from_env)  # type: ignore[arg-type]
+    env_token, from_env = load_token(tmp_path, env={"BOT4_API_TOKEN": "s3cret-token-value"})
+    assert env_token == "s3cret-token-value" and from_env
+    ControlApi(object(), "0.0.0.0", 8764, env_token, from_env)  # type: ignore[arg-type]

@@ -1,0 +1,140 @@
+"""bot4-tui --headless as an operator runs it: end to end, kill switch by signal and file, crash and restart."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bot4.runtime.config import load_config
+from bot4.runtime.engine import Engine
+from bot4.runtime.journal import Journal
+from tests.runtime.conftest import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def headless(state_dir: Path, *extra: str, speed: float = 50.0) -> subprocess.Popen[str]:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env.pop("BOT4_API_TOKEN", None)
+    cmd = [
+        sys.executable, "-m", "bot4.runtime.cli", "--headless", "--state-dir", str(state_dir), "--speed", str(speed),
+        "--api-addr", f"127.0.0.1:{free_port()}", "--metrics-addr", "", *extra,
+    ]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+
+
+def events(stderr: str) -> list[dict[str, object]]:
+    out = []
+    for line in stderr.splitlines():
+        line = line.strip()
+        if line.startswith("{"):
+            out.append(json.loads(line))
+    return out
+
+
+def wait_for(predicate, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError("condition not reached in time")
+
+
+def fills_in(journal: Path) -> int:
+    if not journal.exists():
+        return 0
+    try:
+        db = sqlite3.connect(f"file:{journal}?mode=ro", uri=True)
+        try:
+            return int(db.execute("SELECT COUNT(*) FROM reports WHERE kind = 2").fetchone()[0])
+        finally:
+            db.close()
+    except sqlite3.OperationalError:
+        return 0
+
+
+def test_default_run_trades_journals_and_exits_zero(tmp_path: Path) -> None:
+    p = headless(tmp_path, "--run-for", "5")
+    out, err = p.communicate(timeout=180)
+    assert p.returncode == 0, err[-3000:]
+    evs = events(err)
+    names = [e["event"] for e in evs]
+    assert names[0] in ("journal_fresh", "api_listening") and "engine_start" in names and names[-1] == "engine_stop"
+    stop = evs[-1]
+    assert stop["ticks"] > 1000 and stop["orders"] > 0 and stop["fills"] > 0
+    counts = Journal(tmp_path / "journal.sqlite").counts()
+    assert counts["orders"] > 0 and counts["reports"] > 0 and counts["equity"] >= 3
+    assert all(set(e) >= {"ts", "level", "event"} for e in evs)
+
+
+@pytest.mark.parametrize("way", ["signal", "file"])
+def test_kill_switch_by_signal_and_by_file(tmp_path: Path, way: str) -> None:
+    p = headless(tmp_path)
+    journal = tmp_path / "journal.sqlite"
+    try:
+        wait_for(lambda: fills_in(journal) > 0, timeout=120)
+        if way == "signal":
+            p.send_signal(signal.SIGUSR1)
+        else:
+            (tmp_path / "KILL").write_text("now")
+        killed_at = time.time_ns()
+        time.sleep(3.0)
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 0, err[-3000:]
+    evs = events(err)
+    kills = [e for e in evs if e["event"] == "kill_switch"]
+    assert len(kills) == 1 and kills[0]["source"] == way and kills[0]["gate_closed_us"] < 1000
+    assert any(e["event"] == "trading_state" and e["to"] == "HALTED" for e in evs)
+    assert evs[-1]["event"] == "engine_stop" and evs[-1]["trading_state"] == "HALTED"
+    db = sqlite3.connect(journal)
+    late = db.execute(
+        "SELECT COUNT(*) FROM orders WHERE action = 1 AND gated = 0 AND ts_ns > ?", (killed_at + 200_000_000,)
+    ).fetchone()[0]
+    assert late == 0, "an order left after the kill switch"
+    assert not (tmp_path / "KILL").exists()
+
+
+def test_crash_and_restart_rebuild_the_journal_state(tmp_path: Path) -> None:
+    p = headless(tmp_path)
+    journal = tmp_path / "journal.sqlite"
+    try:
+        wait_for(lambda: fills_in(journal) >= 6, timeout=120)
+        p.send_signal(signal.SIGUSR1)  # come back HALTED
+        time.sleep(1.5)
+        os.kill(p.pid, signal.SIGKILL)
+        p.wait(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    held = Journal(journal).restore()
+    assert held.fills >= 6 and held.trading_state == 2
+    cfg = load_config(None, env={})
+    engine = Engine(cfg, tmp_path)  # restores in its constructor, as a restart does
+    snap = engine.core.snapshot()
+    for pos in snap.positions():
+        qty, avg = held.positions.get(pos.symbol, (0.0, float("nan")))
+        assert pos.qty == pytest.approx(qty, abs=1e-12)
+        if qty:
+            assert pos.avg_px == pytest.approx(avg)
+        assert engine.venue.position(pos.symbol)[0] == pytest.approx(qty, abs=1e-12)
+    assert snap.trading_state == "HALTED" and not engine.gate_open
+    assert snap.peak_equity >= held.peak_equity
+    assert snap.fees == pytest.approx(sum(held.fees.values()))
+    assert int(engine.core.state.ist[6]) == held.order_seq  # I_ORDER_SEQ: new ids never repeat old ones
+    engine.journal.close()
+    # restarting did not send anything: no order rows were added by the restore
+    db = sqlite3.connect(journal)
+    assert db.execute("SELECT COUNT(*) FROM orders").fetchone()[0] == Journal(journal).counts()["orders"]
