@@ -85,6 +85,7 @@ class Engine:
         self.stopping = asyncio.Event()
         self.feed_done = asyncio.Event()
         self.ticks_sent = 0
+        self.last_feed_s = time.monotonic()
         self.started_ns = time.monotonic_ns()
         self._orders_buf = np.zeros(4096, ORDER_DTYPE)
         self._reports_buf = np.zeros(4096, FILL_DTYPE)
@@ -212,6 +213,8 @@ class Engine:
                     await asyncio.sleep(0)
                 pos += pushed
                 self.ticks_sent += pushed
+                if pushed:
+                    self.last_feed_s = time.monotonic()
             if pos >= n:
                 if not self.config.replay.loop:
                     event(log, "feed_finished", ticks=self.ticks_sent)
@@ -386,6 +389,13 @@ class Engine:
             token, from_env = load_token(self.state_dir)
             api = ControlApi(self, host, port, token, from_env)
             await api.start()
+        exporter = None
+        if self.config.runtime.metrics_addr:
+            from bot4.runtime.config import parse_addr
+            from bot4.runtime.metrics import Exporter
+
+            mhost, mport = parse_addr(self.config.runtime.metrics_addr, "runtime.metrics_addr")
+            exporter = Exporter(self, mhost, mport)
         self.core.start()
         tasks = [
             asyncio.create_task(self._feed(), name="feed"),
@@ -403,6 +413,8 @@ class Engine:
         finally:
             if api is not None:
                 await api.stop()
+            if exporter is not None:
+                exporter.close()
             await self._shutdown(tasks)
         return 0
 
