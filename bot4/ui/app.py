@@ -11,6 +11,7 @@ from pathlib import Path
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Container
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer, RichLog
 
@@ -112,12 +113,17 @@ class Bot4App(App[int]):
         )
 
     def refresh_view(self) -> None:
+        try:
+            main = self.screen_stack[0]
+            banner = main.query_one(StateBanner)
+        except (IndexError, NoMatches):
+            return  # the app is starting or closing: the main screen's panes are not there to refresh
         view = self.build_view()
         self.last_view = view
-        self.query_one(StateBanner).view = view
-        for pane in self.query("#grid > Pane").results():
+        banner.view = view
+        for pane in main.query("#grid > Pane").results():
             pane.view = view  # type: ignore[attr-defined]
-        events = self.query_one("#events", RichLog)
+        events = main.query_one("#events", RichLog)
         while self.log_lines:
             events.write(self.log_lines.pop(0))
         self.frames += 1

@@ -1,0 +1,187 @@
+"""Replay, paper fills, the cross-thread tick -> order path, the kill switch, and the lockstep replay path."""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+
+import numpy as np
+
+from bench.common import Figure
+from bot4.core.config import CoreConfig, RiskConfig, StrategyConfig
+from bot4.core.records import (
+    ACTION_SUBMIT,
+    EXEC_CANCELED,
+    FILL_DTYPE,
+    ORDER_DTYPE,
+    ORDER_LIMIT,
+    TICK_DTYPE,
+    TICK_TRADE,
+    TIF_GTC,
+)
+from bot4.core.runner import Core
+from bot4.venues.backtest import run_backtest
+from bot4.venues.paper import PaperConfig, PaperExchange
+from bot4.venues.paper_kernels import paper_on_ticks_nb, paper_submit_nb
+from bot4.venues.replay import load_sample, repeat_shifted
+from bench.bench_core import GENEROUS, cancel_everything_nb
+
+
+def replay_into_ring(total: int) -> float:
+    """The feed side: recorded ticks pushed (stamped) into the md ring while the core thread consumes them."""
+    ticks = repeat_shifted(load_sample(), total)
+    core = Core(CoreConfig(strategies=(), risk=RiskConfig(**GENEROUS)))  # type: ignore[arg-type]
+    core.start()
+    try:
+        start = time.perf_counter()
+        pos = 0
+        while pos < total:
+            pos += core.push_ticks(ticks, pos, min(8192, total - pos))
+        while core.snapshot().stats.counter("ticks_in") < total:
+            time.sleep(0.0005)
+        return total / (time.perf_counter() - start)
+    finally:
+        core.stop()
+
+
+def paper_fills(rounds: int) -> tuple[float, float]:
+    """Resting limit orders filled by trades through them: fills/s compiled, and a plain-Python matcher's."""
+    cfg = CoreConfig()
+    venue = PaperExchange(cfg, PaperConfig(latency_ms=0.0, leverage=100.0))
+    n = 2048
+    orders = np.zeros(n, ORDER_DTYPE)
+    orders["symbol_id"] = 0
+    orders["side"] = 1
+    orders["order_type"] = ORDER_LIMIT
+    orders["tif"] = TIF_GTC
+    orders["action"] = ACTION_SUBMIT
+    orders["size"] = 0.001
+    orders["price"] = 100.0 + np.round(np.arange(n) % 50 * 0.01, 2)
+    orders["stop_px"] = np.nan
+    trade = np.zeros(1, TICK_DTYPE)
+    trade["kind"] = TICK_TRADE
+    trade["price"] = 99.0
+    trade["size"] = 1e9
+    filled = 0
+    elapsed = 0.0
+    for r in range(rounds):
+        orders["client_order_id"] = ((r * n + np.arange(n)) << 14) | np.arange(n)
+        for i in range(n):
+            paper_submit_nb(venue.state, orders, i, venue.reports.ctrl, venue.reports.buf)
+        venue.reports.pop_many(np.zeros(2 * n, FILL_DTYPE))
+        trade["ts_exch_ns"] = r + 1
+        start = time.perf_counter()
+        paper_on_ticks_nb(venue.state, trade, 0, 1, venue.reports.ctrl, venue.reports.buf)
+        elapsed += time.perf_counter() - start
+        filled += venue.reports.pop_many(np.zeros(4 * n, FILL_DTYPE))
+    # baseline: the same matching in plain Python over a list of order dicts
+    book = [{"price": float(p), "size": 0.001, "filled": 0.0} for p in orders["price"]]
+    start = time.perf_counter()
+    py_fills = 0
+    for _ in range(rounds):
+        for o in book:
+            o["filled"] = 0.0
+        for o in book:
+            if 99.0 < o["price"]:
+                qty = o["size"] - o["filled"]
+                o["filled"] += qty
+                fee = o["price"] * qty * 0.0002
+                py_fills += 1 if fee >= 0 else 0
+    py_elapsed = time.perf_counter() - start
+    return filled / elapsed, py_fills / py_elapsed
+
+
+def tick_to_order_across_threads(orders_wanted: int) -> tuple[float, float, int]:
+    """A producer thread pushes ticks one at a time; the core thread turns each into an order; in-core histogram."""
+    strat = StrategyConfig(kind="ema_cross", fast_period=2, slow_period=3)
+    core = Core(CoreConfig(strategies=(strat,), risk=RiskConfig(**GENEROUS, price_band_frac=0.5)))  # type: ignore[arg-type]
+    st = core.state
+    one = np.zeros(1, TICK_DTYPE)
+    one["kind"] = TICK_TRADE
+    one["size"] = 1.0
+    core.start()
+    try:
+        i = 0
+        while core.snapshot().stats.histogram("tick_to_order").count < orders_wanted and i < orders_wanted * 20:
+            one["price"] = 100.0 if (i // 3) % 2 == 0 else 103.0  # a new trend every 3 ticks: a cross, an order
+            one["ts_exch_ns"] = 1_000_000_000 + i * 1_000_000
+            core.push_ticks(one)
+            spin_until = time.perf_counter_ns() + 20_000  # one tick per ~20 us, the core gets to idle between
+            while time.perf_counter_ns() < spin_until:
+                cancel_everything_nb(st.out_ctrl, st.out_buf, st.fill_ctrl, st.fill_buf)
+            i += 1
+        time.sleep(0.1)
+    finally:
+        core.stop()
+    h = core.snapshot().stats.histogram("tick_to_order")
+    return h.percentile(50), h.percentile(99), h.count
+
+
+def kill_figures(rounds: int) -> tuple[float, float]:
+    """Kill request -> execution gate closed (the flag the execution side checks), and -> the core HALTED."""
+    core = Core(CoreConfig(risk=RiskConfig(rearm_cooldown_s=0.0)))
+    core.start()
+    gate: list[float] = []
+    halted: list[float] = []
+    gate_open = [True]
+    try:
+        for _ in range(rounds):
+            t0 = time.perf_counter_ns()
+            gate_open[0] = False
+            gate.append((time.perf_counter_ns() - t0) / 1e3)
+            core.kill()
+            while core.state.ist[0] != 2:  # I_TRADING_STATE, read directly as the runtime's watchdog would
+                pass
+            halted.append((time.perf_counter_ns() - t0) / 1e3)
+            core.rearm(int(core.state.ist[1]))
+            while core.state.ist[0] != 0:
+                time.sleep(0.0001)
+            gate_open[0] = True
+    finally:
+        core.stop()
+    return statistics.median(gate), statistics.median(halted)
+
+
+def replay_path(total: int) -> tuple[float, int, int]:
+    """Recorded ticks -> paper venue -> core (EMA cross, risk) -> paper fills, lockstep, one thread."""
+    ticks = repeat_shifted(load_sample(), total)
+    cfg = CoreConfig()
+    core, venue = Core(cfg), PaperExchange(cfg)
+    run_backtest(core, venue, ticks[:5000])
+    core, venue = Core(cfg), PaperExchange(cfg)
+    seconds = run_backtest(core, venue, ticks)
+    snap = core.snapshot()
+    return total / seconds, snap.stats.counter("orders_out"), snap.stats.counter("fills")
+
+
+def run(quick: bool) -> list[Figure]:
+    rounds = 3 if quick else 7
+    replay = statistics.median(replay_into_ring(2_000_000 if quick else 10_000_000) for _ in range(rounds))
+    fills = [paper_fills(20 if quick else 100) for _ in range(rounds)]
+    t2o = [tick_to_order_across_threads(2_000 if quick else 10_000) for _ in range(rounds)]
+    gate_us, halted_us = kill_figures(50 if quick else 200)
+    paths = [replay_path(1_000_000) for _ in range(2 if quick else 3)]
+    path = sorted(paths)[len(paths) // 2]
+    return [
+        Figure("replay_ticks_per_s", replay, "tick/s", higher_is_better=True, note="feed -> md ring, core consuming"),
+        Figure(
+            "paper_fills_per_s",
+            statistics.median(f[0] for f in fills),
+            "fill/s",
+            baseline="paper_fills_python_per_s",
+            higher_is_better=True,
+        ),
+        Figure("paper_fills_python_per_s", statistics.median(f[1] for f in fills), "fill/s", higher_is_better=True),
+        Figure("tick_to_order_p50_ns", statistics.median(t[0] for t in t2o), "ns", note="across threads, in-core"),
+        Figure("tick_to_order_p99_ns", statistics.median(t[1] for t in t2o), "ns", "<= 20000"),
+        Figure("kill_to_gate_closed_us", gate_us, "us", note="median"),
+        Figure("kill_to_core_halted_us", halted_us, "us", note="command ring -> core HALTED, median"),
+        Figure(
+            "replay_path_ticks_per_s",
+            path[0],
+            "tick/s",
+            higher_is_better=True,
+            note=f"1 M ticks, {path[1]} orders, {path[2]} fills",
+        ),
+    ]
