@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     token = args.token or os.environ.get("BOT4_API_TOKEN", "")
     try:
         return run_tui(cfg, state_dir_of(cfg), connect=args.connect, token=token, run_for=args.run_for)
-    except (JournalError, ApiError, ValueError, OSError) as exc:
+    except (JournalError, ApiError, ValueError, OSError, ConnectionError) as exc:
         print(f"bot4: {exc}", file=sys.stderr)
         return 1
 

@@ -110,6 +110,7 @@ class Bot4App(App[int]):
             gate_open=bool(act["gate_open"]),
             paused=snap.paused,
             source=self.source.name,
+            connected=getattr(self.source, "connected", True),
         )
 
     def refresh_view(self) -> None:
@@ -218,7 +219,23 @@ async def run_local(app_config: AppConfig, state_dir: Path, run_for: float | Non
     return 0
 
 
+async def run_remote(url: str, token: str, run_for: float | None, headless: bool = False) -> int:
+    """Attach to a headless engine's control API."""
+    from bot4.ui.remote import RemoteSource
+
+    source = RemoteSource(url, token)
+    await source.start()
+    app = Bot4App(source, run_for=run_for)  # type: ignore[arg-type]
+    try:
+        await app.run_async(headless=headless)
+    finally:
+        await source.close()
+    return 0
+
+
 def run_tui(app_config: AppConfig, state_dir: Path, connect: str | None, token: str, run_for: float | None) -> int:
     if connect:
-        raise ValueError("--connect (attach to a headless engine) needs the control API, which this build lacks")
+        if not token:
+            raise ValueError("--connect needs the engine's API token: pass --token or set BOT4_API_TOKEN")
+        return asyncio.run(run_remote(connect, token, run_for))
     return asyncio.run(run_local(app_config, state_dir, run_for))

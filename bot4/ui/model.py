@@ -5,11 +5,11 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from bot4.core.histogram import HIST_BUCKETS, SUB_BUCKET_HALF
-from bot4.core.runner import CoreSnapshot
 
 LATENCY_LIMITS_NS = {
     "decision": 1_000,  # the spec's limits: 1 µs decision, 10 µs risk check, 100 µs order path
@@ -81,9 +81,15 @@ class PipelineModel:
     rates: dict[str, float] = field(default_factory=dict)
     _last_ts: float = 0.0
 
-    def update(self, snap: CoreSnapshot, now_s: float) -> None:
+    def update(self, snap: Any, now_s: float) -> None:
         for name in LATENCY_LIMITS_NS:
-            buckets = snap.stats.histogram(name).buckets().copy()
+            raw = snap.stats.histogram(name).buckets()
+            if raw is None:  # an attached engine streams percentiles only: show them as they come
+                pcts = [snap.stats.histogram(name).percentile(p) for p in PERCENTILES]
+                self.window[name] = pcts
+                self.history.setdefault(name, deque(maxlen=60)).append(0.0 if math.isnan(pcts[2]) else pcts[2])
+                continue
+            buckets = raw.copy()
             prev = self._last.get(name)
             delta = buckets - prev if prev is not None else buckets
             self._last[name] = buckets
@@ -99,7 +105,7 @@ class PipelineModel:
             self._last_counts[counter] = value
         self._last_ts = now_s
 
-    def rows(self, snap: CoreSnapshot) -> list[LatencyRow]:
+    def rows(self, snap: Any) -> list[LatencyRow]:
         out = []
         for name, limit in LATENCY_LIMITS_NS.items():
             h = snap.stats.histogram(name)

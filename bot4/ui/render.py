@@ -29,6 +29,11 @@ def bar(frac: float, width: int = 20) -> str:
     return "█" * full + "░" * (width - full)
 
 
+def num(x: object) -> float:
+    """A float from a snapshot field; None (JSON's NaN) becomes NaN."""
+    return float("nan") if x is None else float(x)  # type: ignore[arg-type]
+
+
 def money(x: float) -> str:
     return "—" if x != x else f"{x:,.2f}"
 
@@ -158,7 +163,7 @@ def market_markup(view: View) -> str:
     fills = [f for f in view.fills if f["symbol"] == view.selected][-5:]
     for f in reversed(fills):
         color = "$success" if f["side"] == "buy" else "$error"
-        lines.append(f"fill [{color}]{f['side']:<4}[/] {float(f['size']):.5f} @ {money(float(f['price']))} ({f['liquidity']})")
+        lines.append(f"fill [{color}]{f['side']:<4}[/] {num(f['size']):.5f} @ {money(num(f['price']))} ({f['liquidity']})")
     return "\n".join(lines)
 
 
@@ -167,12 +172,12 @@ def orders_markup(view: View) -> str:
     for o in reversed(view.orders[-6:]):
         color = "$success" if o["side"] == "buy" else "$error"
         lines.append(
-            f"{o['action']:<6} [{color}]{o['side']:<4}[/] {escape(str(o['symbol'])):<9} {float(o['size']):.5f}"
-            f" {o['type']:<7} stop {money(float(o['stop_px']))}"
+            f"{o['action']:<6} [{color}]{o['side']:<4}[/] {escape(str(o['symbol'])):<9} {num(o['size']):.5f}"
+            f" {o['type']:<7} stop {money(num(o['stop_px']))}"
         )
     lines.append("[b]rejections[/b]")
     if not view.rejects:
         lines.append("none")
     for o in reversed(view.rejects[-6:]):
-        lines.append(f"[$warning]{escape(str(o['reason'])):<22}[/] {o['side']:<4} {escape(str(o['symbol']))} {float(o['size']):.5f}")
+        lines.append(f"[$warning]{escape(str(o['reason'])):<22}[/] {o['side']:<4} {escape(str(o['symbol']))} {num(o['size']):.5f}")
     return "\n".join(lines)

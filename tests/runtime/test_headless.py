@@ -24,9 +24,10 @@ ROOT = Path(__file__).resolve().parents[2]
 def headless(state_dir: Path, *extra: str, speed: float = 50.0) -> subprocess.Popen[str]:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     env.pop("BOT4_API_TOKEN", None)
+    api = [] if "--api-addr" in extra else ["--api-addr", f"127.0.0.1:{free_port()}"]
     cmd = [
         sys.executable, "-m", "bot4.runtime.cli", "--headless", "--state-dir", str(state_dir), "--speed", str(speed),
-        "--api-addr", f"127.0.0.1:{free_port()}", "--metrics-addr", "", *extra,
+        "--metrics-addr", "", *api, *extra,
     ]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
 

@@ -1,0 +1,244 @@
+"""Attach mode: the UI shows a headless engine's snapshot stream and sends its commands to the control API.
+
+``RemoteSource`` keeps one WebSocket to ``/stream`` open, reconnecting with exponential back-off (0.25 s doubling to
+5 s) whenever it drops; while it is down the view says so (the banner turns DISCONNECTED and the figures are marked
+stale), so a dead link never looks live. Commands go out as authenticated POSTs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections import deque
+from typing import Any
+
+import aiohttp
+import numpy as np
+import orjson
+
+from bot4.core.records import STATE_NAMES
+from bot4.core.runner import BreakerView, Position, RingView
+
+log = logging.getLogger("bot4.remote")
+
+
+class RemoteHistogram:
+    def __init__(self, doc: dict[str, Any]) -> None:
+        self.doc = doc
+
+    @property
+    def count(self) -> int:
+        return int(self.doc.get("count", 0))
+
+    def percentile(self, pct: float) -> float:
+        value = self.doc.get(f"p{str(float(pct)).replace('.', '_')}")
+        return math.nan if value is None else float(value)
+
+    def buckets(self) -> None:
+        return None  # the stream carries percentiles, not buckets
+
+
+class RemoteStats:
+    def __init__(self, doc: dict[str, Any]) -> None:
+        self.doc = doc
+
+    def counter(self, name: str) -> int:
+        return int(self.doc.get("counters", {}).get(name, 0))
+
+    def counters(self) -> dict[str, int]:
+        return dict(self.doc.get("counters", {}))
+
+    def histogram(self, name: str) -> RemoteHistogram:
+        return RemoteHistogram(self.doc.get("latency_ns", {}).get(name, {}))
+
+    def rejects_by_reason(self) -> dict[str, int]:
+        return dict(self.doc.get("rejects", {}))
+
+
+def _f(x: Any) -> float:
+    return math.nan if x is None else float(x)
+
+
+class RemoteSnapshot:
+    """The same reading interface as :class:`bot4.core.runner.CoreSnapshot`, over a snapshot document."""
+
+    def __init__(self, doc: dict[str, Any], received_s: float) -> None:
+        self.doc = doc
+        self.received_s = received_s
+        self.stats = RemoteStats(doc)
+        self.taken_ns = time.monotonic_ns()
+        self.corr = np.array([[_f(c) for c in row] for row in doc.get("correlation", [])], dtype=float).reshape(
+            len(doc.get("symbols", [])), -1
+        )
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("equity", "peak_equity", "drawdown", "realized", "fees", "gross_exposure", "var", "rearm_wait_s"):
+            return _f(self.doc.get(name))
+        raise AttributeError(name)
+
+    @property
+    def trading_state(self) -> str:
+        state = str(self.doc.get("trading_state", "HALTED"))
+        return state if state in STATE_NAMES else "HALTED"
+
+    @property
+    def halt_seq(self) -> int:
+        return int(self.doc.get("halt_seq", 0))
+
+    @property
+    def paused(self) -> bool:
+        return bool(self.doc.get("paused", False))
+
+    @property
+    def open_orders(self) -> int:
+        return int(self.doc.get("open_orders", 0))
+
+    @property
+    def trades(self) -> tuple[int, int, int]:
+        t = self.doc.get("trades", [0, 0, 0])
+        return int(t[0]), int(t[1]), int(t[2])
+
+    @property
+    def loss_streak(self) -> int:
+        return int(self.doc.get("loss_streak", 0))
+
+    @property
+    def last_command(self) -> tuple[int, int, str]:
+        c = self.doc.get("last_command", {})
+        return int(c.get("seq", 0)), int(c.get("kind", 0)), str(c.get("result", "ok"))
+
+    def positions(self) -> list[Position]:
+        return [Position(**{k: (p[k] if k == "symbol" else _f(p[k])) for k in Position.__dataclass_fields__}) for p in self.doc.get("positions", [])]
+
+    def breakers(self) -> list[BreakerView]:
+        out = []
+        for b in self.doc.get("breakers", []):
+            # remote monotonic clocks differ: show time in state as reported relative to now
+            out.append(BreakerView(b["name"], b["state"], 0, float(b["error_rate"]), int(b["last_latency_ns"]), int(b["last_cause"])))
+        return out
+
+    def rings_view(self) -> list[RingView]:
+        return [RingView(r["name"], int(r["depth"]), int(r["capacity"]), int(r["high_water"]), int(r["refused"])) for r in self.doc.get("rings", [])]
+
+    @property
+    def pool_usage(self) -> tuple[int, int, int, int]:
+        p = self.doc.get("pool", {})
+        return int(p.get("in_use", 0)), int(p.get("high_water", 0)), int(p.get("capacity", 1)), int(p.get("overflows", 0))
+
+
+class RemoteSource:
+    """A headless engine reached over its control API."""
+
+    def __init__(self, url: str, token: str) -> None:
+        self.base = url.rstrip("/")
+        if not self.base.startswith(("http://", "https://")):
+            raise ValueError(f"--connect {url!r}: expected an http(s):// URL of a bot4 control API")
+        self.token = token
+        self.name = f"attached · {self.base}"
+        self.doc: dict[str, Any] | None = None
+        self.received_s = 0.0
+        self.connected = False
+        self.prices: dict[str, deque[float]] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self.failures = 0
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        return tuple(self.doc.get("symbols", [])) if self.doc else ()
+
+    async def start(self, first_doc_timeout: float = 15.0) -> None:
+        """Connect and wait for the first snapshot (a clear error if the engine cannot be reached at all)."""
+        self._session = aiohttp.ClientSession()
+        self._task = asyncio.create_task(self._run())
+        deadline = time.monotonic() + first_doc_timeout
+        while self.doc is None:
+            if time.monotonic() > deadline:
+                await self.close()
+                raise ConnectionError(f"no bot4 engine answered at {self.base}/stream within {first_doc_timeout:g} s")
+            await asyncio.sleep(0.05)
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        if self._session is not None:
+            await self._session.close()
+
+    async def _run(self) -> None:
+        assert self._session is not None
+        backoff = 0.25
+        ws_url = self.base.replace("http", "ws", 1) + "/stream"
+        while True:
+            try:
+                async with self._session.ws_connect(ws_url, heartbeat=5.0) as ws:
+                    async for msg in ws:
+                        if msg.type != aiohttp.WSMsgType.TEXT:
+                            break
+                        self.doc = orjson.loads(msg.data)
+                        self.received_s = time.monotonic()
+                        self.connected = True
+                        backoff = 0.25
+                        for p in self.doc.get("positions", []):
+                            if p.get("last_px") is not None:
+                                self.prices.setdefault(p["symbol"], deque(maxlen=600)).append(float(p["last_px"]))
+            except (aiohttp.ClientError, OSError, TimeoutError):
+                pass
+            self.connected = False
+            self.failures += 1
+            await asyncio.sleep(backoff)
+            backoff = min(5.0, backoff * 2)
+
+    def snapshot(self) -> RemoteSnapshot:
+        if self.doc is None:
+            raise ConnectionError("not connected yet")
+        if time.monotonic() - self.received_s > 2.0:
+            self.connected = False  # a stream that stopped talking is down, whatever the socket says
+        return RemoteSnapshot(self.doc, self.received_s)
+
+    def activity(self, selected: str) -> dict[str, object]:
+        recent = (self.doc or {}).get("recent", {})
+        return {
+            "orders": recent.get("orders", []),
+            "fills": recent.get("fills", []),
+            "rejects": recent.get("rejects", []),
+            "transitions": recent.get("transitions", []),
+            "prices": list(self.prices.get(selected, [])),
+            "gate_open": bool((self.doc or {}).get("gate_open", True)),
+        }
+
+    def _post(self, path: str, body: dict[str, Any] | None = None) -> None:
+        async def send() -> None:
+            assert self._session is not None
+            try:
+                async with self._session.post(
+                    self.base + path, json=body or {}, headers={"Authorization": f"Bearer {self.token}"}
+                ) as r:
+                    if r.status >= 400:
+                        log.warning("remote %s refused: %s %s", path, r.status, await r.text())
+            except (aiohttp.ClientError, OSError) as exc:
+                log.warning("remote %s failed: %s", path, exc)
+
+        asyncio.get_running_loop().create_task(send())
+
+    def kill(self) -> None:
+        self._post("/kill")
+
+    def rearm(self, confirmation: int) -> None:
+        self._post("/rearm", {"confirmation": confirmation})
+
+    def pause(self) -> None:
+        self._post("/pause")
+
+    def resume(self) -> None:
+        self._post("/resume")
+
+    def manual_order(self, symbol: str, side: int, size: float, stop_px: float, price: float | None) -> int:
+        body: dict[str, Any] = {"symbol": symbol, "side": "buy" if side > 0 else "sell", "size": size,
+                                "stop_px": stop_px if stop_px == stop_px else 0}
+        if price is not None:
+            body["price"] = price
+        self._post("/orders", body)
+        return 0

@@ -1,0 +1,71 @@
+"""Attach mode against a real headless engine on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import urllib.request
+from pathlib import Path
+
+from bot4.ui.app import Bot4App
+from bot4.ui.remote import RemoteSource
+from bot4.ui.widgets.banner import StateBanner
+from tests.runtime.conftest import free_port
+from tests.runtime.test_headless import ROOT, headless
+
+
+def status(port: int) -> dict[str, object]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/status", timeout=5) as r:  # noqa: S310 - loopback
+        return json.loads(r.read())
+
+
+async def test_attach_shows_the_remote_engine_kills_it_and_notices_when_it_dies(tmp_path: Path) -> None:
+    port = free_port()
+    env = dict(os.environ)
+    proc = headless(tmp_path, "--api-addr", f"127.0.0.1:{port}")
+    try:
+        for _ in range(600):
+            await asyncio.sleep(0.1)
+            if (tmp_path / "api_token").exists():
+                try:
+                    status(port)
+                    break
+                except OSError:
+                    continue
+        token = (tmp_path / "api_token").read_text().strip()
+        source = RemoteSource(f"http://127.0.0.1:{port}", token)
+        await source.start()
+        app = Bot4App(source)  # type: ignore[arg-type]
+        try:
+            async with app.run_test(size=(200, 55)) as pilot:
+                await pilot.pause(1.0)
+                banner = app.query_one(StateBanner)
+                assert "ACTIVE" in str(banner.render()) and "attached" in str(banner.render())
+                risk = str(app.query_one("#risk").render())
+                assert "BTC/USDT" in risk and "ETH/USDT" in risk
+                assert "decision" in str(app.query_one("#pipeline").render())
+                await pilot.press("k")
+                for _ in range(50):
+                    await asyncio.sleep(0.1)
+                    if status(port)["trading_state"] == "HALTED":
+                        break
+                assert status(port)["trading_state"] == "HALTED" and status(port)["gate_open"] is False
+                await pilot.pause(0.5)
+                assert "HALTED" in str(banner.render())
+                proc.send_signal(signal.SIGKILL)
+                proc.wait(timeout=10)
+                for _ in range(60):
+                    await pilot.pause(0.1)
+                    if "DISCONNECTED" in str(banner.render()):
+                        break
+                assert "DISCONNECTED" in str(banner.render())
+                assert banner.has_class("-disconnected")
+        finally:
+            await source.close()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=10)
+    assert env == dict(os.environ)
