@@ -214,8 +214,8 @@ H_RISK = HIST_INDEX["risk_check"]
 H_TICK_TO_ORDER = HIST_INDEX["tick_to_order"]
 H_ORDER_TO_ACK = HIST_INDEX["order_to_ack"]
 
-SPIN_ROUNDS = 256  # empty steps spent polling before yielding
-YIELD_ROUNDS = 512  # empty steps (polling + yielding) before sleeping
+SPIN_ROUNDS = 256  # empty steps spent polling before yielding (~25 us)
+YIELD_ROUNDS = SPIN_ROUNDS + 32  # then a few yields before sleeping on the futex (an idle core costs no CPU)
 MAX_SLEEP_NS = 50_000_000  # a sleeping core wakes at least this often (publishing, stale checks)
 EXIT_FLAGS = FLAG_STOP_EXIT | FLAG_KILL | FLAG_REDUCE_ONLY
 

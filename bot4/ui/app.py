@@ -44,7 +44,7 @@ class UiLogHandler(logging.Handler):
 class Bot4App(App[int]):
     """The workstation. ``source`` is where views come from and commands go."""
 
-    CSS_PATH = "app.tcss"
+    CSS_PATH = str(Path(__file__).with_name("app.tcss"))  # absolute, so subclasses elsewhere find it
     TITLE = "bot4"
     BINDINGS = [
         Binding("k", "kill", "KILL", priority=True),

@@ -82,6 +82,8 @@ class PipelineModel:
     _last_ts: float = 0.0
 
     def update(self, snap: Any, now_s: float) -> None:
+        if self._last_ts and now_s - self._last_ts < 1.0:
+            return  # per-second windows: the panes redraw at 10 Hz but the percentiles move once a second
         for name in LATENCY_LIMITS_NS:
             raw = snap.stats.histogram(name).buckets()
             if raw is None:  # an attached engine streams percentiles only: show them as they come

@@ -20,6 +20,7 @@ from bot4.core.records import (
     ACTION_SUBMIT,
     FILL_DTYPE,
     FLAG_REDUCE_ONLY,
+    TICK_DTYPE,
     ORDER_DTYPE,
     ORDER_LIMIT,
     ORDER_MARKET,
@@ -50,6 +51,7 @@ from bot4.core.records import (
     VENUE_TABLE_FULL,
     VENUE_UNKNOWN_SYMBOL,
 )
+from bot4.core.jit import bind
 from bot4.core.ring import Ring
 from bot4.core.state import A_EQUITY, A_FEES, A_INITIAL, A_PEAK, A_REALIZED, A_UNREALIZED, N_ACCT, N_SYM, S_AVG_PX, S_LAST_PX, S_QTY, S_SIZE_STEP
 from bot4.venues.paper_kernels import (
@@ -161,6 +163,7 @@ class PaperExchange:
         self._rep_ctrl, self._rep_buf = self.reports.ctrl, self.reports.buf
         self._one = np.zeros(1, ORDER_DTYPE)
         self._next_id = 1
+        self._on_ticks: tuple[np.ndarray, object] | None = None
 
     def attach(self, fills: Ring) -> None:
         """Send execution reports into ``fills`` (the core's fill ring)."""
@@ -174,7 +177,12 @@ class PaperExchange:
     def on_ticks(self, ticks: np.ndarray, start: int = 0, count: int | None = None) -> int:
         """Match open orders against market events; how many were applied (the rest wait for report room)."""
         n = len(ticks) - start if count is None else count
-        return int(paper_on_ticks_nb(self.state, ticks, start, n, self._rep_ctrl, self._rep_buf))
+        if self._on_ticks is None or self._on_ticks[0] is not self._rep_ctrl:
+            entry = bind(paper_on_ticks_nb, self.state, np.zeros(1, TICK_DTYPE), 0, 0, self._rep_ctrl, self._rep_buf)
+            self._on_ticks = (self._rep_ctrl, entry)
+        if ticks.dtype != TICK_DTYPE or not ticks.flags.c_contiguous or ticks.ndim != 1:
+            raise ValueError("on_ticks takes a 1-D contiguous array of TICK_DTYPE records")
+        return int(self._on_ticks[1](self.state, ticks, start, n, self._rep_ctrl, self._rep_buf))
 
     # --- ccxt-shaped edge -------------------------------------------------------------------------------------------
     def _symbol_id(self, symbol: str) -> int:

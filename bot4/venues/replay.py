@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import csv
 import gzip
+import hashlib
 import io
 import logging
 import math
+import os
 from collections import Counter
 from dataclasses import dataclass, field
 from importlib import resources
@@ -66,9 +68,60 @@ def _num(value: str) -> float:
     return v
 
 
+PARSE_VERSION = "1"  # bump when parsing changes, so cached parses are not reused
+
+
+def _cache_file(path: Path, symbol_id: int) -> Path | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    key = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{symbol_id}|{PARSE_VERSION}|{TICK_DTYPE.descr}"
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "bot4" / "ticks" / (hashlib.sha256(key.encode()).hexdigest()[:24] + ".npz")
+
+
 def load_csv(path: str | Path, symbol_id: int) -> tuple[np.ndarray, LoadReport]:
-    """Load one recorded file as tick records for ``symbol_id`` (sorted by exchange time, bad rows skipped)."""
+    """Load one recorded file as tick records for ``symbol_id`` (sorted by exchange time, bad rows skipped).
+
+    A parse is cached (by path, size, modification time) under the user's cache dir, so a second start loads the
+    records in milliseconds; the skipped-row counts are cached with them and logged again.
+    """
     path = Path(path)
+    cache = _cache_file(path, symbol_id)
+    if cache is not None and cache.exists():
+        try:
+            with np.load(cache, allow_pickle=False) as z:
+                ticks = np.ascontiguousarray(z["ticks"]).view(TICK_DTYPE)  # saving drops the aligned-struct flag
+                report = LoadReport(str(path), str(z["kind"]), rows=int(z["rows"]), kept=len(ticks))
+                for reason, count in zip(z["reasons"].tolist(), z["counts"].tolist(), strict=True):
+                    report.skipped[str(reason)] = int(count)
+            for reason, count in sorted(report.skipped.items()):
+                log.warning("replay %s: skipped %d %s row(s) of %d", path.name, count, reason, report.rows)
+            return ticks, report
+        except (OSError, ValueError, KeyError):
+            pass  # a damaged cache entry: parse again
+    ticks, report = _parse_csv(path, symbol_id)
+    if cache is not None:
+        try:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cache.with_suffix(".tmp.npz")
+            reasons = sorted(report.skipped)
+            np.savez(
+                tmp,
+                ticks=ticks,
+                kind=np.array(report.kind),
+                rows=np.array(report.rows),
+                reasons=np.array(reasons, dtype=str),
+                counts=np.array([report.skipped[r] for r in reasons], dtype=np.int64),
+            )
+            os.replace(tmp, cache)
+        except OSError:
+            pass  # no cache dir: fine, parse again next time
+    return ticks, report
+
+
+def _parse_csv(path: Path, symbol_id: int) -> tuple[np.ndarray, LoadReport]:
     with _open_text(path) as fh:
         reader = csv.reader(fh)
         try:

@@ -20,12 +20,10 @@ class StateBanner(Static):
     """The latest view of the engine."""
 
     def watch_view(self, view: View | None) -> None:
-        self.remove_class("-active", "-reducing", "-halted", "-disconnected")
         if view is None:
             self.update("connecting…")
             return
-        if not view.connected:
-            self.add_class("-disconnected")
-        else:
-            self.add_class(f"-{view.snapshot.trading_state.lower()}")
+        state_class = "-disconnected" if not view.connected else f"-{view.snapshot.trading_state.lower()}"
+        for cls in ("-active", "-reducing", "-halted", "-disconnected"):
+            self.set_class(cls == state_class, cls)
         self.update(banner_markup(view))

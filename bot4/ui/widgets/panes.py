@@ -23,9 +23,15 @@ class Pane(Static):
     def on_mount(self) -> None:
         self.border_title = self.TITLE
 
+    _last_markup = ""
+
     def watch_view(self, view: View | None) -> None:
-        if view is not None:
-            self.update(self.render_view(view))
+        if view is None:
+            return
+        markup = self.render_view(view)
+        if markup != self._last_markup:  # unchanged text: no re-render, no repaint
+            self._last_markup = markup
+            self.update(markup)
 
     def render_view(self, view: View) -> str:
         raise TypeError(f"{type(self).__name__} must define render_view")
