@@ -36,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--api-addr", metavar="HOST:PORT", help="control API address ('' = off)")
     p.add_argument("--state-dir", metavar="DIR", help="journal and token directory (default: user data dir)")
     p.add_argument("--log-format", choices=("json", "text"), help="log line format")
+    p.add_argument("--log-file", metavar="PATH", help="write logs to this file instead of standard error")
     p.add_argument("--speed", type=float, help="replay speed: 1 = real time, 0 = as fast as possible")
     p.add_argument("--connect", metavar="URL", help="attach the UI to a headless engine's control API")
     p.add_argument("--token", help="control API token for --connect (default: $BOT4_API_TOKEN)")
@@ -58,6 +59,8 @@ def resolve_config(args: argparse.Namespace) -> AppConfig:
         rt = replace(rt, state_dir=args.state_dir)
     if args.log_format is not None:
         rt = replace(rt, log_format=args.log_format)
+    if args.log_file is not None:
+        rt = replace(rt, log_file=args.log_file)
     replay = cfg.replay if args.speed is None else replace(cfg.replay, speed=args.speed)
     return replace(cfg, runtime=rt, replay=replay)
 
