@@ -405,7 +405,7 @@ class Engine:
 
             mhost, mport = parse_addr(self.config.runtime.metrics_addr, "runtime.metrics_addr")
             exporter = Exporter(self, mhost, mport)
-        self.core.start()
+        await asyncio.to_thread(self.core.start)  # the first start loads the compiled loop: keep the event loop free
         tasks = [
             asyncio.create_task(self._feed(), name="feed"),
             asyncio.create_task(self._execution(), name="execution"),

@@ -11,7 +11,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import ccxt
+import importlib
+from types import ModuleType
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from bot4.core.config import ConfigError, CoreConfig
@@ -81,16 +84,30 @@ from bot4.venues.paper_kernels import (
     paper_submit_nb,
 )
 
-VENUE_ERRORS: dict[int, type[ccxt.BaseError]] = {
-    VENUE_INSUFFICIENT_FUNDS: ccxt.InsufficientFunds,
-    VENUE_BAD_PRICE_STEP: ccxt.InvalidOrder,
-    VENUE_BAD_SIZE_STEP: ccxt.InvalidOrder,
-    VENUE_MIN_SIZE: ccxt.InvalidOrder,
-    VENUE_UNKNOWN_SYMBOL: ccxt.BadSymbol,
-    VENUE_REDUCE_ONLY: ccxt.InvalidOrder,
-    VENUE_BAD_ORDER: ccxt.InvalidOrder,
-    VENUE_TABLE_FULL: ccxt.RateLimitExceeded,
+if TYPE_CHECKING:
+    import ccxt as ccxt_module
+
+
+def _ccxt() -> ModuleType:
+    """ccxt, imported on first use: the records path never needs it, and it costs ~0.7 s to import."""
+    return importlib.import_module("ccxt")
+
+
+VENUE_ERROR_NAMES = {
+    VENUE_INSUFFICIENT_FUNDS: "InsufficientFunds",
+    VENUE_BAD_PRICE_STEP: "InvalidOrder",
+    VENUE_BAD_SIZE_STEP: "InvalidOrder",
+    VENUE_MIN_SIZE: "InvalidOrder",
+    VENUE_UNKNOWN_SYMBOL: "BadSymbol",
+    VENUE_REDUCE_ONLY: "InvalidOrder",
+    VENUE_BAD_ORDER: "InvalidOrder",
+    VENUE_TABLE_FULL: "RateLimitExceeded",
 }
+
+
+def venue_error(reason: int) -> type[ccxt_module.BaseError]:
+    """The ccxt error class a venue reject reason maps to."""
+    return getattr(_ccxt(), VENUE_ERROR_NAMES.get(reason, "InvalidOrder"))  # type: ignore[no-any-return]
 ORDER_TYPES = {
     "market": ORDER_MARKET,
     "limit": ORDER_LIMIT,
@@ -187,7 +204,7 @@ class PaperExchange:
     # --- ccxt-shaped edge -------------------------------------------------------------------------------------------
     def _symbol_id(self, symbol: str) -> int:
         if symbol not in self.symbol_ids:
-            raise ccxt.BadSymbol(f"paper does not have market symbol {symbol}")
+            raise _ccxt().BadSymbol(f"paper does not have market symbol {symbol}")
         return self.symbol_ids[symbol]
 
     def create_order(
@@ -203,9 +220,9 @@ class PaperExchange:
         params = dict(params or {})
         sid = self._symbol_id(symbol)
         if type not in ORDER_TYPES:
-            raise ccxt.InvalidOrder(f"paper order type {type!r} not supported; use one of {', '.join(ORDER_TYPES)}")
+            raise _ccxt().InvalidOrder(f"paper order type {type!r} not supported; use one of {', '.join(ORDER_TYPES)}")
         if side not in ("buy", "sell"):
-            raise ccxt.InvalidOrder(f"paper order side {side!r} must be buy or sell")
+            raise _ccxt().InvalidOrder(f"paper order side {side!r} must be buy or sell")
         rec = self._one
         rec[0] = 0
         client_id = params.pop("clientOrderId", None)
@@ -217,7 +234,7 @@ class PaperExchange:
         rec["order_type"] = ORDER_TYPES[type]
         tif = str(params.pop("timeInForce", "GTC" if type in ("limit", "stop_limit") else "IOC"))
         if tif not in TIFS:
-            raise ccxt.InvalidOrder(f"paper timeInForce {tif!r} must be GTC, IOC or FOK")
+            raise _ccxt().InvalidOrder(f"paper timeInForce {tif!r} must be GTC, IOC or FOK")
         rec["tif"] = TIFS[tif]
         rec["flags"] = FLAG_REDUCE_ONLY if params.pop("reduceOnly", False) else 0
         rec["action"] = ACTION_SUBMIT
@@ -227,7 +244,7 @@ class PaperExchange:
         rec["stop_px"] = float(stop) if stop is not None else math.nan  # type: ignore[arg-type]
         reason = int(paper_submit_nb(self.state, rec, 0, self._rep_ctrl, self._rep_buf))
         if reason != VENUE_OK:
-            raise VENUE_ERRORS.get(reason, ccxt.InvalidOrder)(f"paper rejected the order: {VENUE_REASON_NAMES[reason]}")
+            raise venue_error(reason)(f"paper rejected the order: {VENUE_REASON_NAMES[reason]}")
         return self.order_dict(coid)
 
     def _new_id(self) -> int:
@@ -238,13 +255,13 @@ class PaperExchange:
             slot = coid & TABLE_MASK
             if self.state.live_pos[slot] < 0:
                 return coid
-        raise ccxt.RateLimitExceeded("paper has too many open orders")
+        raise _ccxt().RateLimitExceeded("paper has too many open orders")
 
     def cancel_order(self, order_id: str | int, symbol: str | None = None) -> dict[str, object]:
         coid = int(order_id)
         o = self.state.orders[coid & TABLE_MASK]
         if int(o["client_order_id"]) != coid or int(o["status"]) not in (STATUS_ACCEPTED, STATUS_PARTIALLY_FILLED):
-            raise ccxt.OrderNotFound(f"paper has no open order {order_id}")
+            raise _ccxt().OrderNotFound(f"paper has no open order {order_id}")
         rec = self._one
         rec[0] = o
         rec["action"] = ACTION_CANCEL
@@ -254,7 +271,7 @@ class PaperExchange:
     def fetch_order(self, order_id: str | int, symbol: str | None = None) -> dict[str, object]:
         coid = int(order_id)
         if int(self.state.orders[coid & TABLE_MASK]["client_order_id"]) != coid:
-            raise ccxt.OrderNotFound(f"paper has no order {order_id}")
+            raise _ccxt().OrderNotFound(f"paper has no order {order_id}")
         return self.order_dict(coid)
 
     def fetch_open_orders(self, symbol: str | None = None) -> list[dict[str, object]]:
