@@ -123,7 +123,8 @@ class Bot4App(App[int]):
         self.last_view = view
         banner.view = view
         for pane in main.query("#grid > Pane").results():
-            pane.view = view  # type: ignore[attr-defined]
+            if self.frames % pane.EVERY == 0:  # type: ignore[attr-defined]
+                pane.view = view  # type: ignore[attr-defined]
         events = main.query_one("#events", RichLog)
         while self.log_lines:
             events.write(self.log_lines.pop(0))

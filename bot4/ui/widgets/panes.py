@@ -16,6 +16,7 @@ class Pane(Static):
     Pane { border: round $primary 40%; padding: 0 1; height: 1fr; }
     """
     TITLE = ""
+    EVERY = 1  # redraw on every n-th refresh (the app refreshes at 10 Hz); slow-moving panes redraw less often
 
     view: reactive[View | None] = reactive(None, layout=False)
     """The latest view of the engine."""
@@ -41,6 +42,7 @@ class PipelinePane(Pane):
     """Latency percentiles per stage against the spec's limits, rates, rejections, rings and pools."""
 
     TITLE = "order pipeline"
+    EVERY = 5  # its percentiles move once a second
 
     def render_view(self, view: View) -> str:
         return render.pipeline_markup(view)
@@ -50,6 +52,7 @@ class RiskPane(Pane):
     """Equity, drawdown gauge, exposures, VaR, correlation matrix, positions with their stops."""
 
     TITLE = "risk"
+    EVERY = 3
 
     def render_view(self, view: View) -> str:
         return render.risk_markup(view)
@@ -59,6 +62,7 @@ class BreakersPane(Pane):
     """Every circuit breaker with its state, error rate and recent transitions."""
 
     TITLE = "circuit breakers"
+    EVERY = 5
 
     def render_view(self, view: View) -> str:
         return render.breakers_markup(view)
@@ -77,6 +81,7 @@ class OrdersPane(Pane):
     """Recent orders, fills and rejections with reasons."""
 
     TITLE = "orders & fills"
+    EVERY = 3
 
     def render_view(self, view: View) -> str:
         return render.orders_markup(view)
