@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 import numpy as np
 
@@ -164,16 +165,21 @@ class Ring:
         self.ctrl[RING_CAPACITY] = capacity
         self.ctrl[RING_MASK] = capacity - 1
         self._one = np.zeros(1, dtype=self.dtype)
-        self._push_one = bind(ring_push_nb, self.ctrl, self.buf, self._one, 0)
+        self._bound_push: Callable[..., bool] | None = None  # bound on first use: most rings are never pushed from Python
+
+    def _push_one(self, ctrl: np.ndarray, buf: np.ndarray, one: np.ndarray, j: int) -> bool:
+        if self._bound_push is None:
+            self._bound_push = bind(ring_push_nb, self.ctrl, self.buf, self._one, 0)
+        return bool(self._bound_push(ctrl, buf, one, j))
 
     def push(self, record: np.void | np.ndarray) -> bool:
         """Push one record (a ``np.void`` of the ring's dtype or a 1-element array); False when full."""
         self._one[0] = record[0] if isinstance(record, np.ndarray) else record
-        return bool(self._push_one(self.ctrl, self.buf, self._one, 0))
+        return self._push_one(self.ctrl, self.buf, self._one, 0)
 
     def push_staged(self) -> bool:
         """Push the record prepared in :attr:`staging` (the fastest way to push one record from Python)."""
-        return bool(self._push_one(self.ctrl, self.buf, self._one, 0))
+        return self._push_one(self.ctrl, self.buf, self._one, 0)
 
     @property
     def staging(self) -> np.ndarray:
