@@ -1,0 +1,79 @@
+"""The main screen in each theme, rendered from a deterministic feed and compared with the stored SVG snapshots.
+
+The feed is a real core after a lockstep replay of the first 20,000 ticks of the shipped sample (deterministic),
+with its latency histograms replaced by fixed values (real timings differ run to run). Update the stored snapshots
+after an intended change with ``pytest tests/ui/test_snapshots.py --snapshot-update``.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from bot4.core.config import CoreConfig
+from bot4.core.histogram import hist_record_nb, hist_reset_nb
+from bot4.core.runner import Core, CoreSnapshot
+from bot4.core.stats import HIST_NAMES, hist_base_nb
+from bot4.ui.app import Bot4App
+from bot4.venues.backtest import run_backtest
+from bot4.venues.paper import PaperExchange
+from bot4.venues.replay import load_sample
+
+FIXED_LATENCIES_NS = {
+    "decision": [60, 70, 80, 90, 120, 400],
+    "risk_check": [250, 300, 350, 420, 900, 1_500],
+    "tick_to_order": [1_200, 1_400, 2_000, 9_000, 30_000, 80_000],
+    "order_to_ack": [800_000, 1_000_000, 2_000_000, 5_000_000, 20_000_000, 90_000_000],
+}
+
+
+class FrozenSource:
+    """A source whose every view is the same: for pixel-stable snapshots."""
+
+    name = "snapshot · paper"
+
+    def __init__(self) -> None:
+        cfg = CoreConfig()
+        core, venue = Core(cfg), PaperExchange(cfg)
+        run_backtest(core, venue, load_sample()[:20_000])
+        for h, name in enumerate(HIST_NAMES):
+            base = hist_base_nb(h)
+            hist_reset_nb(core.state.stats, base)
+            for value in FIXED_LATENCIES_NS[name] * 50:
+                hist_record_nb(core.state.stats, base, value)
+        core.publish()
+        self._snap = core.snapshot()
+        self._snap.taken_ns = 0
+        self.symbols = core.symbols
+        self.prices = [p for p in load_sample(("BTC/USDT",), with_bbo=False)["price"][:20_000:250].tolist()]
+
+    def snapshot(self) -> CoreSnapshot:
+        return self._snap
+
+    def activity(self, selected: str) -> dict[str, object]:
+        fill = {"symbol": "BTC/USDT", "side": "buy", "size": 0.80871, "price": 61837.64, "liquidity": "taker"}
+        order = {"action": "submit", "side": "buy", "symbol": "BTC/USDT", "size": 0.80871, "type": "market", "stop_px": 61528.45}
+        reject = {"reason": "loss_streak_cooldown", "side": "sell", "symbol": "ETH/USDT", "size": 18.63}
+        return {
+            "orders": [order],
+            "fills": [fill],
+            "rejects": [reject],
+            "transitions": [],
+            "prices": self.prices if selected == "BTC/USDT" else [],
+            "gate_open": True,
+        }
+
+
+@pytest.fixture(scope="module")
+def frozen() -> FrozenSource:
+    return FrozenSource()
+
+
+class StillApp(Bot4App):
+    def on_mount(self) -> None:
+        self.refresh_view()  # one frame; no timers, so the picture cannot move
+
+
+@pytest.mark.parametrize("theme", ["bot4-dark", "bot4-light", "bot4-contrast"])
+def test_main_screen(snap_compare, frozen: FrozenSource, theme: str) -> None:  # type: ignore[no-untyped-def]
+    app = StillApp(frozen, theme=theme)  # type: ignore[arg-type]
+    assert snap_compare(app, terminal_size=(200, 50))
