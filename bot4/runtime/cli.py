@@ -80,6 +80,17 @@ async def run_headless(cfg: AppConfig, run_for: float | None) -> int:
     return await engine.run(run_for)
 
 
+def first_start_notice() -> str | None:
+    """A line to show before the first start compiles the core (nothing when compiled kernels are cached)."""
+    import bot4.core  # noqa: F401 - sets numba's cache dir
+    import numba.core.config
+
+    cache = Path(numba.core.config.CACHE_DIR or "")
+    if cache.is_dir() and any(cache.rglob("*.nbi")):
+        return None
+    return "bot4: compiling the trading core (first start only, about two minutes on 2 cores)…"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -87,6 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"bot4: {exc}", file=sys.stderr)
         return 2
+    notice = None if args.connect else first_start_notice()
+    if notice:
+        print(notice, file=sys.stderr, flush=True)
     if args.headless:
         setup_logging(cfg.runtime.log_format, cfg.runtime.log_file)
         try:
