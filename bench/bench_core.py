@@ -11,7 +11,7 @@ import numpy as np
 from bench.common import Figure
 from bot4.core.config import CoreConfig, InstrumentConfig, RiskConfig, StrategyConfig
 from bot4.core.jit import kernel
-from bot4.core.records import ACTION_SUBMIT, EXEC_CANCELED, FILL_DTYPE, ORDER_DTYPE, TICK_DTYPE
+from bot4.core.records import ACTION_SUBMIT, EXEC_CANCELED
 from bot4.core.ring import ring_advance_nb, ring_available_nb, ring_claim_nb, ring_publish_nb, ring_slot_nb
 from bot4.core.runner import Core
 from bot4.core.state import I_RET_COUNT, I_VAR_DIRTY, S_AVG_PX, S_LAST_PX, S_QTY, S_SAMPLE_PX

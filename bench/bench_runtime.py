@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import statistics
-import threading
 import time
 
 import numpy as np
@@ -12,7 +11,6 @@ from bench.common import Figure
 from bot4.core.config import CoreConfig, RiskConfig, StrategyConfig
 from bot4.core.records import (
     ACTION_SUBMIT,
-    EXEC_CANCELED,
     FILL_DTYPE,
     ORDER_DTYPE,
     ORDER_LIMIT,

@@ -90,16 +90,13 @@ from bot4.core.risk import (
     var_with_nb,
 )
 from bot4.core.ring import (
-    RING_CACHED_TAIL,
-    RING_CAPACITY,
-    RING_FULL,
     RING_HEAD,
     RING_MASK,
-    RING_TAIL,
     ring_advance_nb,
     ring_available_nb,
     ring_claim_nb,
     ring_publish_nb,
+    ring_reserve_nb,
     ring_slot_nb,
 )
 from bot4.core.state import (
@@ -915,22 +912,15 @@ def push_ticks_nb(ctrl: np.ndarray, buf: np.ndarray, src: np.ndarray, start: int
     Ticks that do not fit are refused and counted (one count per tick) as back-pressure.
     """
     head = ctrl[RING_HEAD]
-    cap = ctrl[RING_CAPACITY]
-    room = cap - (head - ctrl[RING_CACHED_TAIL])
-    if room < n:
-        ctrl[RING_CACHED_TAIL] = load_acquire(ctrl, RING_TAIL)
-        room = cap - (head - ctrl[RING_CACHED_TAIL])
-    take = n if n < room else room
     mask = ctrl[RING_MASK]
+    take = ring_reserve_nb(ctrl, n)
     now = monotonic_ns()
     for k in range(take):
         slot = (head + k) & mask
         buf[slot] = src[start + k]
-        buf[slot].ts_in_ns = now
+        buf[slot].ts_in_ns = now  # stamped before the release store below makes the tick visible
     if take > 0:
         ring_publish_nb(ctrl, take)
-    if take < n:
-        ctrl[RING_FULL] += n - take
     return take
 
 

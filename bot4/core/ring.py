@@ -81,20 +81,37 @@ def ring_push_many_nb(ctrl: np.ndarray, buf: np.ndarray, src: np.ndarray, start:
     Records that do not fit are refused and counted, one count per record.
     """
     head = ctrl[RING_HEAD]
-    cap = ctrl[RING_CAPACITY]
     mask = ctrl[RING_MASK]
+    take = ring_reserve_nb(ctrl, n)
+    for k in range(take):
+        buf[(head + k) & mask] = src[start + k]
+    if take > 0:
+        ring_publish_nb(ctrl, take)
+    return take
+
+
+@helper
+def ring_reserve_nb(ctrl: np.ndarray, n: int) -> int:
+    """Producer: how many of ``n`` records fit from ``RING_HEAD`` on (the rest are refused and counted now).
+
+    The consumer's index is re-read only when the cached one says the records may not fit.
+    """
+    head = ctrl[RING_HEAD]
+    cap = ctrl[RING_CAPACITY]
     free = cap - (head - ctrl[RING_CACHED_TAIL])
     if free < n:
         ctrl[RING_CACHED_TAIL] = load_acquire(ctrl, RING_TAIL)
         free = cap - (head - ctrl[RING_CACHED_TAIL])
     take = n if n < free else free
-    for k in range(take):
-        buf[(head + k) & mask] = src[start + k]
     if take < n:
         ctrl[RING_FULL] += n - take
-    if take > 0:
-        ring_publish_nb(ctrl, take)
     return take
+
+
+@helper
+def ring_room_nb(ctrl: np.ndarray) -> int:
+    """Free slots right now (any thread; reads the consumer's index)."""
+    return ctrl[RING_CAPACITY] - (ctrl[RING_HEAD] - load_acquire(ctrl, RING_TAIL))
 
 
 @helper

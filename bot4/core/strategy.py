@@ -19,7 +19,7 @@ import math
 
 import numpy as np
 
-from bot4.core.jit import helper, kernel
+from bot4.core.jit import helper
 from bot4.core.state import (
     SP_ENTRY_Z,
     SP_EXIT_Z,

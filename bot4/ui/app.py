@@ -21,7 +21,7 @@ from bot4.ui.screens import HelpScreen, OrderScreen, RearmScreen
 from bot4.ui.source import LocalSource, View
 from bot4.ui.themes import THEME_NAMES, load_themes
 from bot4.ui.widgets.banner import StateBanner
-from bot4.ui.widgets.panes import BreakersPane, MarketPane, OrdersPane, PipelinePane, RiskPane
+from bot4.ui.widgets.panes import Pane, main_panes
 
 REFRESH_S = 0.1
 
@@ -76,11 +76,7 @@ class Bot4App(App[int]):
     def compose(self) -> ComposeResult:
         yield StateBanner(id="banner")
         with Container(id="grid"):
-            yield PipelinePane(id="pipeline")
-            yield RiskPane(id="risk")
-            yield BreakersPane(id="breakers")
-            yield MarketPane(id="market")
-            yield OrdersPane(id="orders")
+            yield from main_panes()
             yield RichLog(id="events", max_lines=500, wrap=False, markup=False)
         yield Footer()
 
@@ -122,9 +118,9 @@ class Bot4App(App[int]):
         view = self.build_view()
         self.last_view = view
         banner.view = view
-        for pane in main.query("#grid > Pane").results():
-            if self.frames % pane.EVERY == 0:  # type: ignore[attr-defined]
-                pane.view = view  # type: ignore[attr-defined]
+        for pane in main.query("#grid > Pane").results(Pane):
+            if self.frames % pane.every == 0:
+                pane.view = view
         events = main.query_one("#events", RichLog)
         while self.log_lines:
             events.write(self.log_lines.pop(0))

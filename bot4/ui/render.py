@@ -6,7 +6,7 @@ import math
 
 from textual.markup import escape
 
-from bot4.ui.model import LEVEL_COLOR, PERCENTILES, fmt_ns, level
+from bot4.ui.model import LEVEL_COLOR, fmt_ns, level
 from bot4.ui.source import View
 
 STATE_COLOR = {"ACTIVE": "$success", "REDUCING": "$warning", "HALTED": "$error"}

@@ -13,33 +13,27 @@ import time
 
 import numpy as np
 
-from bot4.core.atomics import monotonic_ns
-from bot4.core.engine import engine_step_nb
+from bot4.core.engine import engine_step_nb, push_ticks_nb
 from bot4.core.jit import kernel
-from bot4.core.ring import RING_CAPACITY, RING_HEAD, RING_TAIL, ring_publish_nb
+from bot4.core.ring import ring_room_nb
 from bot4.core.runner import Core
 from bot4.core.state import EngineState
 from bot4.venues.paper import PaperExchange
-from bot4.venues.paper_kernels import PI_LIVE, PaperState, paper_on_tick_nb, paper_pump_nb, ring_room_nb
+from bot4.venues.paper_kernels import PI_LIVE, PaperState, paper_on_tick_nb, paper_pump_nb
 
 
 @kernel
 def replay_lockstep_nb(st: EngineState, ps: PaperState, ticks: np.ndarray, start: int, n: int) -> int:
     """Replay ``ticks[start:start+n]`` through venue and core in lockstep; ticks done."""
-    md_ctrl = st.md_ctrl
-    mask = md_ctrl[RING_CAPACITY] - 1
     for k in range(n):
         if ring_room_nb(st.fill_ctrl) < 2 * ps.ist[PI_LIVE] + 8:
             engine_step_nb(st)  # let the core drain its reports first
             if ring_room_nb(st.fill_ctrl) < 2 * ps.ist[PI_LIVE] + 8:
                 return k
-        paper_on_tick_nb(ps, ticks, start + k, st.fill_ctrl, st.fill_buf)
-        if md_ctrl[RING_CAPACITY] - (md_ctrl[RING_HEAD] - md_ctrl[RING_TAIL]) < 1:
+        if ring_room_nb(st.md_ctrl) < 1:
             return k
-        slot = md_ctrl[RING_HEAD] & mask
-        st.md_buf[slot] = ticks[start + k]
-        st.md_buf[slot].ts_in_ns = monotonic_ns()
-        ring_publish_nb(md_ctrl, 1)
+        paper_on_tick_nb(ps, ticks, start + k, st.fill_ctrl, st.fill_buf)
+        push_ticks_nb(st.md_ctrl, st.md_buf, ticks, start + k, 1)
         engine_step_nb(st)
         paper_pump_nb(ps, st.out_ctrl, st.out_buf, st.fill_ctrl, st.fill_buf)
     engine_step_nb(st)

@@ -154,7 +154,9 @@ class PaperExchange:
         inst = np.zeros((n, N_IN))
         sym = np.zeros((n, N_SYM))
         for i, ins in enumerate(core_config.instruments):
-            inst[i] = (ins.size_step, ins.price_tick, ins.min_size)
+            inst[i, IN_SIZE_STEP] = ins.size_step
+            inst[i, IN_PRICE_TICK] = ins.price_tick
+            inst[i, IN_MIN_SIZE] = ins.min_size
             sym[i, S_SIZE_STEP] = ins.size_step
         sym[:, S_AVG_PX] = np.nan
         acct = np.zeros(N_ACCT)

@@ -22,7 +22,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from bot4.core.atomics import load_acquire, monotonic_ns
+from bot4.core.atomics import monotonic_ns
 from bot4.core.jit import helper, kernel
 from bot4.core.positions import apply_fill_nb, mark_symbol_nb
 from bot4.core.records import (
@@ -63,13 +63,11 @@ from bot4.core.records import (
     VENUE_UNKNOWN_SYMBOL,
 )
 from bot4.core.ring import (
-    RING_CAPACITY,
-    RING_HEAD,
-    RING_TAIL,
     ring_advance_nb,
     ring_available_nb,
     ring_claim_nb,
     ring_publish_nb,
+    ring_room_nb,
     ring_slot_nb,
 )
 from bot4.core.state import A_EQUITY, S_LAST_PX, S_QTY
@@ -126,11 +124,6 @@ class PaperState(NamedTuple):
     sym: np.ndarray  # [symbol, N_SYM] positions, the core's layout
     acct: np.ndarray  # [N_ACCT] account, the core's layout
     reject_counts: np.ndarray  # int64 per VENUE_* reason
-
-
-@helper
-def ring_room_nb(ctrl: np.ndarray) -> int:
-    return ctrl[RING_CAPACITY] - (ctrl[RING_HEAD] - load_acquire(ctrl, RING_TAIL))
 
 
 @helper

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import stat
-from dataclasses import replace
 from pathlib import Path
 
 import aiohttp

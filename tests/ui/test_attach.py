@@ -13,7 +13,7 @@ from bot4.ui.app import Bot4App
 from bot4.ui.remote import RemoteSource
 from bot4.ui.widgets.banner import StateBanner
 from tests.runtime.conftest import free_port
-from tests.runtime.test_headless import ROOT, headless
+from tests.runtime.test_headless import headless
 
 
 def status(port: int) -> dict[str, object]:

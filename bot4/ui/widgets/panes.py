@@ -1,6 +1,8 @@
-"""The main screen's panes. Each is a thin Static that renders one pure function of the latest view."""
+"""The main screen's panes: each a bordered Static that renders one pure function of the latest view."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from textual.reactive import reactive
 from textual.widgets import Static
@@ -10,78 +12,40 @@ from bot4.ui.source import View
 
 
 class Pane(Static):
-    """A bordered pane showing ``render_fn(view)``."""
+    """A bordered pane showing ``render_fn(view)``, redrawn on every ``every``-th refresh when its text changed."""
 
     DEFAULT_CSS = """
     Pane { border: round $primary 40%; padding: 0 1; height: 1fr; }
     """
-    TITLE = ""
-    EVERY = 1  # redraw on every n-th refresh (the app refreshes at 10 Hz); slow-moving panes redraw less often
 
     view: reactive[View | None] = reactive(None, layout=False)
     """The latest view of the engine."""
 
-    def on_mount(self) -> None:
-        self.border_title = self.TITLE
+    def __init__(self, title: str, render_fn: Callable[[View], str], every: int = 1, *, id: str) -> None:  # noqa: A002
+        super().__init__(id=id)
+        self.title = title
+        self.render_fn = render_fn
+        self.every = every  # the app refreshes at 10 Hz; slow-moving panes redraw less often
+        self._last_markup = ""
 
-    _last_markup = ""
+    def on_mount(self) -> None:
+        self.border_title = self.title
 
     def watch_view(self, view: View | None) -> None:
         if view is None:
             return
-        markup = self.render_view(view)
+        markup = self.render_fn(view)
         if markup != self._last_markup:  # unchanged text: no re-render, no repaint
             self._last_markup = markup
             self.update(markup)
 
-    def render_view(self, view: View) -> str:
-        raise TypeError(f"{type(self).__name__} must define render_view")
 
-
-class PipelinePane(Pane):
-    """Latency percentiles per stage against the spec's limits, rates, rejections, rings and pools."""
-
-    TITLE = "order pipeline"
-    EVERY = 5  # its percentiles move once a second
-
-    def render_view(self, view: View) -> str:
-        return render.pipeline_markup(view)
-
-
-class RiskPane(Pane):
-    """Equity, drawdown gauge, exposures, VaR, correlation matrix, positions with their stops."""
-
-    TITLE = "risk"
-    EVERY = 3
-
-    def render_view(self, view: View) -> str:
-        return render.risk_markup(view)
-
-
-class BreakersPane(Pane):
-    """Every circuit breaker with its state, error rate and recent transitions."""
-
-    TITLE = "circuit breakers"
-    EVERY = 5
-
-    def render_view(self, view: View) -> str:
-        return render.breakers_markup(view)
-
-
-class MarketPane(Pane):
-    """The selected symbol's price path with fills, best bid/ask and last fills."""
-
-    TITLE = "market"
-
-    def render_view(self, view: View) -> str:
-        return render.market_markup(view)
-
-
-class OrdersPane(Pane):
-    """Recent orders, fills and rejections with reasons."""
-
-    TITLE = "orders & fills"
-    EVERY = 3
-
-    def render_view(self, view: View) -> str:
-        return render.orders_markup(view)
+def main_panes() -> list[Pane]:
+    """The five panes of the main screen, in grid order."""
+    return [
+        Pane("order pipeline", render.pipeline_markup, every=5, id="pipeline"),  # percentiles move once a second
+        Pane("risk", render.risk_markup, every=3, id="risk"),
+        Pane("circuit breakers", render.breakers_markup, every=5, id="breakers"),
+        Pane("market", render.market_markup, id="market"),
+        Pane("orders & fills", render.orders_markup, every=3, id="orders"),
+    ]
