@@ -76,4 +76,9 @@ class StillApp(Bot4App):
 @pytest.mark.parametrize("theme", ["bot4-dark", "bot4-light", "bot4-contrast"])
 def test_main_screen(snap_compare, frozen: FrozenSource, theme: str) -> None:  # type: ignore[no-untyped-def]
     app = StillApp(frozen, theme=theme)  # type: ignore[arg-type]
-    assert snap_compare(app, terminal_size=(200, 50))
+
+    async def settle(pilot):  # type: ignore[no-untyped-def]
+        await pilot.pause(0.3)  # let every pane and the footer finish their first layout on a slow machine
+        await pilot.wait_for_scheduled_animations()
+
+    assert snap_compare(app, terminal_size=(200, 50), run_before=settle)
