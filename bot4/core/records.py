@@ -156,6 +156,9 @@ VENUE_FOK_UNFILLED = 7  # fill-or-kill not fillable at once (expired)
 VENUE_IOC_REMAINDER = 8  # the unfilled rest of an immediate-or-cancel order (expired)
 VENUE_BAD_ORDER = 9  # malformed order: NaN or non-positive size/price, unknown type (ccxt InvalidOrder)
 VENUE_TABLE_FULL = 10  # too many open orders (ccxt RateLimitExceeded-like refusal)
+VENUE_UNAVAILABLE = 11  # the venue could not be reached or its breaker is open (ccxt NetworkError family)
+VENUE_AUTH = 12  # the venue refused the API key or signature (ccxt AuthenticationError)
+VENUE_ERROR = 13  # any other refusal by the venue (ccxt ExchangeError)
 VENUE_REASON_NAMES = (
     "ok",
     "insufficient_funds",
@@ -168,6 +171,9 @@ VENUE_REASON_NAMES = (
     "ioc_remainder",
     "bad_order",
     "too_many_open_orders",
+    "venue_unavailable",
+    "auth_failed",
+    "venue_error",
 )
 
 # --- circuit breakers ------------------------------------------------------------------------------------------------

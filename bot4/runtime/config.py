@@ -1,7 +1,8 @@
 """Loading bot4.toml: typed, validated, with BOT4_* environment overrides and one clear message per mistake.
 
 The file mirrors the dataclasses: ``[risk]`` -> :class:`RiskConfig`, ``[paper]`` -> :class:`PaperConfig`,
-``[[instruments]]``, ``[[strategies]]``, ``[venue_breaker]``, ``[feed_breaker]``, ``[replay]``, ``[runtime]``.
+``[[instruments]]``, ``[[strategies]]``, ``[venue_breaker]``, ``[feed_breaker]``, ``[replay]``, ``[runtime]``,
+``[live]`` -> :class:`LiveConfig` (instruments whose ``venue`` is ``live.exchange`` trade there through ccxt).
 A missing key takes its default; a wrong type, an out-of-range value or an unknown key is a :class:`ConfigError`
 naming the key and the file. Environment variables ``BOT4_<SECTION>__<KEY>`` (e.g. ``BOT4_RISK__MAX_DRAWDOWN_FRAC``)
 override single values; secrets (API keys, the API token) come only from the environment, never from the file.
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bot4.core.config import BreakerConfig, ConfigError, CoreConfig, InstrumentConfig, RiskConfig, StrategyConfig
+from bot4.venues.live_config import LiveConfig
 from bot4.venues.paper import PaperConfig
 
 ENV_PREFIX = "BOT4_"
@@ -71,6 +73,7 @@ class AppConfig:
     paper: PaperConfig = field(default_factory=PaperConfig)
     replay: ReplayConfig = field(default_factory=ReplayConfig)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+    live: LiveConfig = field(default_factory=LiveConfig)
     source: str = "built-in defaults"
 
 
@@ -139,7 +142,7 @@ def _env_overrides(raw: dict[str, Any], env: typing.Mapping[str, str]) -> None:
         if not name.startswith(ENV_PREFIX) or "__" not in name:
             continue
         section, _, key = name[len(ENV_PREFIX) :].lower().partition("__")
-        if section not in ("risk", "paper", "replay", "runtime", "venue_breaker", "feed_breaker"):
+        if section not in ("risk", "paper", "replay", "runtime", "live", "venue_breaker", "feed_breaker"):
             continue
         try:
             value: Any = tomllib.loads(f"v = {text}")["v"]
@@ -148,7 +151,7 @@ def _env_overrides(raw: dict[str, Any], env: typing.Mapping[str, str]) -> None:
         raw.setdefault(section, {})[key] = value
 
 
-SECTIONS = {"risk", "paper", "replay", "runtime", "venue_breaker", "feed_breaker", "instruments", "strategies", "core"}
+SECTIONS = {"risk", "paper", "replay", "runtime", "live", "venue_breaker", "feed_breaker", "instruments", "strategies", "core"}
 
 
 def load_config(path: str | Path | None = None, env: typing.Mapping[str, str] | None = None) -> AppConfig:
@@ -196,8 +199,19 @@ def load_config(path: str | Path | None = None, env: typing.Mapping[str, str] | 
             paper=_coerce(PaperConfig, raw.get("paper", {}), "paper"),
             replay=_coerce(ReplayConfig, raw.get("replay", {}), "replay"),
             runtime=_coerce(RuntimeConfig, raw.get("runtime", {}), "runtime"),
+            live=_coerce(LiveConfig, raw.get("live", {}), "live"),
             source=source,
         )
+        live_venues = [v for v in core.venues if v != "paper"]
+        if len(live_venues) > 1 or (live_venues and "paper" in core.venues):
+            raise ConfigError(
+                f"config key instruments.venue: one engine trades on one venue; found {', '.join(core.venues)}"
+            )
+        if live_venues and live_venues[0] != app.live.exchange:
+            raise ConfigError(
+                f"config key instruments.venue = {live_venues[0]!r}: not 'paper' and not live.exchange "
+                f"({app.live.exchange!r})"
+            )
     except ConfigError as exc:
         raise ConfigError(f"{exc} (in {source})") from None
     return app

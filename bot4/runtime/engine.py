@@ -18,6 +18,7 @@ import math
 import time
 from collections import deque
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -36,6 +37,7 @@ from bot4.core.records import (
     STATE_CHANGE_DTYPE,
     STATE_HALTED,
     STATE_NAMES,
+    TICK_DTYPE,
     TRANSITION_DTYPE,
     VENUE_REASON_NAMES,
 )
@@ -60,6 +62,9 @@ from bot4.runtime.config import AppConfig
 from bot4.runtime.journal import Journal, Restored
 from bot4.runtime.logs import event
 from bot4.venues.paper import PaperExchange
+
+if TYPE_CHECKING:
+    from bot4.venues.live import CcxtVenue
 from bot4.venues.replay import load_csv, load_sample, merge_by_time
 
 log = logging.getLogger("bot4.engine")
@@ -76,10 +81,17 @@ class Engine:
         state_dir.mkdir(parents=True, exist_ok=True)
         self.journal = Journal(state_dir / "journal.sqlite")
         self.core = Core(config.core, config.runtime.publish_interval_s)
-        self.venue = PaperExchange(config.core, config.paper)
+        self.live = any(v != "paper" for v in config.core.venues)
+        self.venue: PaperExchange | CcxtVenue
+        if self.live:
+            from bot4.venues.live import CcxtVenue
+
+            self.venue = CcxtVenue(self.core, config.live, venue_id=0)
+        else:
+            self.venue = PaperExchange(config.core, config.paper)
         self.to_venue = Ring(ORDER_DTYPE, 1 << 12, "to_venue")
         self.symbols = config.core.symbols
-        self.ticks = self._load_market_data()
+        self.ticks = np.zeros(0, TICK_DTYPE) if self.live else self._load_market_data()
         self.gate_open = True
         self.kill_log: list[dict[str, object]] = []
         self.stopping = asyncio.Event()
@@ -118,15 +130,16 @@ class Engine:
         if r.empty:
             event(log, "journal_fresh", path=str(self.journal.path))
             return r
-        st, vs = self.core.state, self.venue.state
+        st = self.core.state
+        books = (st,) if self.live else (st, self.venue.state)  # type: ignore[union-attr]
         for s, sym in enumerate(self.symbols):
             qty, avg = r.positions.get(sym, (0.0, math.nan))
-            for arr in (st.sym, vs.sym):
+            for arr in (b.sym for b in books):
                 arr[s, S_QTY] = qty
                 arr[s, S_AVG_PX] = avg
                 arr[s, S_REALIZED] = r.realized.get(sym, 0.0)
                 arr[s, S_FEES] = r.fees.get(sym, 0.0)
-        for acct in (st.acct, vs.acct):
+        for acct in (b.acct for b in books):
             acct[A_REALIZED] = sum(r.realized.values())
             acct[A_FEES] = sum(r.fees.values())
         if not math.isnan(r.peak_equity):
@@ -141,7 +154,8 @@ class Engine:
                 self.gate_open = False
             equity = r.last_equity if not math.isnan(r.last_equity) else self.config.core.risk.initial_equity_usd
             self.journal.append_state(r.trading_state, r.trading_state, STATE_CAUSE_RESTORE, r.halt_seq, equity, 0.0)
-        # reconciliation: the paper venue starts empty, so orders the journal left open no longer exist there
+        # reconciliation: the paper venue starts empty, so orders the journal left open no longer exist there; a live
+        # venue cancels at connect() whatever it still holds of them (the core that placed them is gone)
         if r.open_orders:
             gone = np.zeros(len(r.open_orders), FILL_DTYPE)
             for i, o in enumerate(r.open_orders):
@@ -179,7 +193,17 @@ class Engine:
         self.stopping.set()
 
     # --- tasks ------------------------------------------------------------------------------------------------------
+    def _push_live(self, ticks: np.ndarray, count: int) -> int:
+        pushed = self.core.push_ticks(ticks, 0, count)
+        self.ticks_sent += pushed
+        if pushed:
+            self.last_feed_s = time.monotonic()
+        return pushed
+
     async def _feed(self) -> None:
+        if self.live:
+            await self.venue.run_feed(self.stopping, self._push_live)  # type: ignore[union-attr]
+            return
         ticks = self.ticks
         n = len(ticks)
         if n == 0:
@@ -405,12 +429,26 @@ class Engine:
 
             mhost, mport = parse_addr(self.config.runtime.metrics_addr, "runtime.metrics_addr")
             exporter = Exporter(self, mhost, mport)
+        if self.live:
+            try:
+                await self.venue.connect(self.restored.open_orders)  # type: ignore[union-attr]
+            except BaseException:
+                await self.venue.close()  # type: ignore[union-attr]
+                if api is not None:
+                    await api.stop()
+                if exporter is not None:
+                    exporter.close()
+                self.journal.close()
+                raise
         await asyncio.to_thread(self.core.start)  # the first start loads the compiled loop: keep the event loop free
         tasks = [
             asyncio.create_task(self._feed(), name="feed"),
             asyncio.create_task(self._execution(), name="execution"),
             asyncio.create_task(self._watchers(), name="watchers"),
         ]
+        if self.live:
+            tasks.append(asyncio.create_task(self.venue.run_orders(self.stopping), name="venue_orders"))  # type: ignore[union-attr]
+            tasks.append(asyncio.create_task(self.venue.run_poll(self.stopping), name="venue_poll"))  # type: ignore[union-attr]
         for t in tasks:
             t.add_done_callback(self._task_done)
         try:
@@ -453,6 +491,8 @@ class Engine:
         await asyncio.gather(*tasks, return_exceptions=True)
         self._pump_orders()
         self._pump_reports()
+        if self.live:
+            await self.venue.close()  # type: ignore[union-attr]
         self.core.stop()
         snap = self.core.snapshot()
         event(

@@ -1,0 +1,649 @@
+"""The live venue: a real exchange through ccxt (``ccxt.pro``, the async client with websockets).
+
+:class:`CcxtVenue` has the paper exchange's shape toward the engine — ``pump(ring)`` takes the core's orders,
+``reports`` is the ring of execution reports, ``stats()`` — so the core cannot tell the two apart. Underneath:
+
+- ``connect()``: ``load_markets`` into the instrument table (the venue's amount step, price tick and minimum size
+  replace the configured ones, logged when they differ), ``fetch_balance``, and reconciliation with the journal:
+  open orders the venue still holds for us are canceled (the core that placed them is gone), orders the journal
+  left open that the venue no longer has are closed, foreign orders are left alone and reported.
+- orders go out one at a time, in the core's order, through ``create_order`` (the core's client order id is the
+  venue's ``clientOrderId``) and ``cancel_order``; fills come from the order's own answer and then from
+  ``fetch_my_trades`` polling, each trade once; order ends (canceled, expired) from ``fetch_open_orders`` /
+  ``fetch_order``. An order whose ``create_order`` timed out is unknown, not rejected: it is looked up by its
+  client order id until the venue says whether it exists.
+- market data through ``watch_trades_for_symbols`` and ``watch_bids_asks`` (best bid/ask), reconnecting with
+  exponential back-off (with jitter) after any error.
+- every REST call asks the venue's circuit breaker first and reports its outcome and latency; every stream
+  message or error is an outcome for the feed's breaker. ccxt's OperationFailed family (NetworkError,
+  RequestTimeout, ExchangeNotAvailable, DDoSProtection, RateLimitExceeded, a busy server) and AuthenticationError
+  count as failures; an order refused for its own sake (InvalidOrder, InsufficientFunds, BadSymbol) is a healthy answer and
+  becomes a reject with its reason. A heartbeat (``fetch_balance``) keeps the breaker fed when no order flows, and
+  is the probe that takes an OPEN breaker through HALF_OPEN back to CLOSED.
+
+API keys are read from the environment variables the config names (never from a file), handed to ccxt, and never
+logged: ccxt's own error texts carry URLs and bodies, not keys, and log lines here carry neither.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import os
+import random
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from bot4.core.breaker import breaker_allow_nb, breaker_check_stale_nb, breaker_record_nb
+from bot4.core.records import (
+    ACTION_CANCEL,
+    BREAKER_CLOSED,
+    EXEC_ACK,
+    EXEC_CANCELED,
+    EXEC_EXPIRED,
+    EXEC_FILL,
+    EXEC_REJECTED,
+    FILL_DTYPE,
+    LIQUIDITY_MAKER,
+    LIQUIDITY_TAKER,
+    ORDER_DTYPE,
+    ORDER_LIMIT,
+    ORDER_MARKET,
+    ORDER_STOP_LIMIT,
+    ORDER_STOP_MARKET,
+    SIDE_BUY,
+    SIDE_SELL,
+    TICK_BBO,
+    TICK_DTYPE,
+    TICK_TRADE,
+    TIF_NAMES,
+    VENUE_AUTH,
+    VENUE_BAD_ORDER,
+    VENUE_ERROR,
+    VENUE_INSUFFICIENT_FUNDS,
+    VENUE_REASON_NAMES,
+    VENUE_UNAVAILABLE,
+    VENUE_UNKNOWN_SYMBOL,
+)
+from bot4.core.ring import RING_HEAD, RING_TAIL, Ring
+from bot4.core.runner import Core
+from bot4.core.state import S_MIN_SIZE, S_PRICE_TICK, S_QTY, S_SIZE_STEP
+from bot4.runtime.logs import event
+from bot4.venues.live_config import LiveConfig, VenueError
+
+log = logging.getLogger("bot4.live")
+
+CCXT_TYPES = {ORDER_MARKET: "market", ORDER_LIMIT: "limit", ORDER_STOP_MARKET: "market", ORDER_STOP_LIMIT: "limit"}
+
+
+@dataclass
+class Tracked:
+    """An order the venue holds for us."""
+
+    coid: int
+    symbol_id: int
+    side: int
+    size: float
+    venue_id: str = ""
+    filled: float = 0.0  # reported to the core so far
+    polls_closed: int = 0  # polls that saw it closed while fills were still missing
+
+
+@dataclass
+class LiveStats:
+    sent: int = 0
+    acked: int = 0
+    rejected: int = 0
+    canceled: int = 0
+    fills: int = 0
+    unknown: int = 0
+    calls: int = 0
+    call_failures: int = 0
+    reconnects: int = 0
+    stream_messages: int = 0
+    reconciled_canceled: int = 0
+    foreign_orders: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+
+
+def backoff_delays(first: float, cap: float, rng: random.Random | None = None) -> Any:
+    """Exponential back-off with full jitter: first, 2x, 4x ... capped; each wait drawn in [d/2, d]."""
+    rng = rng or random.Random()
+    d = first
+    while True:
+        yield rng.uniform(d / 2, d)
+        d = min(cap, d * 2)
+
+
+def build_client(config: LiveConfig, env: Mapping[str, str] | None = None) -> Any:
+    """The ccxt.pro client for ``config``: rate-limited, keys from the environment, URLs overridden if asked."""
+    import ccxt.pro as ccxtpro
+
+    env = os.environ if env is None else env
+    cls = getattr(ccxtpro, config.exchange, None)
+    if cls is None:
+        raise VenueError(f"live.exchange = {config.exchange!r}: ccxt.pro has no such exchange")
+    key, secret = env.get(config.api_key_env, ""), env.get(config.secret_env, "")
+    if not key or not secret:
+        raise VenueError(
+            f"live venue {config.exchange}: set the API key and secret in the environment variables "
+            f"{config.api_key_env} and {config.secret_env} (they are never read from a file)"
+        )
+    client = cls(
+        {
+            "apiKey": key,
+            "secret": secret,
+            "enableRateLimit": True,
+            "timeout": int(config.timeout_s * 1000),
+            "options": {
+                "fetchMarkets": {"types": ["spot"]},
+                "fetchCurrencies": False,
+                "fetchMargins": False,
+                "warnOnFetchOpenOrdersWithoutSymbol": False,
+                "defaultType": "spot",
+                "recvWindow": int(config.recv_window_s * 1000),
+            },
+        }
+    )
+    if config.rest_url:
+        api = client.urls["api"]
+        for name in ("public", "private", "v1"):
+            if name in api:
+                api[name] = config.rest_url
+    if config.ws_url:
+        ws = client.urls["api"].get("ws")
+        if isinstance(ws, dict):
+            for name in list(ws):
+                ws[name] = config.ws_url
+        else:
+            client.urls["api"]["ws"] = config.ws_url
+    return client
+
+
+class CcxtVenue:
+    """The engine's venue for the core's instruments on one ccxt exchange."""
+
+    def __init__(self, core: Core, config: LiveConfig, venue_id: int = 0, client: Any = None) -> None:
+        import ccxt
+
+        self.ccxt = ccxt
+        self.core = core
+        self.config = config
+        self.venue_id = venue_id
+        self.symbols = core.symbols
+        self.client = client if client is not None else build_client(config)
+        self.reports = Ring(FILL_DTYPE, 1 << 14, "live_reports")
+        self.stats_ = LiveStats()
+        n_venues = len(core.config.venues)
+        self.venue_breaker = venue_id
+        self.feed_breaker = n_venues + venue_id
+        self.queue: deque[np.void] = deque()
+        self.tracked: dict[int, Tracked] = {}
+        self.unknown: dict[int, tuple[np.void, float]] = {}  # create_order outcome not known yet: (order, give-up time)
+        self.seen_trades: set[str] = set()
+        self.early_trades: dict[str, list[dict[str, Any]]] = {}  # by venue order id: trades seen before the order
+        self.last_trade_id: dict[str, int] = {}
+        self.tick_seq = 0
+        self.markets: dict[str, dict[str, Any]] = {}
+        self.balance: dict[str, Any] = {}
+        self._wake = asyncio.Event()
+        self._orders_buf = np.zeros(4096, ORDER_DTYPE)
+        self._one = np.zeros(1, FILL_DTYPE)
+        self._ticks = np.zeros(1024, TICK_DTYPE)
+
+    # --- breaker plumbing ---------------------------------------------------------------------------------------------
+    def _allow(self, b: int) -> bool:
+        st = self.core.state
+        return bool(breaker_allow_nb(st.brk, st.brk_cfg, b, time.monotonic_ns(), st.trans_buf, st.trans_ctrl))
+
+    def _record(self, b: int, ok: bool, latency_ns: int) -> None:
+        st = self.core.state
+        breaker_record_nb(st.brk, st.brk_cfg, b, time.monotonic_ns(), ok, latency_ns, st.trans_buf, st.trans_ctrl)
+
+    def breaker_state(self, b: int | None = None) -> int:
+        from bot4.core.state import B_STATE
+
+        return int(self.core.state.brk[self.venue_breaker if b is None else b, B_STATE])
+
+    def _is_failure(self, exc: BaseException) -> bool:
+        return isinstance(exc, self.ccxt.OperationFailed | self.ccxt.AuthenticationError | asyncio.TimeoutError)
+
+    async def call(self, name: str, fn: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> Any:
+        """One REST call through the venue breaker; raises ccxt's error, or VenueUnavailable when the breaker refuses."""
+        if not self._allow(self.venue_breaker):
+            raise self.ccxt.ExchangeNotAvailable(f"{self.config.exchange}: circuit breaker open, {name} not sent")
+        t0 = time.monotonic_ns()
+        self.stats_.calls += 1
+        try:
+            result = await fn(*args, **kwargs)
+        except Exception as exc:
+            failed = self._is_failure(exc)
+            self._record(self.venue_breaker, not failed, time.monotonic_ns() - t0)
+            kind = type(exc).__name__
+            self.stats_.errors[kind] = self.stats_.errors.get(kind, 0) + 1
+            if failed:
+                self.stats_.call_failures += 1
+            raise
+        self._record(self.venue_breaker, True, time.monotonic_ns() - t0)
+        return result
+
+    # --- start-up -----------------------------------------------------------------------------------------------------
+    async def connect(self, journal_open: list[dict[str, object]] | None = None) -> None:
+        """Markets, balance and reconciliation; raises VenueError when the venue cannot be used."""
+        delays = backoff_delays(self.config.reconnect_min_s, self.config.reconnect_max_s)
+        for attempt in range(1, self.config.connect_attempts + 1):
+            try:
+                markets = await self.call("load_markets", self.client.load_markets)
+                break
+            except self.ccxt.AuthenticationError as exc:
+                raise VenueError(f"{self.config.exchange} refused the API key: {exc}") from None
+            except (self.ccxt.NetworkError, self.ccxt.ExchangeError, OSError) as exc:
+                event(log, "venue_connect_failed", logging.WARNING, attempt=attempt, error=type(exc).__name__)
+                if attempt == self.config.connect_attempts:
+                    raise VenueError(
+                        f"{self.config.exchange}: markets could not be loaded after {attempt} attempts "
+                        f"({type(exc).__name__}: {exc})"
+                    ) from None
+                await asyncio.sleep(next(delays))
+        st = self.core.state
+        for s, sym in enumerate(self.symbols):
+            m = markets.get(sym)
+            if m is None:
+                raise VenueError(f"{self.config.exchange} does not list {sym} (instruments in the config)")
+            self.markets[sym] = m
+            step = m["precision"].get("amount")
+            tick = m["precision"].get("price")
+            min_size = (m.get("limits", {}).get("amount") or {}).get("min")
+            ins = self.core.config.instruments[s]
+            for col, venue_value, configured, name in (
+                (S_SIZE_STEP, step, ins.size_step, "size_step"),
+                (S_PRICE_TICK, tick, ins.price_tick, "price_tick"),
+                (S_MIN_SIZE, min_size, ins.min_size, "min_size"),
+            ):
+                if venue_value is None:
+                    continue
+                if not math.isclose(float(venue_value), configured, rel_tol=1e-9):
+                    event(log, "instrument_from_venue", logging.WARNING, symbol=sym, key=name, config=configured, venue=float(venue_value))
+                st.sym[s, col] = float(venue_value)
+        try:
+            self.balance = await self.call("fetch_balance", self.client.fetch_balance)
+        except self.ccxt.AuthenticationError as exc:
+            raise VenueError(f"{self.config.exchange} refused the API key or signature: {exc}") from None
+        except (self.ccxt.NetworkError, self.ccxt.ExchangeError) as exc:
+            raise VenueError(f"{self.config.exchange}: balance could not be read ({type(exc).__name__}: {exc})") from None
+        for s, sym in enumerate(self.symbols):
+            base = sym.split("/")[0]
+            held = float((self.balance.get("total") or {}).get(base) or 0.0)
+            known = float(st.sym[s, S_QTY])
+            if not math.isclose(held, known, rel_tol=1e-9, abs_tol=float(st.sym[s, S_SIZE_STEP]) / 2):
+                event(log, "reconcile_position", logging.WARNING, symbol=sym, journal=known, venue=held)
+        await self._reconcile_orders(journal_open or [])
+        event(log, "venue_connected", exchange=self.config.exchange, symbols=list(self.symbols), url=self.config.rest_url or "exchange")
+
+    async def _reconcile_orders(self, journal_open: list[dict[str, object]]) -> None:
+        opened = await self.call("fetch_open_orders", self.client.fetch_open_orders)
+        ours = {int(o["coid"]) for o in journal_open}  # type: ignore[call-overload]
+        at_venue: set[int] = set()
+        for o in opened:
+            cid = str(o.get("clientOrderId") or "")
+            if cid.isdigit() and (int(cid) in ours or not ours):
+                at_venue.add(int(cid))
+                try:
+                    await self.call("cancel_order", self.client.cancel_order, o["id"], o["symbol"])
+                    self.stats_.reconciled_canceled += 1
+                    event(log, "reconcile_cancel", logging.WARNING, coid=int(cid), symbol=o["symbol"], filled=o.get("filled"))
+                except self.ccxt.OrderNotFound:
+                    pass
+            else:
+                self.stats_.foreign_orders += 1
+                event(log, "reconcile_foreign_order", logging.WARNING, id=o.get("id"), symbol=o.get("symbol"))
+        gone = [o for o in journal_open if int(o["coid"]) not in at_venue]  # type: ignore[call-overload]
+        for o in gone:
+            event(log, "reconcile_order_gone", logging.WARNING, coid=o["coid"], symbol=o["symbol"])
+
+    # --- orders -------------------------------------------------------------------------------------------------------
+    def pump(self, orders: Ring) -> int:
+        """Take the core's pending orders into the send queue (sent by :meth:`run_orders`)."""
+        if orders.ctrl[RING_HEAD] == orders.ctrl[RING_TAIL]:
+            return 0
+        n = orders.pop_many(self._orders_buf)
+        for o in self._orders_buf[:n]:
+            self.queue.append(o.copy())
+        if n:
+            self._wake.set()
+        return n
+
+    def on_ticks(self, ticks: np.ndarray, start: int = 0, count: int | None = None) -> int:
+        """Live markets match on the venue: nothing to do here."""
+        return len(ticks) - start if count is None else count
+
+    def _report(self, coid: int, symbol_id: int, side: int, kind: int, *, reason: int = 0, price: float = math.nan,
+                size: float = 0.0, fee: float = 0.0, leaves: float = 0.0, liquidity: int = 0) -> None:
+        r = self._one[0]
+        r["client_order_id"] = coid
+        r["ts_exch_ns"] = time.time_ns()
+        r["ts_in_ns"] = time.monotonic_ns()
+        r["symbol_id"] = symbol_id
+        r["venue_id"] = self.venue_id
+        r["kind"] = kind
+        r["side"] = side
+        r["liquidity"] = liquidity
+        r["reason"] = reason
+        r["price"] = price
+        r["size"] = size
+        r["fee"] = fee
+        r["leaves"] = leaves
+        while self.reports.push_many(self._one) == 0:  # the engine drains this ring every few ms; never drop a report
+            time.sleep(0.0005)
+
+    def _reject(self, o: np.void, reason: int, why: str) -> None:
+        self.stats_.rejected += 1
+        event(log, "venue_reject", logging.WARNING, coid=int(o["client_order_id"]), reason=VENUE_REASON_NAMES[reason], why=why[:200])
+        self._report(int(o["client_order_id"]), int(o["symbol_id"]), int(o["side"]), EXEC_REJECTED, reason=reason,
+                     leaves=float(o["size"]))
+
+    async def run_orders(self, stopping: asyncio.Event) -> None:
+        """Send queued orders, one at a time in the core's order."""
+        while not stopping.is_set():
+            if not self.queue:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            o = self.queue.popleft()
+            if int(o["action"]) == ACTION_CANCEL:
+                await self._cancel(o)
+            else:
+                await self._submit(o)
+
+    def _order_args(self, o: np.void) -> tuple[str, str, str, float, float | None, dict[str, object]]:
+        sym = self.symbols[int(o["symbol_id"])]
+        otype = int(o["order_type"])
+        side = "buy" if int(o["side"]) == SIDE_BUY else "sell"
+        params: dict[str, object] = {"clientOrderId": str(int(o["client_order_id"]))}
+        price = float(o["price"])
+        if otype in (ORDER_LIMIT, ORDER_STOP_LIMIT):
+            params["timeInForce"] = TIF_NAMES.get(int(o["tif"]), "GTC")
+        if otype in (ORDER_STOP_MARKET, ORDER_STOP_LIMIT):
+            params["stopLossPrice"] = float(o["stop_px"])
+        return sym, CCXT_TYPES.get(otype, "market"), side, float(o["size"]), (None if math.isnan(price) else price), params
+
+    async def _submit(self, o: np.void) -> None:
+        coid = int(o["client_order_id"])
+        if int(o["order_type"]) not in CCXT_TYPES:
+            self._reject(o, VENUE_BAD_ORDER, f"order type {int(o['order_type'])}")
+            return
+        sym, otype, side, amount, price, params = self._order_args(o)
+        self.stats_.sent += 1
+        ccxt = self.ccxt
+        try:
+            res = await self.call("create_order", self.client.create_order, sym, otype, side, amount, price, params)
+        except ccxt.InsufficientFunds as exc:
+            self._reject(o, VENUE_INSUFFICIENT_FUNDS, str(exc))
+            return
+        except ccxt.BadSymbol as exc:
+            self._reject(o, VENUE_UNKNOWN_SYMBOL, str(exc))
+            return
+        except ccxt.InvalidOrder as exc:
+            self._reject(o, VENUE_BAD_ORDER, str(exc))
+            return
+        except ccxt.AuthenticationError as exc:
+            self._reject(o, VENUE_AUTH, str(exc))
+            return
+        except ccxt.ExchangeNotAvailable as exc:
+            if "circuit breaker open" in str(exc):  # never sent: a clean refusal
+                self._reject(o, VENUE_UNAVAILABLE, str(exc))
+                return
+            self._unknown(o, exc)
+            return
+        except (ccxt.OperationFailed, asyncio.TimeoutError, OSError) as exc:
+            self._unknown(o, exc)
+            return
+        except ccxt.ExchangeError as exc:
+            self._reject(o, VENUE_ERROR, str(exc))
+            return
+        self._accepted(o, res)
+
+    def _unknown(self, o: np.void, exc: BaseException) -> None:
+        """The request may or may not have reached the venue: find out by client order id before telling the core."""
+        self.stats_.unknown += 1
+        # a request the venue has not processed within the receive window can no longer execute
+        self.unknown[int(o["client_order_id"])] = (o, time.monotonic() + self.config.recv_window_s + 0.5)
+        event(log, "order_outcome_unknown", logging.WARNING, coid=int(o["client_order_id"]), error=type(exc).__name__)
+
+    def _accepted(self, o: np.void, res: dict[str, Any]) -> None:
+        coid = int(o["client_order_id"])
+        t = Tracked(coid, int(o["symbol_id"]), int(o["side"]), float(o["size"]), str(res.get("id") or ""))
+        self.tracked[coid] = t
+        self.stats_.acked += 1
+        self._report(coid, t.symbol_id, t.side, EXEC_ACK, leaves=t.size)
+        for trade in [*(res.get("trades") or ()), *self.early_trades.pop(t.venue_id or str(coid), ())]:
+            self._fill(t, trade)
+        self._finish_if_done(t, res)
+
+    def _fill(self, t: Tracked, trade: dict[str, Any]) -> None:
+        tid = str(trade.get("id") or "")
+        if not tid or tid in self.seen_trades:
+            return
+        self.seen_trades.add(tid)
+        price, amount = float(trade["price"]), float(trade["amount"])
+        fee = trade.get("fee") or {}
+        cost = float(fee.get("cost") or 0.0)
+        quote = self.symbols[t.symbol_id].split("/")[1]
+        if fee.get("currency") and fee.get("currency") != quote:
+            cost *= price  # paid in the base asset
+        t.filled += amount
+        self.stats_.fills += 1
+        liq = LIQUIDITY_MAKER if trade.get("takerOrMaker") == "maker" else LIQUIDITY_TAKER
+        self._report(t.coid, t.symbol_id, t.side, EXEC_FILL, price=price, size=amount, fee=cost,
+                     leaves=max(0.0, t.size - t.filled), liquidity=liq)
+
+    def _finish_if_done(self, t: Tracked, order: dict[str, Any]) -> bool:
+        status = order.get("status")
+        filled = float(order.get("filled") or 0.0)
+        if status == "open":
+            return False
+        step = float(self.core.state.sym[t.symbol_id, S_SIZE_STEP])
+        if t.filled + step / 2 < filled and t.polls_closed < 5:
+            t.polls_closed += 1  # fills not seen yet: the trade list catches up on the next poll
+            return False
+        leaves = max(0.0, t.size - t.filled)
+        if leaves > step / 2:
+            kind = EXEC_EXPIRED if status == "expired" or (status == "closed" and t.filled > 0) else EXEC_CANCELED
+            if status == "rejected":
+                kind = EXEC_REJECTED
+            self.stats_.canceled += 1
+            self._report(t.coid, t.symbol_id, t.side, kind, leaves=leaves, reason=VENUE_ERROR if kind == EXEC_REJECTED else 0)
+        self.tracked.pop(t.coid, None)
+        return True
+
+    async def _cancel(self, o: np.void) -> None:
+        coid = int(o["client_order_id"])
+        t = self.tracked.get(coid)
+        if t is None:
+            return  # already finished (or never accepted): the core hears of it from the fill/reject path
+        sym = self.symbols[t.symbol_id]
+        try:
+            res = await self.call("cancel_order", self.client.cancel_order, t.venue_id or str(coid), sym)
+        except self.ccxt.OrderNotFound:
+            return  # finished meanwhile: the poll reports how
+        except (self.ccxt.BaseError, asyncio.TimeoutError, OSError) as exc:
+            event(log, "cancel_failed", logging.WARNING, coid=coid, error=type(exc).__name__)
+            return  # still tracked: the poll keeps watching it
+        res.setdefault("status", "canceled")
+        self._finish_if_done(t, res)
+
+    # --- polling ------------------------------------------------------------------------------------------------------
+    async def poll_once(self) -> None:
+        """Resolve unknown orders, pick up new fills, and notice orders that ended."""
+        ccxt = self.ccxt
+        for coid, (o, give_up) in list(self.unknown.items()):
+            sym = self.symbols[int(o["symbol_id"])]
+            try:
+                res = await self.call("fetch_order", self.client.fetch_order, None, sym, {"origClientOrderId": str(coid)})
+            except ccxt.OrderNotFound:
+                if time.monotonic() >= give_up:
+                    del self.unknown[coid]
+                    self._reject(o, VENUE_UNAVAILABLE, "the venue has no such order after a failed send")
+                continue
+            except (ccxt.BaseError, asyncio.TimeoutError, OSError):
+                continue
+            del self.unknown[coid]
+            event(log, "order_outcome_found", coid=coid, status=res.get("status"))
+            self._accepted(o, res)
+        by_symbol: dict[int, list[Tracked]] = {}
+        for t in self.tracked.values():
+            by_symbol.setdefault(t.symbol_id, []).append(t)
+        for s, orders in by_symbol.items():
+            sym = self.symbols[s]
+            params = {"fromId": self.last_trade_id[sym] + 1} if sym in self.last_trade_id else {}
+            trades = await self.call("fetch_my_trades", self.client.fetch_my_trades, sym, None, 1000, params)
+            # orders accepted while the call was out count too; a trade of an order not known yet waits for it
+            index = {t.venue_id or str(t.coid): t for t in self.tracked.values() if t.symbol_id == s}
+            for trade in trades:
+                tid = trade.get("id")
+                if tid is not None and str(tid).isdigit():
+                    self.last_trade_id[sym] = max(self.last_trade_id.get(sym, 0), int(tid))
+                t = index.get(str(trade.get("order")))
+                if t is not None:
+                    self._fill(t, trade)
+                elif len(self.early_trades) < 1000:  # bounded: trades of orders placed by hand never get claimed
+                    self.early_trades.setdefault(str(trade.get("order")), []).append(trade)
+            opened = await self.call("fetch_open_orders", self.client.fetch_open_orders, sym)
+            still = {str(o.get("id")) for o in opened}
+            for t in orders:
+                if (t.venue_id or str(t.coid)) in still:
+                    continue
+                res = await self.call("fetch_order", self.client.fetch_order, t.venue_id or str(t.coid), sym)
+                self._finish_if_done(t, res)
+
+    async def run_poll(self, stopping: asyncio.Event) -> None:
+        """Poll orders while any are open; otherwise a heartbeat that feeds (and probes) the venue breaker."""
+        last_beat = 0.0
+        while not stopping.is_set():
+            try:
+                if self.tracked or self.unknown:
+                    await self.poll_once()
+                if time.monotonic() - last_beat >= self.config.heartbeat_s or self.breaker_state() != BREAKER_CLOSED:
+                    last_beat = time.monotonic()
+                    self.balance = await self.call("fetch_balance", self.client.fetch_balance)
+            except (self.ccxt.BaseError, asyncio.TimeoutError, OSError) as exc:
+                event(log, "venue_call_failed", logging.WARNING, error=type(exc).__name__, breaker=self.breaker_state())
+            st = self.core.state
+            breaker_check_stale_nb(st.brk, st.brk_cfg, self.feed_breaker, time.monotonic_ns(), st.trans_buf, st.trans_ctrl)
+            await asyncio.sleep(self.config.poll_interval_s)
+
+    # --- market data --------------------------------------------------------------------------------------------------
+    async def run_feed(self, stopping: asyncio.Event, push: Callable[[np.ndarray, int], int]) -> None:
+        """Trades and best bid/ask for every instrument, pushed as tick records; reconnects with back-off."""
+        await asyncio.gather(
+            self._stream("trades", lambda: self.client.watch_trades_for_symbols(list(self.symbols)), self._trade_ticks, stopping, push),
+            self._stream("bids_asks", lambda: self.client.watch_bids_asks(list(self.symbols)), self._bbo_ticks, stopping, push),
+        )
+
+    async def _stream(
+        self,
+        name: str,
+        watch: Callable[[], Awaitable[Any]],
+        convert: Callable[[Any], int],
+        stopping: asyncio.Event,
+        push: Callable[[np.ndarray, int], int],
+    ) -> None:
+        delays = backoff_delays(self.config.reconnect_min_s, self.config.reconnect_max_s)
+        while not stopping.is_set():
+            t0 = time.monotonic_ns()
+            try:
+                data = await watch()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - any stream error: count it, back off, reconnect
+                self._record(self.feed_breaker, False, time.monotonic_ns() - t0)
+                self.stats_.reconnects += 1
+                wait = next(delays)
+                event(log, "stream_error", logging.WARNING, stream=name, error=type(exc).__name__, retry_in_s=round(wait, 3))
+                await asyncio.sleep(wait)
+                continue
+            delays = backoff_delays(self.config.reconnect_min_s, self.config.reconnect_max_s)
+            self._record(self.feed_breaker, True, 0)
+            n = convert(data)
+            self.stats_.stream_messages += 1
+            done = 0
+            while done < n:
+                done += push(self._ticks[done:n], n - done)
+                if done < n:
+                    await asyncio.sleep(0.001)  # the md ring is full: the core is behind, wait for room
+
+    def _next_seq(self) -> int:
+        self.tick_seq += 1
+        return self.tick_seq
+
+    def _trade_ticks(self, trades: list[dict[str, Any]]) -> int:
+        buf = self._ticks
+        n = 0
+        now = time.time_ns()
+        for tr in trades[-len(buf):]:
+            sym = tr.get("symbol")
+            if sym not in self.core.symbol_ids:
+                continue
+            t = buf[n]
+            t["ts_exch_ns"] = int(tr["timestamp"]) * 1_000_000 if tr.get("timestamp") else now
+            t["ts_in_ns"] = 0
+            t["seq"] = self._next_seq()
+            t["symbol_id"] = self.core.symbol_ids[sym]
+            t["kind"] = TICK_TRADE
+            t["side"] = SIDE_BUY if tr.get("side") == "buy" else SIDE_SELL
+            t["price"] = float(tr["price"])
+            t["size"] = float(tr["amount"])
+            t["bid_px"] = t["ask_px"] = math.nan
+            t["bid_sz"] = t["ask_sz"] = 0.0
+            n += 1
+        return n
+
+    def _bbo_ticks(self, tickers: dict[str, dict[str, Any]]) -> int:
+        buf = self._ticks
+        n = 0
+        now = time.time_ns()
+        for sym, tk in list(tickers.items())[: len(buf)]:
+            if sym not in self.core.symbol_ids or tk.get("bid") is None or tk.get("ask") is None:
+                continue
+            t = buf[n]
+            t["ts_exch_ns"] = int(tk["timestamp"]) * 1_000_000 if tk.get("timestamp") else now
+            t["ts_in_ns"] = 0
+            t["seq"] = self._next_seq()
+            t["symbol_id"] = self.core.symbol_ids[sym]
+            t["kind"] = TICK_BBO
+            t["side"] = 0
+            t["bid_px"], t["bid_sz"] = float(tk["bid"]), float(tk.get("bidVolume") or 0.0)
+            t["ask_px"], t["ask_sz"] = float(tk["ask"]), float(tk.get("askVolume") or 0.0)
+            t["price"] = (t["bid_px"] + t["ask_px"]) / 2
+            t["size"] = 0.0
+            n += 1
+        return n
+
+    # --- views --------------------------------------------------------------------------------------------------------
+    def stats(self) -> dict[str, int]:
+        s = self.stats_
+        out = {
+            "open_orders": len(self.tracked),
+            "unknown_orders": len(self.unknown),
+            "sent": s.sent,
+            "accepted": s.acked,
+            "rejected": s.rejected,
+            "fills": s.fills,
+            "canceled": s.canceled,
+            "calls": s.calls,
+            "call_failures": s.call_failures,
+            "stream_reconnects": s.reconnects,
+            "stream_messages": s.stream_messages,
+        }
+        for k, v in s.errors.items():
+            out[f"error_{k}"] = v
+        return out
+
+    async def close(self) -> None:
+        await self.client.close()
