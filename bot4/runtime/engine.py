@@ -476,6 +476,22 @@ class Engine:
         log.error("engine task failed", exc_info=exc, extra={"event": "task_failed", "fields": {"task": task.get_name()}})
         self.request_stop()
 
+    async def _drain_live(self, timeout_s: float = 15.0) -> None:
+        """Before stopping: no new entries, and wait (bounded) until every order at the venue has reached its end.
+
+        Orders still in flight when the adapter stops would fill unseen and leave the journal behind the venue.
+        """
+        self.core.pause()
+        venue = self.venue
+        end = time.monotonic() + timeout_s
+        while time.monotonic() < end:
+            self._pump_orders()
+            self._pump_reports()
+            if not (venue.queue or venue.tracked or venue.unknown or venue.backlog):  # type: ignore[union-attr]
+                return
+            await asyncio.sleep(0.02)
+        event(log, "venue_orders_unsettled", logging.WARNING, tracked=len(venue.tracked), unknown=len(venue.unknown))  # type: ignore[union-attr]
+
     async def _shutdown(self, tasks: list[asyncio.Task[None]]) -> None:
         if self.config.runtime.cancel_on_shutdown and self.core.snapshot().open_orders:
             self.core.cancel_all()
@@ -485,6 +501,8 @@ class Engine:
                 await asyncio.sleep(0.005)
                 if self.core.snapshot().open_orders == 0:
                     break
+        if self.live:
+            await self._drain_live()
         self.stopping.set()
         for t in tasks:
             t.cancel()

@@ -114,7 +114,8 @@ class LocalExchange:
         timeout_hang_s: float = 30.0,
     ) -> None:
         self.core_config = core_config or CoreConfig()
-        self.paper = PaperExchange(self.core_config, paper_config)
+        # no latency model by default: like a real matching engine, a marketable order fills in its own request
+        self.paper = PaperExchange(self.core_config, paper_config or PaperConfig(latency_ms=0.0))
         self.symbols = self.core_config.symbols
         self.ids = {market_id(s): s for s in self.symbols}
         self.api_key, self.secret = api_key, secret
@@ -126,6 +127,7 @@ class LocalExchange:
         self.trades: list[Trade] = []
         self.client_ids: dict[int, str] = {}  # orderId -> the clientOrderId the client chose
         self.order_times: dict[int, int] = {}
+        self.history: dict[int, dict[str, Any]] = {}  # orderId -> the order as last seen
         self.sockets: dict[web.WebSocketResponse, set[str]] = {}
         self.ticks_sent = 0
         self.last_trade_px: dict[str, float] = {}
@@ -340,6 +342,11 @@ class LocalExchange:
             m = ring.pop_many(self._reports)
             now_ms = int(time.time() * 1000)
             for r in self._reports[:m]:
+                oid = int(r["client_order_id"])
+                try:  # the paper table reuses slots: keep each order's last state, as an exchange's history does
+                    self.history[oid] = self.paper.fetch_order(oid)
+                except _ccxt().OrderNotFound:
+                    pass
                 if int(r["kind"]) != EXEC_FILL:
                     continue
                 self.trades.append(
@@ -508,6 +515,7 @@ class LocalExchange:
         oid = int(o["id"])  # type: ignore[arg-type]
         self.client_ids[oid] = coid or str(oid)
         self.order_times[oid] = int(time.time() * 1000)
+        self.history[oid] = o
         self._collect()
         return web.json_response(self._order_json(self.paper.fetch_order(oid), full=True))
 
@@ -529,7 +537,9 @@ class LocalExchange:
         try:
             o = self.paper.fetch_order(oid)
         except _ccxt().OrderNotFound:
-            raise ApiError(400, -2013, "Order does not exist.") from None
+            if oid not in self.history:
+                raise ApiError(400, -2013, "Order does not exist.") from None
+            o = self.history[oid]
         return web.json_response(self._order_json(o))
 
     async def _open_orders(self, request: web.Request) -> web.Response:

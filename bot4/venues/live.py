@@ -8,9 +8,8 @@
   open orders the venue still holds for us are canceled (the core that placed them is gone), orders the journal
   left open that the venue no longer has are closed, foreign orders are left alone and reported.
 - orders go out one at a time, in the core's order, through ``create_order`` (the core's client order id is the
-  venue's ``clientOrderId``) and ``cancel_order``; fills come from the order's own answer and then from
-  ``fetch_my_trades`` polling, each trade once; order ends (canceled, expired) from ``fetch_open_orders`` /
-  ``fetch_order``. An order whose ``create_order`` timed out is unknown, not rejected: it is looked up by its
+  venue's ``clientOrderId``) and ``cancel_order``; fills come from the order's own answer and then from polling
+  (``fetch_order``, then ``fetch_my_trades`` of that order), each trade once; ends (canceled, expired) likewise. An order whose ``create_order`` timed out is unknown, not rejected: it is looked up by its
   client order id until the venue says whether it exists.
 - market data through ``watch_trades_for_symbols`` and ``watch_bids_asks`` (best bid/ask), reconnecting with
   exponential back-off (with jitter) after any error.
@@ -18,8 +17,10 @@
   message or error is an outcome for the feed's breaker. ccxt's OperationFailed family (NetworkError,
   RequestTimeout, ExchangeNotAvailable, DDoSProtection, RateLimitExceeded, a busy server) and AuthenticationError
   count as failures; an order refused for its own sake (InvalidOrder, InsufficientFunds, BadSymbol) is a healthy answer and
-  becomes a reject with its reason. A heartbeat (``fetch_balance``) keeps the breaker fed when no order flows, and
-  is the probe that takes an OPEN breaker through HALF_OPEN back to CLOSED.
+  becomes a reject with its reason. A heartbeat (``fetch_time``, the lightest call) keeps the breaker fed when no
+  order flows, and is the probe that takes an OPEN breaker through HALF_OPEN back to CLOSED.
+- the exchange's request weights are respected (``enableRateLimit``): polling costs one ``fetch_order`` per open
+  order, and ``fetch_my_trades`` for that order only when its filled amount moved.
 
 API keys are read from the environment variables the config names (never from a file), handed to ccxt, and never
 logged: ccxt's own error texts carry URLs and bodies, not keys, and log lines here carry neither.
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from decimal import Decimal
 import math
 import os
 import random
@@ -93,6 +95,7 @@ class Tracked:
     venue_id: str = ""
     filled: float = 0.0  # reported to the core so far
     polls_closed: int = 0  # polls that saw it closed while fills were still missing
+    trade_ids: set[str] = field(default_factory=set)  # fills already reported
 
 
 @dataclass
@@ -135,6 +138,8 @@ def build_client(config: LiveConfig, env: Mapping[str, str] | None = None) -> An
             f"live venue {config.exchange}: set the API key and secret in the environment variables "
             f"{config.api_key_env} and {config.secret_env} (they are never read from a file)"
         )
+    # ccxt logs every request, headers (the API key) included, at DEBUG: never let that through
+    logging.getLogger("ccxt").setLevel(max(logging.INFO, logging.getLogger("ccxt").getEffectiveLevel()))
     client = cls(
         {
             "apiKey": key,
@@ -179,6 +184,7 @@ class CcxtVenue:
         self.symbols = core.symbols
         self.client = client if client is not None else build_client(config)
         self.reports = Ring(FILL_DTYPE, 1 << 14, "live_reports")
+        self.backlog: deque[np.ndarray] = deque()  # reports that found the ring full, oldest first
         self.stats_ = LiveStats()
         n_venues = len(core.config.venues)
         self.venue_breaker = venue_id
@@ -186,9 +192,6 @@ class CcxtVenue:
         self.queue: deque[np.void] = deque()
         self.tracked: dict[int, Tracked] = {}
         self.unknown: dict[int, tuple[np.void, float]] = {}  # create_order outcome not known yet: (order, give-up time)
-        self.seen_trades: set[str] = set()
-        self.early_trades: dict[str, list[dict[str, Any]]] = {}  # by venue order id: trades seen before the order
-        self.last_trade_id: dict[str, int] = {}
         self.tick_seq = 0
         self.markets: dict[str, dict[str, Any]] = {}
         self.balance: dict[str, Any] = {}
@@ -310,6 +313,7 @@ class CcxtVenue:
     # --- orders -------------------------------------------------------------------------------------------------------
     def pump(self, orders: Ring) -> int:
         """Take the core's pending orders into the send queue (sent by :meth:`run_orders`)."""
+        self.flush()
         if orders.ctrl[RING_HEAD] == orders.ctrl[RING_TAIL]:
             return 0
         n = orders.pop_many(self._orders_buf)
@@ -339,8 +343,15 @@ class CcxtVenue:
         r["size"] = size
         r["fee"] = fee
         r["leaves"] = leaves
-        while self.reports.push_many(self._one) == 0:  # the engine drains this ring every few ms; never drop a report
-            time.sleep(0.0005)
+        if self.backlog or self.reports.push_many(self._one) == 0:
+            self.backlog.append(self._one.copy())  # the ring is full: kept in order, moved on by flush()
+        self.flush()
+
+    def flush(self) -> int:
+        """Move reports held back by a full ring into it (in order); how many are still waiting."""
+        while self.backlog and self.reports.push_many(self.backlog[0]) == 1:
+            self.backlog.popleft()
+        return len(self.backlog)
 
     def _reject(self, o: np.void, reason: int, why: str) -> None:
         self.stats_.rejected += 1
@@ -371,7 +382,14 @@ class CcxtVenue:
             params["timeInForce"] = TIF_NAMES.get(int(o["tif"]), "GTC")
         if otype in (ORDER_STOP_MARKET, ORDER_STOP_LIMIT):
             params["stopLossPrice"] = float(o["stop_px"])
-        return sym, CCXT_TYPES.get(otype, "market"), side, float(o["size"]), (None if math.isnan(price) else price), params
+        return sym, CCXT_TYPES.get(otype, "market"), side, self._on_step(float(o["size"]), int(o["symbol_id"])), (
+            None if math.isnan(price) else price
+        ), params
+
+    def _on_step(self, size: float, symbol_id: int) -> float:
+        """The size as the exact multiple of the step it stands for: ccxt truncates, so 0.26626999.. would lose a step."""
+        step = Decimal(repr(float(self.core.state.sym[symbol_id, S_SIZE_STEP])))
+        return float(Decimal(round(Decimal(repr(size)) / step)) * step)
 
     async def _submit(self, o: np.void) -> None:
         coid = int(o["client_order_id"])
@@ -418,19 +436,19 @@ class CcxtVenue:
 
     def _accepted(self, o: np.void, res: dict[str, Any]) -> None:
         coid = int(o["client_order_id"])
-        t = Tracked(coid, int(o["symbol_id"]), int(o["side"]), float(o["size"]), str(res.get("id") or ""))
+        t = Tracked(coid, int(o["symbol_id"]), int(o["side"]), float(res.get("amount") or self._on_step(float(o["size"]), int(o["symbol_id"]))), str(res.get("id") or ""))
         self.tracked[coid] = t
         self.stats_.acked += 1
         self._report(coid, t.symbol_id, t.side, EXEC_ACK, leaves=t.size)
-        for trade in [*(res.get("trades") or ()), *self.early_trades.pop(t.venue_id or str(coid), ())]:
+        for trade in res.get("trades") or ():
             self._fill(t, trade)
         self._finish_if_done(t, res)
 
     def _fill(self, t: Tracked, trade: dict[str, Any]) -> None:
         tid = str(trade.get("id") or "")
-        if not tid or tid in self.seen_trades:
+        if not tid or tid in t.trade_ids:
             return
-        self.seen_trades.add(tid)
+        t.trade_ids.add(tid)
         price, amount = float(trade["price"]), float(trade["amount"])
         fee = trade.get("fee") or {}
         cost = float(fee.get("cost") or 0.0)
@@ -496,30 +514,17 @@ class CcxtVenue:
             del self.unknown[coid]
             event(log, "order_outcome_found", coid=coid, status=res.get("status"))
             self._accepted(o, res)
-        by_symbol: dict[int, list[Tracked]] = {}
-        for t in self.tracked.values():
-            by_symbol.setdefault(t.symbol_id, []).append(t)
-        for s, orders in by_symbol.items():
-            sym = self.symbols[s]
-            params = {"fromId": self.last_trade_id[sym] + 1} if sym in self.last_trade_id else {}
-            trades = await self.call("fetch_my_trades", self.client.fetch_my_trades, sym, None, 1000, params)
-            # orders accepted while the call was out count too; a trade of an order not known yet waits for it
-            index = {t.venue_id or str(t.coid): t for t in self.tracked.values() if t.symbol_id == s}
-            for trade in trades:
-                tid = trade.get("id")
-                if tid is not None and str(tid).isdigit():
-                    self.last_trade_id[sym] = max(self.last_trade_id.get(sym, 0), int(tid))
-                t = index.get(str(trade.get("order")))
-                if t is not None:
+        for t in list(self.tracked.values()):
+            sym = self.symbols[t.symbol_id]
+            res = await self.call("fetch_order", self.client.fetch_order, t.venue_id or str(t.coid), sym)
+            step = float(self.core.state.sym[t.symbol_id, S_SIZE_STEP])
+            if float(res.get("filled") or 0.0) > t.filled + step / 2:
+                trades = await self.call(
+                    "fetch_my_trades", self.client.fetch_my_trades, sym, None, None, {"orderId": t.venue_id or str(t.coid)}
+                )
+                for trade in trades:
                     self._fill(t, trade)
-                elif len(self.early_trades) < 1000:  # bounded: trades of orders placed by hand never get claimed
-                    self.early_trades.setdefault(str(trade.get("order")), []).append(trade)
-            opened = await self.call("fetch_open_orders", self.client.fetch_open_orders, sym)
-            still = {str(o.get("id")) for o in opened}
-            for t in orders:
-                if (t.venue_id or str(t.coid)) in still:
-                    continue
-                res = await self.call("fetch_order", self.client.fetch_order, t.venue_id or str(t.coid), sym)
+            if t.coid in self.tracked:
                 self._finish_if_done(t, res)
 
     async def run_poll(self, stopping: asyncio.Event) -> None:
@@ -531,7 +536,7 @@ class CcxtVenue:
                     await self.poll_once()
                 if time.monotonic() - last_beat >= self.config.heartbeat_s or self.breaker_state() != BREAKER_CLOSED:
                     last_beat = time.monotonic()
-                    self.balance = await self.call("fetch_balance", self.client.fetch_balance)
+                    await self.call("fetch_time", self.client.fetch_time)  # public and light (weight 1)
             except (self.ccxt.BaseError, asyncio.TimeoutError, OSError) as exc:
                 event(log, "venue_call_failed", logging.WARNING, error=type(exc).__name__, breaker=self.breaker_state())
             st = self.core.state
