@@ -207,13 +207,20 @@ async def run_local(app_config: AppConfig, state_dir: Path, run_for: float | Non
     logging.getLogger("bot4").addHandler(handler)
     logging.getLogger("bot4").setLevel(logging.INFO)
     runner = asyncio.create_task(engine.run())
+
+    def engine_ended(task: asyncio.Task[int]) -> None:
+        # an engine that cannot start (a dead venue) or that failed: never leave a screen that looks live
+        if app.is_running and (task.cancelled() or task.exception() is not None or task.result() != 0):
+            app.exit(return_code=1)
+
+    runner.add_done_callback(engine_ended)
     try:
         await app.run_async(headless=headless)
     finally:
         engine.request_stop()
-        await runner
+        code = await runner  # re-raises what stopped the engine: the CLI says it
         logging.getLogger("bot4").removeHandler(handler)
-    return 0
+    return code
 
 
 async def run_remote(url: str, token: str, run_for: float | None, headless: bool = False) -> int:
