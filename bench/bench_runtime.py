@@ -176,7 +176,14 @@ def run(quick: bool) -> list[Figure]:
         ),
         Figure("paper_fills_python_per_s", statistics.median(f[1] for f in fills), "fill/s", higher_is_better=True),
         Figure("tick_to_order_p50_ns", statistics.median(t[0] for t in t2o), "ns", note="across threads, in-core"),
-        Figure("tick_to_order_p99_ns", statistics.median(t[1] for t in t2o), "ns", "<= 20000", note="a tick every 20 us"),
+        Figure(
+            "tick_to_order_p99_ns",
+            statistics.median(t[1] for t in t2o),
+            "ns",
+            "<= 20000",
+            note="a tick every 20 us",
+            best=min(t[1] for t in t2o),
+        ),
         Figure(
             "tick_to_order_idle_wake_p99_ns",
             statistics.median(t[1] for t in idle),

@@ -19,6 +19,7 @@ class Figure:
     baseline: str = ""
     higher_is_better: bool = False
     note: str = ""
+    best: float | None = None  # the best round (latency: the lowest p99), for gates that must not fail on noise
 
 
 def median_of(runs: int, measure: Callable[[], float]) -> float:

@@ -96,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
                     "ratio": ratio(f, by_name),
                     "higher_is_better": f.higher_is_better,
                     "note": f.note,
+                    "best": f.best,
                 }
                 for f in figures
             },
