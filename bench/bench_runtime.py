@@ -143,7 +143,7 @@ def kill_figures(rounds: int) -> tuple[float, float]:
     return statistics.median(gate), statistics.median(halted)
 
 
-def replay_path(total: int) -> tuple[float, int, int]:
+def replay_path(total: int) -> tuple[float, int, int, float]:
     """Recorded ticks -> paper venue -> core (EMA cross, risk) -> paper fills, lockstep, one thread."""
     ticks = repeat_shifted(load_sample(), total)
     cfg = CoreConfig()
@@ -152,7 +152,8 @@ def replay_path(total: int) -> tuple[float, int, int]:
     core, venue = Core(cfg), PaperExchange(cfg)
     seconds = run_backtest(core, venue, ticks)
     snap = core.snapshot()
-    return total / seconds, snap.stats.counter("orders_out"), snap.stats.counter("fills")
+    t2o = snap.stats.histogram("tick_to_order").percentile(99)
+    return total / seconds, snap.stats.counter("orders_out"), snap.stats.counter("fills"), t2o
 
 
 def run(quick: bool) -> list[Figure]:
@@ -163,7 +164,7 @@ def run(quick: bool) -> list[Figure]:
     replay = statistics.median(replay_into_ring(2_000_000 if quick else 10_000_000) for _ in range(rounds))
     fills = [paper_fills(20 if quick else 100) for _ in range(rounds)]
     gate_us, halted_us = kill_figures(50 if quick else 200)
-    paths = [replay_path(1_000_000) for _ in range(2 if quick else 3)]
+    paths = [replay_path(1_000_000) for _ in range(3)]
     path = sorted(paths)[len(paths) // 2]
     return [
         Figure("replay_ticks_per_s", replay, "tick/s", higher_is_better=True, note="feed -> md ring, core consuming"),
@@ -192,6 +193,13 @@ def run(quick: bool) -> list[Figure]:
         ),
         Figure("kill_to_gate_closed_us", gate_us, "us", note="median"),
         Figure("kill_to_core_halted_us", halted_us, "us", note="command ring -> core HALTED, median"),
+        Figure(
+            "tick_to_order_code_path_p99_ns",
+            statistics.median(p[3] for p in paths),
+            "ns",
+            "<= 20000",
+            note="in-core histogram on one thread (lockstep replay): the code path without scheduler noise",
+        ),
         Figure(
             "replay_path_ticks_per_s",
             path[0],

@@ -20,6 +20,13 @@ from bot4.ui.app import Bot4App  # noqa: E402
 from bot4.ui.source import LocalSource  # noqa: E402
 
 
+def write_marker(marker: Path) -> None:
+    """The first-frame time, written whole (a rename): the benchmark polls for the file and reads it at once."""
+    tmp = marker.with_suffix(".tmp")
+    tmp.write_text(str(time.monotonic()))
+    tmp.rename(marker)
+
+
 class ProbeApp(Bot4App):
     def __init__(self, *args, marker: Path, **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
@@ -29,7 +36,7 @@ class ProbeApp(Bot4App):
         first = self.first_frame_s is None
         super().refresh_view()
         if first and self.first_frame_s is not None:
-            self.marker.write_text(str(time.monotonic()))
+            write_marker(self.marker)
 
 
 async def main(mode: str, state_dir: Path, seconds: float, marker: Path) -> None:
@@ -42,7 +49,7 @@ async def main(mode: str, state_dir: Path, seconds: float, marker: Path) -> None
             app = ProbeApp(LocalSource(engine), run_for=seconds, marker=marker)
             await app.run_async(headless=True)
         else:
-            marker.write_text(str(time.monotonic()))
+            write_marker(marker)
             await asyncio.sleep(seconds)
     finally:
         engine.request_stop()

@@ -86,6 +86,7 @@ from bot4.core.risk import (
     order_reduces_nb,
     rebuild_var_base_nb,
     risk_check_nb,
+    shift_var_base_nb,
     size_for_signal_nb,
     var_with_nb,
 )
@@ -642,7 +643,10 @@ def on_exec_nb(st: EngineState, slot: int, now: int) -> None:
         if not (st.sym[s, S_LAST_PX] > 0.0):
             st.sym[s, S_LAST_PX] = price
         mark_symbol_nb(st.sym, st.acct, s)
-        st.ist[I_VAR_DIRTY] = 1
+        if st.ist[I_VAR_DIRTY] == 0:  # keep the VaR base current for the next risk check: this symbol's part only
+            shift_var_base_nb(
+                st.rets, st.var_base, st.ist[I_RET_COUNT], int(st.params[P_VAR_WINDOW]), s, o.side * size * price
+            )
         if r.leaves <= 1e-12 or filled >= o.size * (1.0 - 1e-9):
             o.status = STATUS_FILLED
             finish_order_nb(st, ps)

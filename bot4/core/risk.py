@@ -155,6 +155,25 @@ def rebuild_var_base_nb(
     return n
 
 
+@helper
+def shift_var_base_nb(rets: np.ndarray, var_base: np.ndarray, count: int, window: int, s: int, delta_value: float) -> None:
+    """One symbol's position value changed by ``delta_value``: var_base[t] += delta_value * its return at t.
+
+    O(window) for the one symbol, where a rebuild is O(window x symbols) with a modulo per step: a fill keeps the
+    VaR base current without the rebuild that once set the risk check's p99.
+    """
+    cap = rets.shape[1]
+    n = count if count < window else window
+    col = (count - n) % cap
+    first = cap - col
+    if first > n:
+        first = n
+    for u in range(first):
+        var_base[u] += delta_value * rets[s, col + u]
+    for u in range(n - first):
+        var_base[first + u] += delta_value * rets[s, u]
+
+
 @kernel
 def var_with_nb(
     rets: np.ndarray, var_base: np.ndarray, scratch: np.ndarray, n: int, count: int, k: int, s: int, delta_value: float

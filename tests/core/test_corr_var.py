@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from bot4.core.risk import correlation_matrix_nb, rebuild_var_base_nb, var_with_nb
+from bot4.core.risk import correlation_matrix_nb, rebuild_var_base_nb, shift_var_base_nb, var_with_nb
 from bot4.core.state import N_SYM, S_LAST_PX, S_QTY
 
 
@@ -66,3 +66,21 @@ def test_historical_var_matches_numpy(confidence: float, window: int) -> None:
     expected = max(0.0, -np.sort(pnl)[k - 1])
     assert got == pytest.approx(expected, rel=1e-12)
     assert got == pytest.approx(max(0.0, -np.partition(pnl, k - 1)[k - 1]), rel=1e-12)
+
+
+@pytest.mark.parametrize("count", [40, 100, 300])
+def test_a_fill_shifts_the_var_base_as_a_rebuild_would(count: int) -> None:
+    """The engine updates the VaR base on a fill (one symbol's part) instead of rebuilding it: the same series."""
+    rng = np.random.default_rng(count)
+    window, capacity = 100, 256
+    rets = _ring_fill(rng.normal(0, 0.01, size=(3, count)), capacity)
+    sym = np.zeros((3, N_SYM))
+    sym[:, S_QTY] = [2.0, -1.0, 0.0]
+    sym[:, S_LAST_PX] = [100.0, 50.0, 10.0]
+    shifted = np.zeros(window)
+    rebuild_var_base_nb(rets, sym, count, window, shifted)
+    sym[1, S_QTY] += 3.5  # a buy of 3.5 at 50 flips the short
+    shift_var_base_nb(rets, shifted, count, window, 1, 3.5 * 50.0)
+    rebuilt = np.zeros(window)
+    n = rebuild_var_base_nb(rets, sym, count, window, rebuilt)
+    np.testing.assert_allclose(shifted[:n], rebuilt[:n], rtol=1e-12, atol=1e-12)
