@@ -19,6 +19,8 @@ class StateBanner(Static):
     view: reactive[View | None] = reactive(None, layout=False)
     """The latest view of the engine."""
 
+    _last_markup = ""
+
     def watch_view(self, view: View | None) -> None:
         if view is None:
             self.update("connecting…")
@@ -26,4 +28,7 @@ class StateBanner(Static):
         state_class = "-disconnected" if not view.connected else f"-{view.snapshot.trading_state.lower()}"
         for cls in ("-active", "-reducing", "-halted", "-disconnected"):
             self.set_class(cls == state_class, cls)
-        self.update(banner_markup(view))
+        markup = banner_markup(view)
+        if markup != self._last_markup:
+            self._last_markup = markup
+            self.update(markup, layout=False)  # one fixed line: repaint only

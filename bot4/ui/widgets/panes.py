@@ -37,7 +37,7 @@ class Pane(Static):
         markup = self.render_fn(view)
         if markup != self._last_markup:  # unchanged text: no re-render, no repaint
             self._last_markup = markup
-            self.update(markup)
+            self.update(markup, layout=False)  # a grid cell: its size never follows its text, so no re-layout
 
 
 def main_panes() -> list[Pane]:
