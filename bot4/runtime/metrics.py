@@ -107,7 +107,7 @@ class EngineCollector(Collector):
                 rej.add_metric([name], float(stats.counter(f"reject_{name}")))
         yield rej
 
-        venue = "paper"
+        venue = e.config.core.venues[0] if e.config.core.venues else "paper"
         orders = CounterMetricFamily("bot4_orders_total", "Orders sent by the core, by venue and status", labels=["venue", "status"])
         vstats = e.venue.stats()
         orders.add_metric([venue, "sent"], float(stats.counter("orders_out")))

@@ -104,6 +104,7 @@ class LiveStats:
     acked: int = 0
     rejected: int = 0
     canceled: int = 0
+    expired: int = 0
     fills: int = 0
     unknown: int = 0
     calls: int = 0
@@ -475,7 +476,10 @@ class CcxtVenue:
             kind = EXEC_EXPIRED if status == "expired" or (status == "closed" and t.filled > 0) else EXEC_CANCELED
             if status == "rejected":
                 kind = EXEC_REJECTED
-            self.stats_.canceled += 1
+            if kind == EXEC_EXPIRED:
+                self.stats_.expired += 1
+            elif kind == EXEC_CANCELED:
+                self.stats_.canceled += 1
             self._report(t.coid, t.symbol_id, t.side, kind, leaves=leaves, reason=VENUE_ERROR if kind == EXEC_REJECTED else 0)
         self.tracked.pop(t.coid, None)
         return True
@@ -641,6 +645,7 @@ class CcxtVenue:
             "rejected": s.rejected,
             "fills": s.fills,
             "canceled": s.canceled,
+            "expired": s.expired,
             "calls": s.calls,
             "call_failures": s.call_failures,
             "stream_reconnects": s.reconnects,

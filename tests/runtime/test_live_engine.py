@@ -11,6 +11,7 @@ import asyncio
 import logging
 import subprocess
 import sys
+import urllib.request
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
@@ -22,12 +23,13 @@ from bot4.runtime.config import AppConfig, load_config
 from bot4.runtime.engine import Engine
 from bot4.venues.exchange_server import LocalExchange
 from bot4.venues.live_config import LiveConfig
+from tests.runtime.conftest import free_port
 
 KEY = "Zx81ff0cH2pQ4yTq0b2dU5yFfF3gKkq0hZ3tWmM8ryS1eN7aVv6jLb9oPp4cXx2u"
 SECRET = "Qw3eR5tY7uI9oP1aS3dF5gH7jK9lZ1xC3vB5nM7qW9eR1tY3uI5oP7aS9dF1gH3j"
 
 
-def live_app_config(ex: LocalExchange) -> AppConfig:
+def live_app_config(ex: LocalExchange, metrics_addr: str = "") -> AppConfig:
     cfg = load_config(None, env={})
     core = replace(cfg.core, instruments=tuple(replace(i, venue="binance") for i in cfg.core.instruments))
     live = LiveConfig(
@@ -39,7 +41,7 @@ def live_app_config(ex: LocalExchange) -> AppConfig:
         reconnect_min_s=0.1,
         reconnect_max_s=1.0,
     )
-    return replace(cfg, core=core, live=live, runtime=replace(cfg.runtime, api_addr="", metrics_addr=""))
+    return replace(cfg, core=core, live=live, runtime=replace(cfg.runtime, api_addr="", metrics_addr=metrics_addr))
 
 
 @pytest.fixture
@@ -57,7 +59,8 @@ async def test_engine_trades_through_ccxt_against_the_local_exchange(
 ) -> None:
     monkeypatch.setenv("BOT4_BINANCE_API_KEY", KEY)
     monkeypatch.setenv("BOT4_BINANCE_SECRET", SECRET)
-    engine = Engine(live_app_config(exchange), tmp_path / "state")
+    port = free_port()
+    engine = Engine(live_app_config(exchange, f"127.0.0.1:{port}"), tmp_path / "state")
     with caplog.at_level(logging.DEBUG):
         run = asyncio.create_task(engine.run(run_for=60))
         for _ in range(600):  # live ticks reach the core over the websocket
@@ -72,6 +75,9 @@ async def test_engine_trades_through_ccxt_against_the_local_exchange(
                 break
             await asyncio.sleep(0.05)
         await asyncio.sleep(2.0)  # let strategy orders flow a little too
+        metrics = await asyncio.to_thread(
+            lambda: urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+        )
         engine.request_stop()
         code = await asyncio.wait_for(run, timeout=30)
     assert code == 0, engine.failed
@@ -88,6 +94,8 @@ async def test_engine_trades_through_ccxt_against_the_local_exchange(
     text = "\n".join(r.getMessage() + repr(getattr(r, "fields", "")) for r in caplog.records)
     assert KEY not in text and SECRET not in text
     assert any(getattr(r, "event", "") == "venue_connected" for r in caplog.records)
+    assert 'bot4_venue_orders_total{venue="binance"}' in metrics
+    assert 'bot4_breaker_state{breaker="venue:binance",state="CLOSED"} 1.0' in metrics
 
 
 def test_cli_without_keys_says_which_variables_to_set(tmp_path: Path) -> None:
