@@ -186,6 +186,7 @@ class CcxtVenue:
         self.client = client if client is not None else build_client(config)
         self.reports = Ring(FILL_DTYPE, 1 << 14, "live_reports")
         self.backlog: deque[np.ndarray] = deque()  # reports that found the ring full, oldest first
+        self.on_report: Callable[[], None] | None = None  # the engine's kick: a report is waiting
         self.stats_ = LiveStats()
         n_venues = len(core.config.venues)
         self.venue_breaker = venue_id
@@ -347,6 +348,8 @@ class CcxtVenue:
         if self.backlog or self.reports.push_many(self._one) == 0:
             self.backlog.append(self._one.copy())  # the ring is full: kept in order, moved on by flush()
         self.flush()
+        if self.on_report is not None:
+            self.on_report()
 
     def flush(self) -> int:
         """Move reports held back by a full ring into it (in order); how many are still waiting."""
