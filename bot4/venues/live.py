@@ -396,7 +396,6 @@ class CcxtVenue:
         return float(Decimal(round(Decimal(repr(size)) / step)) * step)
 
     async def _submit(self, o: np.void) -> None:
-        coid = int(o["client_order_id"])
         if int(o["order_type"]) not in CCXT_TYPES:
             self._reject(o, VENUE_BAD_ORDER, f"order type {int(o['order_type'])}")
             return

@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from typing import Any
 
 import ccxt
-import ccxt.pro as ccxtpro
 import numpy as np
 import pytest
 
-from bot4.core.config import BreakerConfig, CoreConfig, InstrumentConfig
+from bot4.core.config import BreakerConfig, CoreConfig
 from bot4.core.records import (
     ACTION_CANCEL,
     ACTION_SUBMIT,
     BREAKER_CLOSED,
-    BREAKER_HALF_OPEN,
     BREAKER_OPEN,
     BREAKER_STATE_NAMES,
     CAUSE_NAMES,
