@@ -85,7 +85,7 @@ from bot4.core.risk import (
     effective_position_nb,
     order_reduces_nb,
     rebuild_var_base_nb,
-    risk_check_nb,
+    risk_check_arrays_nb,
     shift_var_base_nb,
     size_for_signal_nb,
     var_with_nb,
@@ -337,7 +337,10 @@ def emit_order_nb(
 ) -> int:
     """Risk-check one order and, if it passes, record it and push it to execution; the REASON_* code."""
     t0 = monotonic_ns()
-    reason = risk_check_nb(st, s, side, ref_px, size, stop, flags)
+    reason = risk_check_arrays_nb(
+        st.sym, st.ist, st.acct, st.params, st.brk, st.corr, st.rets, st.var_base, st.var_scratch, st.venue_tokens,
+        s, side, ref_px, size, stop, flags,
+    )
     t1 = monotonic_ns()
     hist_record_nb(st.stats, hist_base_nb(H_RISK), t1 - t0)
     if reason != REASON_OK:

