@@ -502,11 +502,10 @@ class Engine:
         self.request_stop()
 
     async def _drain_live(self, timeout_s: float = 15.0) -> None:
-        """Before stopping: no new entries, and wait (bounded) until every order at the venue has reached its end.
+        """Before stopping (entries already paused): wait, bounded, until every order at the venue has reached its end.
 
         Orders still in flight when the adapter stops would fill unseen and leave the journal behind the venue.
         """
-        self.core.pause()
         venue = self.venue
         end = time.monotonic() + timeout_s
         while time.monotonic() < end:
@@ -518,6 +517,8 @@ class Engine:
         event(log, "venue_orders_unsettled", logging.WARNING, tracked=len(venue.tracked), unknown=len(venue.unknown))  # type: ignore[union-attr]
 
     async def _shutdown(self, tasks: list[asyncio.Task[None]]) -> None:
+        if self.live:
+            self.core.pause()  # no new entries at a live venue while it winds down
         if self.config.runtime.cancel_on_shutdown and self.core.snapshot().open_orders:
             self.core.cancel_all()
             for _ in range(200):  # up to about a second for the cancels to go round
