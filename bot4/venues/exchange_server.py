@@ -123,6 +123,7 @@ class LocalExchange:
         self.speed = speed
         self.timeout_hang_s = timeout_hang_s
         self.faults = Faults()
+        self.silent = False  # True: no market data goes out (orders still work)
         self.requests: dict[str, int] = {}
         self.trades: list[Trade] = []
         self.client_ids: dict[int, str] = {}  # orderId -> the clientOrderId the client chose
@@ -194,6 +195,11 @@ class LocalExchange:
         pos, lap = 0, 0
         batch = np.zeros(2048, ticks.dtype)
         while True:
+            if self.silent:  # the market goes quiet (a test of staleness): the clock stops with it
+                pause0 = time.time_ns()
+                while self.silent:
+                    await asyncio.sleep(0.01)
+                wall0 += time.time_ns() - pause0
             due = data0 + int((time.time_ns() - wall0) * self.speed) - lap * span
             end = min(int(np.searchsorted(ts, due, side="right")), pos + len(batch))
             if end > pos:

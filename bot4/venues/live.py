@@ -211,6 +211,13 @@ class CcxtVenue:
         st = self.core.state
         breaker_record_nb(st.brk, st.brk_cfg, b, time.monotonic_ns(), ok, latency_ns, st.trans_buf, st.trans_ctrl)
 
+    def _feed_outcome(self, ok: bool, latency_ns: int) -> None:
+        """A stream message or error, for the feed's breaker. Data is always taken; the breaker only judges it: once
+        OPEN (errors, or silence past ``stale_after_s``) it waits its open timeout, then the next messages are its
+        probes (HALF_OPEN) and enough of them close it again."""
+        if self._allow(self.feed_breaker):
+            self._record(self.feed_breaker, ok, latency_ns)
+
     def breaker_state(self, b: int | None = None) -> int:
         from bot4.core.state import B_STATE
 
@@ -573,14 +580,14 @@ class CcxtVenue:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - any stream error: count it, back off, reconnect
-                self._record(self.feed_breaker, False, time.monotonic_ns() - t0)
+                self._feed_outcome(False, time.monotonic_ns() - t0)
                 self.stats_.reconnects += 1
                 wait = next(delays)
                 event(log, "stream_error", logging.WARNING, stream=name, error=type(exc).__name__, retry_in_s=round(wait, 3))
                 await asyncio.sleep(wait)
                 continue
             delays = backoff_delays(self.config.reconnect_min_s, self.config.reconnect_max_s)
-            self._record(self.feed_breaker, True, 0)
+            self._feed_outcome(True, 0)
             n = convert(data)
             self.stats_.stream_messages += 1
             done = 0

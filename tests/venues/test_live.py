@@ -371,3 +371,53 @@ async def test_streams_feed_ticks_and_reconnect_after_a_drop(exchange: LocalExch
     assert np.all(np.diff(ticks["seq"]) > 0)
     assert set(np.unique(ticks["kind"])) == {1, 2}  # trades and best bid/ask
     assert np.all(ticks["price"] > 0)
+
+
+async def test_a_silent_feed_opens_its_breaker_and_live_data_closes_it_again(exchange: LocalExchange) -> None:
+    cfg = live_core_config()
+    cfg = replace(cfg, feed_breaker=BreakerConfig(stale_after_s=0.4, open_timeout_s=0.3, probes=2, consecutive_failures=3))
+    core = Core(cfg)
+    live = live_config(exchange, heartbeat_s=0.1)
+    venue = CcxtVenue(core, live, client=build_client(live, ENV))
+    stopping = asyncio.Event()
+    seen: list[tuple[str, str, str]] = []
+    buf = np.zeros(64, TRANSITION_DTYPE)
+    tasks: list[asyncio.Task[None]] = []
+
+    def feed_transitions() -> None:
+        n = core.parts.transitions.pop_many(buf)
+        seen.extend(
+            (BREAKER_STATE_NAMES[int(t["from_state"])], BREAKER_STATE_NAMES[int(t["to_state"])], CAUSE_NAMES[int(t["cause"])])
+            for t in buf[:n]
+            if int(t["breaker_id"]) == 1  # feed:binance
+        )
+
+    try:
+        await venue.connect([])
+        tasks = [
+            asyncio.create_task(venue.run_feed(stopping, lambda ticks, n: n)),
+            asyncio.create_task(venue.run_poll(stopping)),
+        ]
+        await asyncio.sleep(1.0)  # data flowing: CLOSED
+        feed_transitions()
+        assert seen == []
+        exchange.silent = True
+        for _ in range(300):
+            feed_transitions()
+            if seen:
+                break
+            await asyncio.sleep(0.02)
+        assert seen[0] == ("CLOSED", "OPEN", "stale")
+        exchange.silent = False
+        for _ in range(500):
+            feed_transitions()
+            if seen[-1][1] == "CLOSED":
+                break
+            await asyncio.sleep(0.02)
+        assert [(a, b) for a, b, _ in seen] == [("CLOSED", "OPEN"), ("OPEN", "HALF_OPEN"), ("HALF_OPEN", "CLOSED")]
+    finally:
+        stopping.set()
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await venue.close()
