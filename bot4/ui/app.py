@@ -88,9 +88,13 @@ class Bot4App(App[int]):
             self.set_timer(self.run_for, self.action_quit)
 
     # --- refresh ----------------------------------------------------------------------------------------------------
+    def clock(self) -> float:
+        """Seconds for the per-second latency windows (a test freezes it)."""
+        return time.monotonic()
+
     def build_view(self) -> View:
         snap = self.source.snapshot()
-        self.pipeline.update(snap, time.monotonic())
+        self.pipeline.update(snap, self.clock())
         act = self.source.activity(self.selected)
         return View(
             snapshot=snap,

@@ -75,7 +75,7 @@ from bot4.core.records import (
 )
 from bot4.core.ring import RING_HEAD, RING_TAIL, Ring
 from bot4.core.runner import Core
-from bot4.core.state import S_MIN_SIZE, S_PRICE_TICK, S_QTY, S_SIZE_STEP
+from bot4.core.state import B_STATE, S_MIN_SIZE, S_PRICE_TICK, S_QTY, S_SIZE_STEP
 from bot4.runtime.logs import event
 from bot4.venues.live_config import LiveConfig, VenueError
 
@@ -219,15 +219,14 @@ class CcxtVenue:
             self._record(self.feed_breaker, ok, latency_ns)
 
     def breaker_state(self, b: int | None = None) -> int:
-        from bot4.core.state import B_STATE
-
         return int(self.core.state.brk[self.venue_breaker if b is None else b, B_STATE])
 
     def _is_failure(self, exc: BaseException) -> bool:
         return isinstance(exc, self.ccxt.OperationFailed | self.ccxt.AuthenticationError | asyncio.TimeoutError)
 
     async def call(self, name: str, fn: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> Any:
-        """One REST call through the venue breaker; raises ccxt's error, or VenueUnavailable when the breaker refuses."""
+        """One REST call through the venue breaker: ccxt's error on failure; ExchangeNotAvailable ("circuit breaker
+        open", nothing sent) when the breaker refuses."""
         if not self._allow(self.venue_breaker):
             raise self.ccxt.ExchangeNotAvailable(f"{self.config.exchange}: circuit breaker open, {name} not sent")
         t0 = time.monotonic_ns()
