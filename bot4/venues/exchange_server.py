@@ -47,6 +47,7 @@ from aiohttp import WSMsgType, web
 from bot4.core.config import CoreConfig
 from bot4.core.records import EXEC_FILL, FILL_DTYPE, LIQUIDITY_MAKER, SIDE_BUY, TICK_BBO, TICK_TRADE
 from bot4.core.ring import RING_HEAD, RING_TAIL
+from bot4.venues.live_config import LiveConfig
 from bot4.venues.paper import PaperConfig, PaperExchange, _ccxt
 from bot4.venues.replay import load_sample
 
@@ -175,6 +176,12 @@ class LocalExchange:
         for ws in list(self.sockets):
             await ws.close()
         return n
+
+    def live_config(self, **settings: Any) -> LiveConfig:
+        """A ``[live]`` section that points ccxt at this server (its REST base and its streams)."""
+        return LiveConfig(
+            rest_url=self.url + "/api/v3", ws_url=self.url.replace("http", "ws", 1) + "/stream/ws", **settings
+        )
 
     def inject(self, fault: str, count: int = 1) -> None:
         """The next ``count`` REST requests fail with ``fault`` (429, 500, 503 or timeout)."""

@@ -22,7 +22,6 @@ from bot4.core.records import SIDE_BUY
 from bot4.runtime.config import AppConfig, load_config
 from bot4.runtime.engine import Engine
 from bot4.venues.exchange_server import LocalExchange
-from bot4.venues.live_config import LiveConfig
 from tests.runtime.conftest import free_port
 
 KEY = "Zx81ff0cH2pQ4yTq0b2dU5yFfF3gKkq0hZ3tWmM8ryS1eN7aVv6jLb9oPp4cXx2u"
@@ -32,9 +31,7 @@ SECRET = "Qw3eR5tY7uI9oP1aS3dF5gH7jK9lZ1xC3vB5nM7qW9eR1tY3uI5oP7aS9dF1gH3j"
 def live_app_config(ex: LocalExchange, metrics_addr: str = "") -> AppConfig:
     cfg = load_config(None, env={})
     core = replace(cfg.core, instruments=tuple(replace(i, venue="binance") for i in cfg.core.instruments))
-    live = LiveConfig(
-        rest_url=ex.url + "/api/v3",
-        ws_url=ex.url.replace("http", "ws") + "/stream/ws",
+    live = ex.live_config(
         timeout_s=2.0,
         poll_interval_s=0.1,
         heartbeat_s=0.5,

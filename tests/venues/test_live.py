@@ -65,19 +65,19 @@ async def exchange() -> AsyncIterator[LocalExchange]:
     await ex.stop()
 
 
+FAST = dict(  # short waits for tests: every timeout and interval well under a second
+    timeout_s=1.0,
+    recv_window_s=2.0,
+    poll_interval_s=0.05,
+    heartbeat_s=0.1,
+    reconnect_min_s=0.05,
+    reconnect_max_s=0.5,
+    connect_attempts=2,
+)
+
+
 def live_config(ex: LocalExchange, **kw: Any) -> LiveConfig:
-    base = LiveConfig(
-        rest_url=ex.url + "/api/v3",
-        ws_url=ex.url.replace("http", "ws") + "/stream/ws",
-        timeout_s=1.0,
-        recv_window_s=2.0,
-        poll_interval_s=0.05,
-        heartbeat_s=0.1,
-        reconnect_min_s=0.05,
-        reconnect_max_s=0.5,
-        connect_attempts=2,
-    )
-    return replace(base, **kw)
+    return ex.live_config(**{**FAST, **kw})
 
 
 @pytest.fixture
