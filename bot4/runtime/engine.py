@@ -511,7 +511,7 @@ class Engine:
         while time.monotonic() < end:
             self._pump_orders()
             self._pump_reports()
-            if not (venue.queue or venue.tracked or venue.unknown or venue.backlog):  # type: ignore[union-attr]
+            if not venue.busy():  # type: ignore[union-attr]
                 return
             await asyncio.sleep(0.02)
         event(log, "venue_orders_unsettled", logging.WARNING, tracked=len(venue.tracked), unknown=len(venue.unknown))  # type: ignore[union-attr]

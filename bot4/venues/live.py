@@ -331,6 +331,10 @@ class CcxtVenue:
             self._wake.set()
         return n
 
+    def busy(self) -> bool:
+        """Orders still queued, at the venue, of unknown fate, or reports not yet handed on."""
+        return bool(self.queue or self.tracked or self.unknown or self.backlog)
+
     def on_ticks(self, ticks: np.ndarray, start: int = 0, count: int | None = None) -> int:
         """Live markets match on the venue: nothing to do here."""
         return len(ticks) - start if count is None else count

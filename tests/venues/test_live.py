@@ -260,13 +260,14 @@ def test_keys_come_from_the_environment_only() -> None:
         build_client(LiveConfig(), {})
 
 
-def transitions(core: Core) -> list[tuple[str, str, str]]:
+def transitions(core: Core, breaker_id: int = 0) -> list[tuple[str, str, str]]:
+    """(from, to, cause) of the transitions logged since the last call, for one breaker (0 = the venue's)."""
     buf = np.zeros(64, TRANSITION_DTYPE)
     n = core.parts.transitions.pop_many(buf)
     return [
         (BREAKER_STATE_NAMES[int(t["from_state"])], BREAKER_STATE_NAMES[int(t["to_state"])], CAUSE_NAMES[int(t["cause"])])
         for t in buf[:n]
-        if int(t["breaker_id"]) == 0
+        if int(t["breaker_id"]) == breaker_id
     ]
 
 
@@ -381,16 +382,10 @@ async def test_a_silent_feed_opens_its_breaker_and_live_data_closes_it_again(exc
     venue = CcxtVenue(core, live, client=build_client(live, ENV))
     stopping = asyncio.Event()
     seen: list[tuple[str, str, str]] = []
-    buf = np.zeros(64, TRANSITION_DTYPE)
     tasks: list[asyncio.Task[None]] = []
 
     def feed_transitions() -> None:
-        n = core.parts.transitions.pop_many(buf)
-        seen.extend(
-            (BREAKER_STATE_NAMES[int(t["from_state"])], BREAKER_STATE_NAMES[int(t["to_state"])], CAUSE_NAMES[int(t["cause"])])
-            for t in buf[:n]
-            if int(t["breaker_id"]) == 1  # feed:binance
-        )
+        seen.extend(transitions(core, venue.feed_breaker))
 
     try:
         await venue.connect([])
