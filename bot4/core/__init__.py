@@ -2,8 +2,8 @@
 
 The core imports numpy and numba only. Compiled kernels are cached on disk in a directory keyed by a hash of the
 core's own sources: numba checks only the caller's file when it reuses a cached kernel, and kernels here inline
-helpers from other modules, so a change anywhere in the core must start a fresh cache (``NUMBA_CACHE_DIR`` set by
-the user wins).
+helpers from other modules, so a change anywhere in the core must start a fresh cache; the package's location is in
+the key too, so a second checkout compiles into its own directory (``NUMBA_CACHE_DIR`` set by the user wins).
 """
 
 from __future__ import annotations
@@ -15,6 +15,9 @@ from pathlib import Path
 
 def _source_keyed_cache_dir() -> str:
     digest = hashlib.sha256()
+    # where the package lives too: numba also checks each source file's path and time stamp, so another checkout would
+    # silently recompile into a shared directory; with its own directory the CLI sees an empty cache and says so
+    digest.update(str(Path(__file__).resolve().parent).encode())
     for path in sorted(Path(__file__).parent.glob("*.py")):
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
