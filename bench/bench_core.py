@@ -16,8 +16,24 @@ from bot4.core.records import ACTION_SUBMIT, EXEC_CANCELED
 from bot4.core.ring import ring_advance_nb, ring_available_nb, ring_claim_nb, ring_publish_nb, ring_slot_nb
 from bot4.core.runner import Core
 from bot4.core.atomics import monotonic_ns
-from bot4.core.risk import risk_check_arrays_nb
-from bot4.core.state import A_EQUITY, I_RET_COUNT, I_VAR_DIRTY, S_AVG_PX, S_LAST_PX, S_QTY, S_SAMPLE_PX
+from bot4.core.risk import (
+    correlation_matrix_nb,
+    rebuild_var_base_nb,
+    refresh_risk_views_nb,
+    risk_check_arrays_nb,
+)
+from bot4.core.state import (
+    A_EQUITY,
+    I_RET_COUNT,
+    I_VAR_DIRTY,
+    P_CORR_MIN,
+    P_CORR_WINDOW,
+    P_VAR_WINDOW,
+    S_AVG_PX,
+    S_LAST_PX,
+    S_QTY,
+    S_SAMPLE_PX,
+)
 from bot4.venues.replay import load_csv, merge_by_time, repeat_shifted
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "l2"
@@ -275,14 +291,15 @@ def latency_figures(quick: bool) -> tuple[float, float, float, float, int]:
 @kernel
 def risk_hot_loop_nb(
     sym: np.ndarray, ist: np.ndarray, acct: np.ndarray, params: np.ndarray, brk: np.ndarray, corr: np.ndarray,
-    rets: np.ndarray, var_base: np.ndarray, var_scratch: np.ndarray, tokens: np.ndarray, out: np.ndarray,
+    rets: np.ndarray, var_base: np.ndarray, var_scratch: np.ndarray, aux: np.ndarray, env: np.ndarray,
+    tokens: np.ndarray, out: np.ndarray,
 ) -> int:
     """Every check of one entry order, back to back: the code path with its data in cache."""
     reason = 0
     for i in range(out.shape[0]):
         t0 = monotonic_ns()
         reason = risk_check_arrays_nb(
-            sym, ist, acct, params, brk, corr, rets, var_base, var_scratch, tokens, 0, 1, 100.0, 0.01, 99.0, 0
+            sym, ist, acct, params, brk, corr, rets, var_base, var_scratch, aux, env, tokens, 0, 1, 100.0, 0.01, 99.0, 0
         )
         out[i] = monotonic_ns() - t0
     return reason
@@ -298,13 +315,23 @@ def risk_hot_figures(n: int) -> tuple[float, float]:
     st = Core(cfg).state
     st.rets[:, :] = np.random.default_rng(5).normal(0.0, 1e-4, size=st.rets.shape)
     st.ist[I_RET_COUNT] = st.rets.shape[1]
-    st.ist[I_VAR_DIRTY] = 1
     st.sym[:, S_LAST_PX] = 100.0
     st.sym[1:, S_QTY] = 0.5
     st.sym[1:, S_AVG_PX] = 100.0
     st.acct[A_EQUITY] = 1e6
+    # the views the engine keeps at each return sample: correlation matrix, VaR base, correlation extremes, envelopes
+    count, window = int(st.ist[I_RET_COUNT]), int(st.params[P_VAR_WINDOW])
+    correlation_matrix_nb(st.rets, count, int(st.params[P_CORR_WINDOW]), int(st.params[P_CORR_MIN]), st.corr)
+    rebuild_var_base_nb(st.rets, st.sym, count, window, st.var_base)
+    st.ist[I_VAR_DIRTY] = 0
+    refresh_risk_views_nb(
+        st.sym, st.ist, st.params, st.corr, st.rets, st.var_base, st.risk_aux, st.var_env, st.var_order, True
+    )
     out = np.zeros(n, np.int64)
-    args = (st.sym, st.ist, st.acct, st.params, st.brk, st.corr, st.rets, st.var_base, st.var_scratch, st.venue_tokens)
+    args = (
+        st.sym, st.ist, st.acct, st.params, st.brk, st.corr, st.rets, st.var_base, st.var_scratch, st.risk_aux,
+        st.var_env, st.venue_tokens,
+    )
     risk_hot_loop_nb(*args, out[:100])
     if risk_hot_loop_nb(*args, out) != 0:
         raise RuntimeError("the hot-loop order was refused: the measurement would time an early exit")

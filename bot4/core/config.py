@@ -213,6 +213,7 @@ class CoreConfig:
     fill_ring_capacity: int = 1 << 12
     order_pool_capacity: int = 10_000
     batch_max: int = 256  # records drained from one ring per core step
+    warm_every_ticks: int = 32  # a dry run of the pre-trade checks every this many ticks and when idle (0 = never)
 
     def __post_init__(self) -> None:
         _check("instruments", self.instruments, len(self.instruments) > 0, "at least one instrument")
@@ -230,6 +231,7 @@ class CoreConfig:
         _int_at_least("order_pool_capacity", self.order_pool_capacity, 16)
         _check("order_pool_capacity", self.order_pool_capacity, self.order_pool_capacity <= 1 << 14, "<= 16384")
         _int_at_least("batch_max", self.batch_max, 1)
+        _int_at_least("warm_every_ticks", self.warm_every_ticks, 0)
 
     @property
     def symbols(self) -> tuple[str, ...]:

@@ -85,6 +85,10 @@ from bot4.core.risk import (
     effective_position_nb,
     order_reduces_nb,
     rebuild_var_base_nb,
+    build_var_envelopes_nb,
+    correlation_extremes_nb,
+    refresh_risk_views_nb,
+    warm_risk_path_nb,
     risk_check_arrays_nb,
     shift_var_base_nb,
     size_for_signal_nb,
@@ -126,6 +130,9 @@ from bot4.core.state import (
     I_RUNNING,
     I_SLEEPING,
     I_SLEEPS,
+    I_ENV_STALE,
+    I_WARM_SYMBOL,
+    I_WARM_TICKS,
     I_STATE_SINCE_NS,
     I_STOP,
     I_TRADES,
@@ -137,6 +144,8 @@ from bot4.core.state import (
     ORDER_SLOT_BITS,
     ORDER_SLOT_MASK,
     P_BATCH_MAX,
+    P_WARM_TICKS,
+    RX_ENV_LINES,
     P_CORR_MIN,
     P_CORR_WINDOW,
     P_DD_HALT,
@@ -339,9 +348,11 @@ def emit_order_nb(
     # the arrays first, then the clock: the histogram times the checks, not the state tuple's unpacking
     sym, ist, acct, params, brk = st.sym, st.ist, st.acct, st.params, st.brk
     corr, rets, var_base, var_scratch, tokens = st.corr, st.rets, st.var_base, st.var_scratch, st.venue_tokens
+    aux, env = st.risk_aux, st.var_env
     t0 = monotonic_ns()
     reason = risk_check_arrays_nb(
-        sym, ist, acct, params, brk, corr, rets, var_base, var_scratch, tokens, s, side, ref_px, size, stop, flags
+        sym, ist, acct, params, brk, corr, rets, var_base, var_scratch, aux, env, tokens, s, side, ref_px, size, stop,
+        flags,
     )
     t1 = monotonic_ns()
     hist_record_nb(st.stats, hist_base_nb(H_RISK), t1 - t0)
@@ -503,6 +514,10 @@ def sample_returns_nb(st: EngineState) -> None:
     window = int(st.params[P_VAR_WINDOW])
     n = rebuild_var_base_nb(st.rets, st.sym, count, window, st.var_base)
     st.ist[I_VAR_DIRTY] = 0
+    refresh_risk_views_nb(
+        st.sym, st.ist, st.params, st.corr, st.rets, st.var_base, st.risk_aux, st.var_env, st.var_order, True
+    )
+    st.ist[I_ENV_STALE] = 0
     st.acct[A_VAR] = var_with_nb(st.rets, st.var_base, st.var_scratch, n, count, int(st.params[P_VAR_K]), 0, 0.0)
 
 
@@ -586,6 +601,8 @@ def on_tick_nb(st: EngineState, slot: int) -> None:
     update_risk_state_nb(st, t0)
     check_stops_nb(st, s, tk.ts_in_ns)
     strat = int(st.sym[s, S_STRATEGY])
+    if strat != 0:
+        st.ist[I_WARM_SYMBOL] = s  # the dry runs check orders where orders come from
     if strat != 0 and kind != TICK_BBO:
         sig = strategy_on_price_nb(strat, st.strat_params, st.strat_state, st.px_hist, s, price)
         hist_record_nb(st.stats, hist_base_nb(H_DECISION), monotonic_ns() - t0)
@@ -652,6 +669,10 @@ def on_exec_nb(st: EngineState, slot: int, now: int) -> None:
             shift_var_base_nb(
                 st.rets, st.var_base, st.ist[I_RET_COUNT], int(st.params[P_VAR_WINDOW]), s, o.side * size * price
             )
+            correlation_extremes_nb(st.sym, st.corr, st.risk_aux)
+            for j in range(st.sym.shape[0]):  # the envelopes' intercepts moved: scan until the next warm-up
+                st.risk_aux[j, RX_ENV_LINES] = 0.0
+            st.ist[I_ENV_STALE] = 1
         if r.leaves <= 1e-12 or filled >= o.size * (1.0 - 1e-9):
             o.status = STATUS_FILLED
             finish_order_nb(st, ps)
@@ -748,6 +769,22 @@ def on_command_nb(st: EngineState, slot: int, now: int) -> None:
 # --- the loop ---------------------------------------------------------------------------------------------------------
 
 
+@helper
+def warm_nb(st: EngineState, s: int) -> None:
+    """Keep the pre-trade checks in cache (see warm_risk_path_nb) and their VaR envelopes current after fills."""
+    st.ist[I_WARM_TICKS] = 0
+    warm_risk_path_nb(
+        st.sym, st.ist, st.acct, st.params, st.brk, st.corr, st.rets, st.var_base, st.var_scratch, st.risk_aux,
+        st.var_env, st.venue_tokens, s,
+    )
+    if st.ist[I_ENV_STALE] != 0 and st.ist[I_VAR_DIRTY] == 0:
+        st.ist[I_ENV_STALE] = 0
+        build_var_envelopes_nb(
+            st.rets, st.var_base, st.ist[I_RET_COUNT], int(st.params[P_VAR_WINDOW]), st.var_order, st.risk_aux,
+            st.var_env,
+        )
+
+
 @kernel
 def engine_step_inline_nb(st: EngineState) -> int:
     now = monotonic_ns()
@@ -767,8 +804,14 @@ def engine_step_inline_nb(st: EngineState) -> int:
     n_md = ring_available_nb(st.md_ctrl)
     if n_md > batch:
         n_md = batch
+    warm_every = int(st.params[P_WARM_TICKS])
     for k in range(n_md):
-        on_tick_nb(st, ring_slot_nb(st.md_ctrl, k))
+        slot = ring_slot_nb(st.md_ctrl, k)
+        on_tick_nb(st, slot)
+        if warm_every > 0:
+            st.ist[I_WARM_TICKS] += 1
+            if st.ist[I_WARM_TICKS] >= warm_every:
+                warm_nb(st, st.ist[I_WARM_SYMBOL])
     if n_md > 0:
         ring_advance_nb(st.md_ctrl, n_md)
         counter_add_nb(st.stats, C_TICKS_IN, n_md)
@@ -895,6 +938,8 @@ def engine_run_nb(st: EngineState) -> int:
             idle = 0
             continue
         idle += 1
+        if idle == 1 and st.ist[I_WARM_TICKS] > 0 and st.params[P_WARM_TICKS] > 0:
+            warm_nb(st, st.ist[I_WARM_SYMBOL])  # going idle: the next tick's order finds the checks warm
         if idle < SPIN_ROUNDS:
             continue
         if idle < YIELD_ROUNDS:

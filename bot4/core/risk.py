@@ -62,7 +62,9 @@ from bot4.core.state import (
     I_PAUSED,
     I_RET_COUNT,
     I_TRADING_STATE,
+    I_ENV_STALE,
     I_VAR_DIRTY,
+    I_WARMS,
     P_BURST,
     P_CORR_MIN,
     P_MAX_CORR,
@@ -75,6 +77,10 @@ from bot4.core.state import (
     P_RISK_FRAC,
     P_VAR_K,
     P_VAR_WINDOW,
+    RX_CORR_HI,
+    RX_CORR_LO,
+    RX_ENV_LINES,
+    RX_ORDER_LEN,
     S_LAST_PX,
     S_MAX_EXPOSURE,
     S_MIN_SIZE,
@@ -265,6 +271,163 @@ def correlation_matrix_nb(rets: np.ndarray, count: int, window: int, min_samples
     return n
 
 
+@kernel
+def correlation_extremes_nb(sym: np.ndarray, corr: np.ndarray, risk_aux: np.ndarray) -> None:
+    """Per symbol, the extremes of corr[s, j] * sign(position j) over the open positions j != s.
+
+    The correlation rule refuses a new position in direction d when some open position has corr * d * sign >=
+    max_correlation, i.e. when d = +1 and the maximum reaches it, or d = -1 and minus the minimum does: the same
+    comparison as a loop over the positions, read in O(1). Refreshed whenever the correlation matrix or the set of
+    open positions (and their signs) changes.
+    """
+    n_sym = sym.shape[0]
+    for s in range(n_sym):
+        hi = -np.inf
+        lo = np.inf
+        for j in range(n_sym):
+            q = sym[j, S_QTY]
+            if j != s and q != 0.0:
+                c = corr[s, j]
+                if c == c:
+                    v = c if q > 0.0 else -c
+                    hi = v if v > hi else hi
+                    lo = v if v < lo else lo
+        risk_aux[s, RX_CORR_HI] = hi
+        risk_aux[s, RX_CORR_LO] = lo
+
+
+@kernel
+def sort_var_order_nb(rets: np.ndarray, count: int, window: int, var_order: np.ndarray, risk_aux: np.ndarray) -> None:
+    """Keep var_order[s] = the window's ring columns sorted by symbol s's return, largest first.
+
+    After one new sample the previous order minus the column that left is still sorted, so the new column is
+    inserted in O(window); otherwise (first samples, a restart) the window is sorted from scratch.
+    """
+    cap = rets.shape[1]
+    n = count if count < window else window
+    col0 = (count - n) % cap
+    new_col = (count - 1) % cap
+    for s in range(rets.shape[0]):
+        prev = int(risk_aux[s, RX_ORDER_LEN])
+        kept = 0
+        for idx in range(prev):
+            c = var_order[s, idx]
+            t = c - col0
+            if t < 0:
+                t += cap
+            if t < n and c != new_col:
+                var_order[s, kept] = c
+                kept += 1
+        if kept + 1 == n:
+            var_order[s, kept] = new_col
+            start = kept
+        else:
+            for t in range(n):
+                c = col0 + t
+                var_order[s, t] = c - cap if c >= cap else c
+            start = 1
+        for idx in range(start, n):  # insertion sort, descending by return
+            c = var_order[s, idx]
+            r = rets[s, c]
+            j = idx
+            while j > 0 and rets[s, var_order[s, j - 1]] < r:
+                var_order[s, j] = var_order[s, j - 1]
+                j -= 1
+            var_order[s, j] = c
+        risk_aux[s, RX_ORDER_LEN] = n
+
+
+@kernel
+def build_var_envelopes_nb(
+    rets: np.ndarray, var_base: np.ndarray, count: int, window: int, var_order: np.ndarray, risk_aux: np.ndarray,
+    var_env: np.ndarray,
+) -> None:
+    """For every symbol, the lower envelope of the lines y_t(d) = var_base[t] + d * return_t over the VaR window.
+
+    min_t y_t(d) is the worst window outcome after adding ``d`` of that symbol (the VaR rule at k = 1); as a
+    function of d it is the lower envelope of these lines, a concave polyline. Built from var_order (slopes
+    descending) in O(window) per symbol. var_env[s, 0, i] is the breakpoint between lines i and i + 1 (ascending),
+    var_env[s, 1, i] and var_env[s, 2, i] line i's intercept and slope.
+    """
+    cap = rets.shape[1]
+    n = count if count < window else window
+    col0 = (count - n) % cap
+    for s in range(rets.shape[0]):
+        if int(risk_aux[s, RX_ORDER_LEN]) != n:
+            risk_aux[s, RX_ENV_LINES] = 0.0
+            continue
+        h = 0
+        for idx in range(n):
+            c = var_order[s, idx]
+            t = c - col0
+            if t < 0:
+                t += cap
+            r = rets[s, c]
+            b = var_base[t]
+            if not (r == r and b == b):
+                continue
+            if h > 0 and var_env[s, 2, h - 1] == r:
+                if var_env[s, 1, h - 1] <= b:
+                    continue  # same slope, not lower: never the minimum
+                h -= 1
+            while h >= 2:
+                b1 = var_env[s, 1, h - 2]
+                r1 = var_env[s, 2, h - 2]
+                b2 = var_env[s, 1, h - 1]
+                r2 = var_env[s, 2, h - 1]
+                # line h-1 is never the minimum when the new line crosses below line h-2 no later than it does
+                if (b - b1) * (r1 - r2) <= (b2 - b1) * (r1 - r):
+                    h -= 1
+                else:
+                    break
+            var_env[s, 1, h] = b
+            var_env[s, 2, h] = r
+            h += 1
+        for i in range(h - 1):
+            var_env[s, 0, i] = (var_env[s, 1, i + 1] - var_env[s, 1, i]) / (var_env[s, 2, i] - var_env[s, 2, i + 1])
+        risk_aux[s, RX_ENV_LINES] = h
+
+
+@helper
+def envelope_min_nb(var_env: np.ndarray, s: int, lines: int, d: float) -> float:
+    """min over the window of var_base[t] + d * return_t, from symbol s's envelope.
+
+    The line in force at ``d`` is the number of breakpoints below ``d`` (they ascend): counted without branches over
+    one contiguous row, so the loads are independent and sequential (a binary search chains dependent loads, each a
+    cache miss when the row is cold). Its neighbours are evaluated too, so a breakpoint rounded one way or the other
+    cannot pick a line above the true minimum.
+    """
+    i = 0
+    for j in range(lines - 1):
+        i += var_env[s, 0, j] < d
+    best = var_env[s, 1, i] + d * var_env[s, 2, i]
+    if i > 0:
+        v = var_env[s, 1, i - 1] + d * var_env[s, 2, i - 1]
+        best = v if v < best else best
+    if i + 1 < lines:
+        v = var_env[s, 1, i + 1] + d * var_env[s, 2, i + 1]
+        best = v if v < best else best
+    return best
+
+
+@helper
+def refresh_risk_views_nb(
+    sym: np.ndarray, ist: np.ndarray, params: np.ndarray, corr: np.ndarray, rets: np.ndarray, var_base: np.ndarray,
+    risk_aux: np.ndarray, var_env: np.ndarray, var_order: np.ndarray, resort: bool,
+) -> None:
+    """Rebuild what the risk check reads instead of looping: correlation extremes and VaR envelopes.
+
+    ``resort`` after a new return sample (the window moved); a position change keeps the sort and only rebuilds the
+    envelopes (their intercepts, the VaR base, moved).
+    """
+    correlation_extremes_nb(sym, corr, risk_aux)
+    count = ist[I_RET_COUNT]
+    window = int(params[P_VAR_WINDOW])
+    if resort:
+        sort_var_order_nb(rets, count, window, var_order, risk_aux)
+    build_var_envelopes_nb(rets, var_base, count, window, var_order, risk_aux, var_env)
+
+
 @helper
 def take_token_nb(venue_tokens: np.ndarray, params: np.ndarray, venue: int, now_mkt: int) -> bool:
     """Order-rate token bucket of ``venue`` on the market clock."""
@@ -293,6 +456,8 @@ def risk_check_arrays_nb(
     rets: np.ndarray,
     var_base: np.ndarray,
     var_scratch: np.ndarray,
+    risk_aux: np.ndarray,
+    var_env: np.ndarray,
     venue_tokens: np.ndarray,
     s: int,
     side: int,
@@ -305,7 +470,10 @@ def risk_check_arrays_nb(
 
     It takes the arrays it reads rather than the EngineState tuple: measured in a tight loop, the same checks
     reading ``st.<field>`` inside an inlined helper cost 1.0-1.3 us per entry order, with the arrays 0.18-0.19 us
-    (numba handles the 44-array tuple as one aggregate value, and every field access paid for it).
+    (numba handles the 44-array tuple as one aggregate value, and every field access paid for it). The correlation
+    and VaR rules read per-symbol views kept current off the order path (``refresh_risk_views_nb``): an O(1)
+    comparison and a branch-free count over the envelope's breakpoints instead of loops over the positions and the window; when an
+    envelope is not built (a fill since the last refresh, VaR at k > 1) the window is scanned as before.
     """
     n_sym = sym.shape[0]
     if s < 0 or s >= n_sym:
@@ -356,25 +524,30 @@ def risk_check_arrays_nb(
         gross = acct[A_GROSS] - abs(sym[s, S_QTY]) * last + new_exposure
         if gross > params[P_MAX_GROSS] * (1.0 + LIMIT_TOLERANCE):
             return REASON_GROSS_EXPOSURE
-        new_dir = 1.0 if eff + side * size > 0.0 else -1.0
-        max_corr = params[P_MAX_CORR]
-        for j in range(n_sym):
-            if j != s and sym[j, S_QTY] != 0.0:
-                c = corr[s, j]
-                if c == c:
-                    other_dir = 1.0 if sym[j, S_QTY] > 0.0 else -1.0
-                    if c * new_dir * other_dir >= max_corr:
-                        return REASON_CORRELATION
         count = ist[I_RET_COUNT]
         window = int(params[P_VAR_WINDOW])
+        if ist[I_VAR_DIRTY] != 0:  # positions were set from outside the fill path (journal restore, tests)
+            rebuild_var_base_nb(rets, sym, count, window, var_base)
+            correlation_extremes_nb(sym, corr, risk_aux)
+            for j in range(n_sym):
+                risk_aux[j, RX_ENV_LINES] = 0.0
+            ist[I_VAR_DIRTY] = 0
+            ist[I_ENV_STALE] = 1
+        if eff + side * size > 0.0:
+            if risk_aux[s, RX_CORR_HI] >= params[P_MAX_CORR]:
+                return REASON_CORRELATION
+        elif -risk_aux[s, RX_CORR_LO] >= params[P_MAX_CORR]:
+            return REASON_CORRELATION
         if count >= params[P_CORR_MIN]:
-            if ist[I_VAR_DIRTY] != 0:
-                rebuild_var_base_nb(rets, sym, count, window, var_base)
-                ist[I_VAR_DIRTY] = 0
             n = count if count < window else window
-            var = var_with_nb(
-                rets, var_base, var_scratch, n, count, int(params[P_VAR_K]), s, side * size * price
-            )
+            delta = side * size * price
+            lines = int(risk_aux[s, RX_ENV_LINES])
+            k = int(params[P_VAR_K])
+            if lines > 0 and k == 1:
+                worst = envelope_min_nb(var_env, s, lines, delta)
+                var = -worst if worst < 0.0 else 0.0
+            else:
+                var = var_with_nb(rets, var_base, var_scratch, n, count, k, s, delta)
             if var > params[P_MAX_VAR_FRAC] * equity * (1.0 + LIMIT_TOLERANCE):
                 return REASON_VAR
     if not protective and not take_token_nb(venue_tokens, params, venue, ist[I_CLOCK_NS]):
@@ -382,11 +555,55 @@ def risk_check_arrays_nb(
     return REASON_OK
 
 
+@kernel
+def warm_risk_path_nb(
+    sym: np.ndarray,
+    ist: np.ndarray,
+    acct: np.ndarray,
+    params: np.ndarray,
+    brk: np.ndarray,
+    corr: np.ndarray,
+    rets: np.ndarray,
+    var_base: np.ndarray,
+    var_scratch: np.ndarray,
+    risk_aux: np.ndarray,
+    var_env: np.ndarray,
+    venue_tokens: np.ndarray,
+    s: int,
+) -> int:
+    """A dry run of every check for a one-step entry on ``s``, leaving the state as it found it.
+
+    Between two orders the core handles hundreds of ticks, which push the checks' code, branch history and data out
+    of the nearest caches; measured in the running core, a real order's checks then cost 2-3x their hot figure. The
+    engine calls this every ``warm_every_ticks`` ticks and when it goes idle, so the next order finds them warm. The
+    only state the checks write is the order-rate bucket (restored here) and a pending VaR base rebuild (which the
+    next real check would do the same way). Returns the check's REASON_* (nothing acts on it).
+    """
+    if s < 0 or s >= sym.shape[0]:
+        return REASON_UNKNOWN_SYMBOL
+    last = sym[s, S_LAST_PX]
+    if not (last > 0.0):
+        return REASON_NO_MARKET_PRICE
+    venue = int(sym[s, S_VENUE])
+    tokens = venue_tokens[venue, 0]
+    refill_ts = venue_tokens[venue, 1]
+    stop = last * (1.0 - 0.5 * params[P_PRICE_BAND])
+    reason = risk_check_arrays_nb(
+        sym, ist, acct, params, brk, corr, rets, var_base, var_scratch, risk_aux, var_env, venue_tokens, s, 1, last,
+        sym[s, S_SIZE_STEP], stop, 0,
+    )
+    venue_tokens[venue, 0] = tokens
+    venue_tokens[venue, 1] = refill_ts
+    ist[I_WARMS] += 1
+    return reason
+
+
 @helper
 def risk_check_nb(st: EngineState, s: int, side: int, price: float, size: float, stop: float, flags: int) -> int:
-    """:func:`risk_check_arrays_nb` on the engine's state."""
+    """:func:`risk_check_arrays_nb` on the engine's state, positions taken as set by hand (views rebuilt first)."""
+    st.ist[I_VAR_DIRTY] = 1
     return risk_check_arrays_nb(
-        st.sym, st.ist, st.acct, st.params, st.brk, st.corr, st.rets, st.var_base, st.var_scratch, st.venue_tokens,
-        s, side, price, size, stop, flags,
+        st.sym, st.ist, st.acct, st.params, st.brk, st.corr, st.rets, st.var_base, st.var_scratch, st.risk_aux,
+        st.var_env, st.venue_tokens, s, side, price, size, stop, flags,
     )
 

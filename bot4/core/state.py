@@ -53,6 +53,7 @@ P_FLATTEN_ON_KILL = 19  # 0/1
 P_PUBLISH_NS = 20  # how often the core publishes its snapshot, wall clock
 P_BATCH_MAX = 21
 P_DD_RESUME = 22  # REDUCING -> ACTIVE again below this drawdown (hysteresis)
+P_WARM_TICKS = 23  # ticks between dry runs of the risk checks (0 = none)
 N_PARAMS = 24
 
 # --- ist: int64 state owned by the core ----------------------------------------------------------------------------
@@ -87,6 +88,10 @@ I_CANCEL_ALL_PENDING = 27  # cancels not all pushed yet (execution ring full): 1
 I_SLEEPING = 28  # 1 while the core thread sleeps on I_WAKE (producers must wake it)
 I_WAKE = 29  # futex word: producers bump it to wake a sleeping core
 I_SLEEPS = 30  # times the run loop went to sleep
+I_WARM_TICKS = 31  # ticks handled since the last dry run of the risk checks
+I_WARMS = 32  # dry runs of the risk checks (warm_risk_path_nb)
+I_WARM_SYMBOL = 33  # latest symbol ticking with a strategy: the dry runs check an order on it
+I_ENV_STALE = 34  # 1 when a position changed since the VaR envelopes were built (the next warm-up rebuilds them)
 N_IST = 40
 
 # --- acct: float64 account figures ---------------------------------------------------------------------------------
@@ -158,6 +163,13 @@ SS_HIST_POS = 6  # next write position in the price history
 N_SS = 8
 
 # --- breakers (int64) ------------------------------------------------------------------------------------------------
+# --- risk_aux columns: per-symbol values the risk check reads in O(1) ----------------------------------------------
+RX_CORR_HI = 0  # max over open positions j != s of corr[s, j] * sign(qty_j) (-inf when none)
+RX_CORR_LO = 1  # min of the same (+inf when none)
+RX_ENV_LINES = 2  # lines in var_env[s] (0 = not built for the current VaR base: the check scans the window)
+RX_ORDER_LEN = 3  # ring columns in var_order[s] (sorted for the current window)
+N_RX = 4
+
 B_STATE = 0  # BREAKER_*
 B_SINCE_NS = 1  # monotonic ns of the last transition
 B_OUTCOMES = 2  # bit i = 1 when the i-th most recent call failed
@@ -211,6 +223,9 @@ class EngineState(NamedTuple):
     corr: np.ndarray  # [symbol, symbol] correlation over the last corr_window samples (NaN = unknown)
     var_base: np.ndarray  # portfolio PnL per sample of the current positions
     var_scratch: np.ndarray  # the k worst outcomes while computing a VaR
+    risk_aux: np.ndarray  # [symbol, N_RX]: what the risk check reads instead of looping (see RX_*)
+    var_env: np.ndarray  # [symbol, 3, line]: lower envelope of the VaR lines (breakpoints, intercepts, slopes)
+    var_order: np.ndarray  # [symbol, var_window] int64: ring columns of the window sorted by return, descending
     venue_tokens: np.ndarray  # [venue, 2]: tokens, market-clock ns of the last refill
     brk: np.ndarray  # [breaker, N_B] int64
     brk_cfg: np.ndarray  # [breaker, N_BC] float64
@@ -305,6 +320,7 @@ def build_state(config: CoreConfig, publish_interval_s: float = 0.05) -> tuple[E
     params[P_FLATTEN_ON_KILL] = 1.0 if risk.flatten_on_kill else 0.0
     params[P_PUBLISH_NS] = publish_interval_s * NS
     params[P_BATCH_MAX] = config.batch_max
+    params[P_WARM_TICKS] = config.warm_every_ticks
 
     ist = aligned_zeros(N_IST)
     acct = np.zeros(N_ACCT)
@@ -341,6 +357,11 @@ def build_state(config: CoreConfig, publish_interval_s: float = 0.05) -> tuple[E
     corr = np.full((n_sym, n_sym), np.nan)
     var_base = np.zeros(risk.var_window)
     var_scratch = np.zeros(var_k + 1)
+    risk_aux = np.zeros((n_sym, N_RX))
+    risk_aux[:, RX_CORR_HI] = -np.inf  # no open position: nothing to be correlated with
+    risk_aux[:, RX_CORR_LO] = np.inf
+    var_env = np.zeros((n_sym, 3, risk.var_window))
+    var_order = np.zeros((n_sym, risk.var_window), np.int64)
     venue_tokens = np.zeros((n_venues, 2))
     venue_tokens[:, 0] = risk.order_burst
 
@@ -377,6 +398,9 @@ def build_state(config: CoreConfig, publish_interval_s: float = 0.05) -> tuple[E
         corr=corr,
         var_base=var_base,
         var_scratch=var_scratch,
+        risk_aux=risk_aux,
+        var_env=var_env,
+        var_order=var_order,
         venue_tokens=venue_tokens,
         brk=brk,
         brk_cfg=brk_cfg,

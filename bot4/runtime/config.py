@@ -175,7 +175,8 @@ def load_config(path: str | Path | None = None, env: typing.Mapping[str, str] | 
             raise ConfigError(f"config key {unknown[0]}: unknown section (known: {', '.join(sorted(SECTIONS))})")
         core_kwargs: dict[str, Any] = {}
         scalars = raw.get("core", {})
-        allowed = ("md_ring_capacity", "order_ring_capacity", "fill_ring_capacity", "order_pool_capacity", "batch_max")
+        allowed = ("md_ring_capacity", "order_ring_capacity", "fill_ring_capacity", "order_pool_capacity", "batch_max",
+                   "warm_every_ticks")
         for key, value in scalars.items():
             if key not in allowed:
                 raise ConfigError(f"config key core.{key}: unknown key (known: {', '.join(allowed)})")

@@ -52,6 +52,7 @@ from bot4.core.state import (
     I_REARM_AFTER_NS,
     I_STATE_SINCE_NS,
     I_TRADING_STATE,
+    I_VAR_DIRTY,
     P_REARM_COOLDOWN_NS,
     S_AVG_PX,
     S_FEES,
@@ -151,6 +152,7 @@ class Engine:
             acct[A_FEES] = sum(r.fees.values())
         if not math.isnan(r.peak_equity):
             st.acct[A_PEAK] = max(st.acct[A_PEAK], r.peak_equity)
+        st.ist[I_VAR_DIRTY] = 1  # positions set from outside the fill path: the risk views are rebuilt on first use
         st.ist[I_ORDER_SEQ] = r.order_seq
         st.ist[I_HALT_SEQ] = r.halt_seq
         if r.trading_state != st.ist[I_TRADING_STATE]:

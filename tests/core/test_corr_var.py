@@ -7,8 +7,17 @@ import math
 import numpy as np
 import pytest
 
-from bot4.core.risk import correlation_matrix_nb, rebuild_var_base_nb, shift_var_base_nb, var_with_nb
-from bot4.core.state import N_SYM, S_LAST_PX, S_QTY
+from bot4.core.risk import (
+    build_var_envelopes_nb,
+    correlation_extremes_nb,
+    correlation_matrix_nb,
+    envelope_min_nb,
+    rebuild_var_base_nb,
+    shift_var_base_nb,
+    sort_var_order_nb,
+    var_with_nb,
+)
+from bot4.core.state import N_RX, N_SYM, RX_CORR_HI, RX_CORR_LO, RX_ENV_LINES, S_LAST_PX, S_QTY
 
 
 def _ring_fill(series: np.ndarray, capacity: int) -> np.ndarray:
@@ -84,3 +93,81 @@ def test_a_fill_shifts_the_var_base_as_a_rebuild_would(count: int) -> None:
     rebuilt = np.zeros(window)
     n = rebuild_var_base_nb(rets, sym, count, window, rebuilt)
     np.testing.assert_allclose(shifted[:n], rebuilt[:n], rtol=1e-12, atol=1e-12)
+
+
+# --- the views the risk check reads instead of looping ----------------------------------------------------------------
+
+
+def _views(n_sym: int, window: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return np.zeros((n_sym, N_RX)), np.zeros((n_sym, 3, window)), np.zeros((n_sym, window), np.int64)
+
+
+def _loop_min(rets: np.ndarray, base: np.ndarray, count: int, window: int, s: int, d: float) -> float:
+    """The window scan the envelope replaces, written out in Python: min_t base[t] + d * return_t."""
+    cap = rets.shape[1]
+    n = min(count, window)
+    col0 = (count - n) % cap
+    return min(base[t] + d * rets[s, (col0 + t) % cap] for t in range(n))
+
+
+@pytest.mark.parametrize(("window", "capacity", "ties"), [(100, 100, False), (60, 100, False), (100, 100, True)])
+def test_var_envelopes_give_the_window_minimum_sample_after_sample(window: int, capacity: int, ties: bool) -> None:
+    """Samples arrive one by one (ring wrap-around included); after each, the envelope's minimum equals the scan's
+    for order sizes on both sides, at and around every breakpoint; positions change between samples (fills)."""
+    rng = np.random.default_rng(window + capacity + ties)
+    n_sym, total = 4, 260
+    series = rng.standard_t(3, size=(n_sym, total)) * 0.01
+    if ties:
+        series = np.round(series, 3)  # many equal returns: equal slopes in the envelope
+    rets = np.zeros((n_sym, capacity))
+    sym = np.zeros((n_sym, N_SYM))
+    sym[:, S_QTY] = [2.0, -1.0, 0.0, 0.5]
+    sym[:, S_LAST_PX] = [100.0, 50.0, 10.0, 300.0]
+    aux, env, order = _views(n_sym, window)
+    base = np.zeros(window)
+    checked = 0
+    for t in range(total):
+        rets[:, t % capacity] = series[:, t]
+        count = t + 1
+        if t % 7 == 3:
+            sym[t % n_sym, S_QTY] += rng.normal(0, 2.0)
+        rebuild_var_base_nb(rets, sym, count, window, base)
+        sort_var_order_nb(rets, count, window, order, aux)
+        build_var_envelopes_nb(rets, base, count, window, order, aux, env)
+        n = min(count, window)
+        for s in range(n_sym):
+            cols = order[s, :n]
+            assert sorted(cols.tolist()) == sorted(((count - n + np.arange(n)) % capacity).tolist())
+            assert np.all(np.diff(rets[s, cols]) <= 0.0)  # sorted by return, largest first
+            lines = int(aux[s, RX_ENV_LINES])
+            assert 1 <= lines <= n
+            probes = [0.0, 1e-3, -1e-3, 1e6, -1e6, *rng.normal(0, 3e3, 6)]
+            probes += [float(x) for x in env[s, 0, : lines - 1]]  # exactly on the breakpoints
+            for d in probes:
+                got = envelope_min_nb(env, s, lines, d)
+                assert got == pytest.approx(_loop_min(rets, base, count, window, s, d), rel=1e-12, abs=1e-12)
+                checked += 1
+    assert checked > 10_000
+
+
+def test_correlation_extremes_match_the_rule_over_open_positions() -> None:
+    rng = np.random.default_rng(11)
+    n_sym = 6
+    corr = rng.uniform(-1, 1, size=(n_sym, n_sym))
+    corr = (corr + corr.T) / 2
+    corr[2, 4] = corr[4, 2] = np.nan  # unknown pair: never refuses
+    sym = np.zeros((n_sym, N_SYM))
+    sym[:, S_QTY] = [1.0, -2.0, 0.0, 3.0, -0.5, 0.0]
+    aux, _env, _order = _views(n_sym, 8)
+    correlation_extremes_nb(sym, corr, aux)
+    for s in range(n_sym):
+        vals = [
+            corr[s, j] * math.copysign(1.0, sym[j, S_QTY])
+            for j in range(n_sym)
+            if j != s and sym[j, S_QTY] != 0.0 and not math.isnan(corr[s, j])
+        ]
+        assert aux[s, RX_CORR_HI] == (max(vals) if vals else -math.inf)
+        assert aux[s, RX_CORR_LO] == (min(vals) if vals else math.inf)
+    sym[:, S_QTY] = 0.0
+    correlation_extremes_nb(sym, corr, aux)
+    assert (aux[:, RX_CORR_HI] == -math.inf).all() and (aux[:, RX_CORR_LO] == math.inf).all()
