@@ -93,6 +93,7 @@ from bot4.core.state import (
 )
 
 LIMIT_TOLERANCE = 1e-9  # relative slack so that a value exactly at a limit is inside it despite rounding
+ENV_BLOCK = 8  # breakpoints per block of the VaR envelope's two-level index (one cache line of float64)
 
 
 @kernel
@@ -347,7 +348,8 @@ def build_var_envelopes_nb(
     min_t y_t(d) is the worst window outcome after adding ``d`` of that symbol (the VaR rule at k = 1); as a
     function of d it is the lower envelope of these lines, a concave polyline. Built from var_order (slopes
     descending) in O(window) per symbol. var_env[s, 0, i] is the breakpoint between lines i and i + 1 (ascending),
-    var_env[s, 1, i] and var_env[s, 2, i] line i's intercept and slope.
+    var_env[s, 1, i] and var_env[s, 2, i] line i's intercept and slope, var_env[s, 3, k] = var_env[s, 0, k * ENV_BLOCK]
+    (the index the search starts from).
     """
     cap = rets.shape[1]
     n = count if count < window else window
@@ -385,6 +387,8 @@ def build_var_envelopes_nb(
             h += 1
         for i in range(h - 1):
             var_env[s, 0, i] = (var_env[s, 1, i + 1] - var_env[s, 1, i]) / (var_env[s, 2, i] - var_env[s, 2, i + 1])
+            if i % ENV_BLOCK == 0:
+                var_env[s, 3, i // ENV_BLOCK] = var_env[s, 0, i]
         risk_aux[s, RX_ENV_LINES] = h
 
 
@@ -392,14 +396,27 @@ def build_var_envelopes_nb(
 def envelope_min_nb(var_env: np.ndarray, s: int, lines: int, d: float) -> float:
     """min over the window of var_base[t] + d * return_t, from symbol s's envelope.
 
-    The line in force at ``d`` is the number of breakpoints below ``d`` (they ascend): counted without branches over
-    one contiguous row, so the loads are independent and sequential (a binary search chains dependent loads, each a
-    cache miss when the row is cold). Its neighbours are evaluated too, so a breakpoint rounded one way or the other
-    cannot pick a line above the true minimum.
+    The line in force at ``d`` is the number of breakpoints below ``d`` (they ascend). It is counted on two levels
+    without branches: first over every ENV_BLOCK-th breakpoint (row 3: 13 values, two cache lines, for a
+    100-sample window), then inside the one block that holds the answer (one line). About five cache lines in all, with
+    independent loads; a binary search chains seven dependent ones, a full count reads thirteen lines. Its
+    neighbours are evaluated too, so a breakpoint rounded one way or the other cannot pick a line above the true
+    minimum.
     """
+    n_bp = lines - 1
+    n_coarse = (n_bp + ENV_BLOCK - 1) // ENV_BLOCK
+    c = 0
+    for k in range(n_coarse):
+        c += var_env[s, 3, k] < d
     i = 0
-    for j in range(lines - 1):
-        i += var_env[s, 0, j] < d
+    if c > 0:
+        first = (c - 1) * ENV_BLOCK + 1
+        last = first + ENV_BLOCK - 1
+        if last > n_bp:
+            last = n_bp
+        i = first
+        for j in range(first, last):
+            i += var_env[s, 0, j] < d
     best = var_env[s, 1, i] + d * var_env[s, 2, i]
     if i > 0:
         v = var_env[s, 1, i - 1] + d * var_env[s, 2, i - 1]

@@ -224,7 +224,7 @@ class EngineState(NamedTuple):
     var_base: np.ndarray  # portfolio PnL per sample of the current positions
     var_scratch: np.ndarray  # the k worst outcomes while computing a VaR
     risk_aux: np.ndarray  # [symbol, N_RX]: what the risk check reads instead of looping (see RX_*)
-    var_env: np.ndarray  # [symbol, 3, line]: lower envelope of the VaR lines (breakpoints, intercepts, slopes)
+    var_env: np.ndarray  # [symbol, 4, line]: lower envelope of the VaR lines (breakpoints, intercepts, slopes, index)
     var_order: np.ndarray  # [symbol, var_window] int64: ring columns of the window sorted by return, descending
     venue_tokens: np.ndarray  # [venue, 2]: tokens, market-clock ns of the last refill
     brk: np.ndarray  # [breaker, N_B] int64
@@ -360,7 +360,7 @@ def build_state(config: CoreConfig, publish_interval_s: float = 0.05) -> tuple[E
     risk_aux = np.zeros((n_sym, N_RX))
     risk_aux[:, RX_CORR_HI] = -np.inf  # no open position: nothing to be correlated with
     risk_aux[:, RX_CORR_LO] = np.inf
-    var_env = np.zeros((n_sym, 3, risk.var_window))
+    var_env = np.zeros((n_sym, 4, risk.var_window))
     var_order = np.zeros((n_sym, risk.var_window), np.int64)
     venue_tokens = np.zeros((n_venues, 2))
     venue_tokens[:, 0] = risk.order_burst

@@ -99,7 +99,7 @@ def test_a_fill_shifts_the_var_base_as_a_rebuild_would(count: int) -> None:
 
 
 def _views(n_sym: int, window: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    return np.zeros((n_sym, N_RX)), np.zeros((n_sym, 3, window)), np.zeros((n_sym, window), np.int64)
+    return np.zeros((n_sym, N_RX)), np.zeros((n_sym, 4, window)), np.zeros((n_sym, window), np.int64)
 
 
 def _loop_min(rets: np.ndarray, base: np.ndarray, count: int, window: int, s: int, d: float) -> float:
