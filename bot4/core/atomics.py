@@ -32,6 +32,7 @@ for _name in ("clock_gettime", "nanosleep", "sched_yield", "syscall"):
 SYS_FUTEX = {"x86_64": 202, "aarch64": 98, "arm64": 98}.get(platform.machine(), 202)
 FUTEX_WAIT_PRIVATE = 0 | 128
 FUTEX_WAKE_PRIVATE = 1 | 128
+SYS_WRITE = {"x86_64": 1, "aarch64": 64, "arm64": 64}.get(platform.machine(), 1)
 
 
 def _item_pointer(context, builder, aryty, ary_val, idx_val, idxty):  # type: ignore[no-untyped-def]
@@ -220,6 +221,26 @@ def futex_wake(typingctx, arr, idx):  # type: ignore[no-untyped-def]
                 ir.Constant(i64, 0),
                 ir.Constant(i64, 0),
             ],
+        )
+
+    return sig, codegen
+
+
+@intrinsic
+def eventfd_signal(typingctx, fd):  # type: ignore[no-untyped-def]
+    """Add 1 to the eventfd ``fd`` (write(2) of a 64-bit one): wakes an event loop waiting for it to be readable."""
+    if not isinstance(fd, types.Integer):
+        return None
+    sig = types.int64(fd)
+
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        i64 = ir.IntType(64)
+        one = cgutils.alloca_once_value(builder, ir.Constant(i64, 1))
+        fnty = ir.FunctionType(i64, [i64], var_arg=True)
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "syscall")
+        fd64 = context.cast(builder, args[0], signature.args[0], types.int64)
+        return builder.call(
+            fn, [ir.Constant(i64, SYS_WRITE), fd64, builder.ptrtoint(one, i64), ir.Constant(i64, 8)]
         )
 
     return sig, codegen

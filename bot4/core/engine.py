@@ -15,6 +15,7 @@ import math
 import numpy as np
 
 from bot4.core.atomics import (
+    eventfd_signal,
     fence_seq_cst,
     futex_wait_ns,
     futex_wake,
@@ -131,6 +132,9 @@ from bot4.core.state import (
     I_SLEEPING,
     I_SLEEPS,
     I_ENV_STALE,
+    I_NOTIFIES,
+    I_NOTIFY_ARMED,
+    I_NOTIFY_FD,
     I_WARM_SYMBOL,
     I_WARM_TICKS,
     I_STATE_SINCE_NS,
@@ -916,6 +920,26 @@ def inbound_waiting_nb(st: EngineState) -> bool:
     return ring_available_nb(st.cmd_ctrl) + ring_available_nb(st.fill_ctrl) + ring_available_nb(st.md_ctrl) > 0
 
 
+@helper
+def notify_output_nb(ist: np.ndarray) -> None:
+    """Orders wait in the execution ring: if the execution side sleeps on the eventfd, wake it (once)."""
+    fence_seq_cst()  # our ring publish is visible before we read I_NOTIFY_ARMED (its arm reads the ring after)
+    if load_acquire(ist, I_NOTIFY_ARMED) != 0:
+        store_release(ist, I_NOTIFY_ARMED, 0)
+        fd = ist[I_NOTIFY_FD]
+        if fd >= 0:
+            eventfd_signal(fd)
+            ist[I_NOTIFIES] += 1
+
+
+@kernel
+def arm_output_notify_nb(ist: np.ndarray, out_ctrl: np.ndarray) -> int:
+    """Execution side, before sleeping on the eventfd: ask for a signal; the orders already waiting (0 = sleep)."""
+    store_release(ist, I_NOTIFY_ARMED, 1)
+    fence_seq_cst()  # the arm is visible before we look at the ring (the core looks at the arm after publishing)
+    return ring_available_nb(out_ctrl)
+
+
 @kernel
 def engine_run_nb(st: EngineState) -> int:
     """The core thread's loop (GIL released) until ``I_STOP`` is set; returns the iterations run."""
@@ -929,6 +953,8 @@ def engine_run_nb(st: EngineState) -> int:
     while load_acquire(ist, I_STOP) == 0:
         loops += 1
         n = engine_step_inline_nb(st)
+        if n > 0 and ring_available_nb(st.out_ctrl) > 0:
+            notify_output_nb(ist)
         now = monotonic_ns()
         if now - last_publish >= publish_ns:
             ist[I_LOOPS] = loops
@@ -993,6 +1019,7 @@ __all__ = [
     "engine_publish_nb",
     "engine_read_nb",
     "wake_core_nb",
+    "arm_output_notify_nb",
     "STATUS_FILLED",
     "EXEC_FILL",
     "TICK_TRADE",

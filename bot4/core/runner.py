@@ -8,6 +8,7 @@ sleeping core wakes at once. Readers call :meth:`snapshot`, a consistent copy ta
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ import numpy as np
 
 from bot4.core.config import CoreConfig
 from bot4.core.engine import (
+    arm_output_notify_nb,
     engine_publish_nb,
     engine_read_nb,
     engine_run_nb,
@@ -65,6 +67,7 @@ from bot4.core.state import (
     I_LAST_CMD_REASON,
     I_LAST_CMD_SEQ,
     I_LOSS_STREAK,
+    I_NOTIFY_FD,
     I_OPEN_ORDERS,
     I_PAUSED,
     I_REARM_AFTER_NS,
@@ -311,6 +314,8 @@ class Core:
         self._step = bind(engine_step_nb, self.state)
         self._publish = bind(engine_publish_nb, self.state)
         self._wake = bind(wake_core_nb, self.state.ist)
+        self._arm = bind(arm_output_notify_nb, self.state.ist, self.state.md_ctrl)
+        self._output_fd = -1
         self._thread: threading.Thread | None = None
         self._read_lock = threading.Lock()
         self._snap_arrays = self._new_snapshot_arrays()
@@ -385,6 +390,27 @@ class Core:
     def notify(self) -> None:
         """Wake the core thread if it sleeps (producers call this after pushing)."""
         self._wake(self.state.ist)
+
+    def output_fd(self) -> int:
+        """An eventfd the core thread signals when orders wait in the execution ring and :meth:`arm_output` was
+        called since the last signal: an event loop waits on it instead of polling the ring on a timer."""
+        if self._output_fd < 0:
+            self._output_fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+            self.state.ist[I_NOTIFY_FD] = self._output_fd
+        return self._output_fd
+
+    def arm_output(self) -> int:
+        """Ask for a signal on :meth:`output_fd` at the next order; returns the orders already waiting (0 = sleep)."""
+        return int(self._arm(self.state.ist, self.state.out_ctrl))
+
+    def close_output_fd(self) -> None:
+        """Close the eventfd (after :meth:`stop`: the core thread no longer signals it)."""
+        if self._output_fd >= 0:
+            if self.running:
+                raise RuntimeError("close_output_fd() while the core thread runs")
+            self.state.ist[I_NOTIFY_FD] = -1
+            os.close(self._output_fd)
+            self._output_fd = -1
 
     def snapshot(self) -> CoreSnapshot:
         """A consistent copy of the published state (any thread)."""

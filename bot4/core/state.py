@@ -92,6 +92,9 @@ I_WARM_TICKS = 31  # ticks handled since the last dry run of the risk checks
 I_WARMS = 32  # dry runs of the risk checks (warm_risk_path_nb)
 I_WARM_SYMBOL = 33  # latest symbol ticking with a strategy: the dry runs check an order on it
 I_ENV_STALE = 34  # 1 when a position changed since the VaR envelopes were built (the next warm-up rebuilds them)
+I_NOTIFY_FD = 35  # eventfd the core signals when orders wait in the execution ring and a consumer sleeps (-1 = none)
+I_NOTIFY_ARMED = 36  # 1 while the execution side sleeps waiting for that signal
+I_NOTIFIES = 37  # signals sent
 N_IST = 40
 
 # --- acct: float64 account figures ---------------------------------------------------------------------------------
@@ -323,6 +326,7 @@ def build_state(config: CoreConfig, publish_interval_s: float = 0.05) -> tuple[E
     params[P_WARM_TICKS] = config.warm_every_ticks
 
     ist = aligned_zeros(N_IST)
+    ist[I_NOTIFY_FD] = -1
     acct = np.zeros(N_ACCT)
     acct[A_INITIAL] = acct[A_EQUITY] = acct[A_PEAK] = risk.initial_equity_usd
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import os
 import time
 from collections import deque
 from pathlib import Path
@@ -71,6 +72,7 @@ from bot4.venues.replay import load_csv, load_sample, merge_by_time
 log = logging.getLogger("bot4.engine")
 
 VENUE_GATE_CLOSED = 90  # reason code of orders refused by the closed execution gate
+EXECUTION_IDLE_S = 0.25  # the execution loop's longest sleep with nothing to do (it is woken for work)
 
 
 def _wake(waiter: asyncio.Future[None] | None) -> None:
@@ -204,12 +206,11 @@ class Engine:
 
     # --- tasks ------------------------------------------------------------------------------------------------------
     def kick(self) -> None:
-        """Something for the execution loop (fresh ticks, a command, a venue report): wake it now."""
+        """Something for the execution loop (orders from the core, a venue report, a kill): wake it now."""
         _wake(self._waiter)
 
     def _push_live(self, ticks: np.ndarray, count: int) -> int:
-        pushed = self.core.push_ticks(ticks, 0, count)
-        self.kick()  # the core may answer these ticks with orders within microseconds
+        pushed = self.core.push_ticks(ticks, 0, count)  # orders they cause wake the execution loop (output_fd)
         self.ticks_sent += pushed
         if pushed:
             self.last_feed_s = time.monotonic()
@@ -245,13 +246,15 @@ class Engine:
                 batch[:k] = ticks[pos:end]
                 if lap:
                     batch["ts_exch_ns"][:k] += lap * span
-                pushed = self.core.push_ticks(batch, 0, k)
-                self.kick()
+                pushed = self.core.push_ticks(batch, 0, k)  # orders they cause wake the execution loop (output_fd)
                 applied = self.venue.on_ticks(batch, 0, pushed)
                 while applied < pushed:  # the venue's report ring is full: hand reports on, then go on
                     self._pump_reports()
                     applied += self.venue.on_ticks(batch, applied, pushed - applied)
                     await asyncio.sleep(0)
+                reports = self.venue.reports.ctrl
+                if reports[RING_HEAD] != reports[RING_TAIL]:
+                    self.kick()  # resting orders filled by these ticks: the core should hear at once
                 pos += pushed
                 self.ticks_sent += pushed
                 if pushed:
@@ -330,24 +333,38 @@ class Engine:
                 self.core.notify()
         return m
 
+    def _core_output(self) -> None:
+        """The core signalled its eventfd: orders wait in the execution ring."""
+        try:
+            os.eventfd_read(self.core.output_fd())
+        except BlockingIOError:
+            pass
+        self.kick()
+
     async def _execution(self) -> None:
+        loop = asyncio.get_running_loop()
+        fd = self.core.output_fd()
+        loop.add_reader(fd, self._core_output)
         idle = 0
-        while not self.stopping.is_set():
-            busy = self._pump_orders() + self._pump_reports()
-            idle = 0 if busy else idle + 1
-            if idle < 2:
-                # orders or reports flowing, or the core still answering fresh ticks: look again in 0.5 ms
-                await asyncio.sleep(0.0005)
-                continue
-            # quiet: sleep until kicked (ticks pushed, a command, a venue report), at most 20 ms (an idle engine
-            # wakes 50 times a second instead of a thousand)
-            loop = asyncio.get_running_loop()
-            self._waiter = waiter = loop.create_future()
-            timer = loop.call_later(0.02, _wake, waiter)
-            await waiter
-            timer.cancel()
-            self._waiter = None
-            idle = 0
+        try:
+            while not self.stopping.is_set():
+                busy = self._pump_orders() + self._pump_reports()
+                idle = 0 if busy else idle + 1
+                if idle < 2:
+                    # orders or reports flowing (a cancel may follow its fill): look again in 0.5 ms
+                    await asyncio.sleep(0.0005)
+                    continue
+                # quiet: sleep until the core signals orders (its eventfd), a command or a venue report kicks, or
+                # EXECUTION_IDLE_S passes (a safety net: nothing waits on it)
+                self._waiter = waiter = loop.create_future()
+                if self.core.arm_output() == 0:
+                    timer = loop.call_later(EXECUTION_IDLE_S, _wake, waiter)
+                    await waiter
+                    timer.cancel()
+                self._waiter = None
+                idle = 0
+        finally:
+            loop.remove_reader(fd)
 
     def _order_view(self, o: np.void) -> dict[str, object]:
         return {
@@ -540,6 +557,7 @@ class Engine:
         if self.live:
             await self.venue.close()  # type: ignore[union-attr]
         self.core.stop()
+        self.core.close_output_fd()
         snap = self.core.snapshot()
         event(
             log,

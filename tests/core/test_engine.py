@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import time
 
 import numpy as np
@@ -22,7 +23,7 @@ from bot4.core.records import (
     TICK_TRADE,
 )
 from bot4.core.risk import correlation_extremes_nb, envelope_min_nb, rebuild_var_base_nb, var_with_nb
-from bot4.core.state import I_RET_COUNT, I_WARMS, P_VAR_WINDOW, RX_ENV_LINES
+from bot4.core.state import I_NOTIFIES, I_NOTIFY_FD, I_RET_COUNT, I_WARMS, P_VAR_WINDOW, RX_ENV_LINES
 from tests.harness import Harness, make_core
 
 BIG = dict(max_order_notional_usd=1e9, max_symbol_exposure_usd=1e9, max_gross_exposure_usd=1e9, max_var_frac=1.0)
@@ -284,6 +285,37 @@ def test_core_thread_picks_up_ticks_and_commands_and_stops_cleanly() -> None:
     assert not core.running
     assert core.snapshot().stats.counter("ticks_in") == 200
 
+
+
+def test_core_signals_its_eventfd_when_orders_wait_and_only_when_armed() -> None:
+    """The execution side sleeps on output_fd(): the core writes it once per arm when orders reach the ring."""
+    import select
+
+    core = make_core(no_strategy=True, **BIG)
+    fd = core.output_fd()
+    core.start()
+    try:
+        tick = np.zeros(1, TICK_DTYPE)
+        tick["kind"], tick["symbol_id"], tick["price"], tick["size"], tick["ts_exch_ns"] = TICK_TRADE, 0, 100.0, 1.0, 1
+        core.push_ticks(tick)
+        assert core.arm_output() == 0  # armed, nothing waiting
+        assert select.select([fd], [], [], 0.05)[0] == []  # a tick with no order: no signal
+        core.manual_order("BTC/USDT", SIDE_BUY, 0.01, stop_px=99.0)
+        assert select.select([fd], [], [], 5.0)[0] == [fd]
+        assert os.eventfd_read(fd) == 1
+        assert core.arm_output() == 1  # the order is still in the ring: the caller takes it instead of sleeping
+        out = np.zeros(16, ORDER_DTYPE)
+        assert core.parts.orders.pop_many(out) == 1
+        core.manual_order("BTC/USDT", SIDE_BUY, 0.01, stop_px=99.0)  # armed again by arm_output() above: one signal
+        assert select.select([fd], [], [], 5.0)[0] == [fd]
+        assert os.eventfd_read(fd) == 1
+        core.manual_order("BTC/USDT", SIDE_BUY, 0.01, stop_px=99.0)  # not armed since: no signal
+        assert select.select([fd], [], [], 0.1)[0] == []
+        assert core.state.ist[I_NOTIFIES] == 2
+    finally:
+        core.stop()
+        core.close_output_fd()
+    assert core.state.ist[I_NOTIFY_FD] == -1
 
 def test_risk_views_stay_current_through_samples_fills_and_warm_ups() -> None:
     """The correlation extremes and VaR envelopes the risk check reads are kept by the engine (return samples,
