@@ -70,6 +70,7 @@ class Bot4App(App[int]):
         self.paused = False
         self.last_view: View | None = None
         self.frames = 0
+        self._widgets: tuple[StateBanner, list[Pane], RichLog] | None = None
         self.first_frame_s: float | None = None
         self.started = time.perf_counter()
 
@@ -113,19 +114,31 @@ class Bot4App(App[int]):
             connected=getattr(self.source, "connected", True),
         )
 
+    def _main_widgets(self) -> tuple[StateBanner, list[Pane], RichLog] | None:
+        """The main screen's banner, panes and event log (looked up once: a CSS query per frame costs)."""
+        if self._widgets is None:
+            try:
+                main = self.screen_stack[0]
+                self._widgets = (
+                    main.query_one(StateBanner),
+                    list(main.query("#grid > Pane").results(Pane)),
+                    main.query_one("#events", RichLog),
+                )
+            except (IndexError, NoMatches):
+                return None  # the app is starting or closing: the main screen's panes are not there to refresh
+        return self._widgets
+
     def refresh_view(self) -> None:
-        try:
-            main = self.screen_stack[0]
-            banner = main.query_one(StateBanner)
-        except (IndexError, NoMatches):
-            return  # the app is starting or closing: the main screen's panes are not there to refresh
+        widgets = self._main_widgets()
+        if widgets is None:
+            return
+        banner, panes, events = widgets
         view = self.build_view()
         self.last_view = view
         banner.view = view
-        for pane in main.query("#grid > Pane").results(Pane):
+        for pane in panes:
             if self.frames % pane.every == 0:
                 pane.view = view
-        events = main.query_one("#events", RichLog)
         while self.log_lines:
             events.write(self.log_lines.pop(0))
         self.frames += 1

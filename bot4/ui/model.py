@@ -111,9 +111,8 @@ class PipelineModel:
         out = []
         for name, limit in LATENCY_LIMITS_NS.items():
             h = snap.stats.histogram(name)
-            cumulative = [h.percentile(p) for p in PERCENTILES]
-            pcts = self.window.get(name) or cumulative
-            if all(math.isnan(p) for p in pcts):
-                pcts = cumulative
+            pcts = self.window.get(name)
+            if not pcts or all(math.isnan(p) for p in pcts):  # no window yet: the run's cumulative percentiles
+                pcts = [h.percentile(p) for p in PERCENTILES]
             out.append(LatencyRow(name, pcts, limit, list(self.history.get(name, [])), h.count))
         return out

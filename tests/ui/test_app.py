@@ -14,6 +14,7 @@ from bot4.ui.app import Bot4App
 from bot4.ui.screens import HelpScreen, OrderScreen, RearmScreen
 from bot4.ui.source import LocalSource
 from bot4.ui.widgets.banner import StateBanner
+from bot4.ui.widgets.panes import Pane
 
 
 def make_engine(tmp_path: Path, cooldown_s: float = 1.0) -> Engine:
@@ -139,5 +140,29 @@ async def test_panes_fill_from_the_engine(tmp_path: Path) -> None:
         risk = str(app.query_one("#risk").render())
         assert "BTC/USDT" in risk and "equity" in risk
         assert app.first_frame_s is not None and app.frames > 5
+
+    await run_app(tmp_path, body)
+
+
+async def test_a_pane_repaints_only_the_lines_that_changed(tmp_path: Path) -> None:
+    """A new view that moves one figure re-renders that one line: the others keep their rendered strips and are not
+    marked for repaint (the whole pane was re-parsed and repainted each frame before)."""
+
+    async def body(app, pilot, engine):  # type: ignore[no-untyped-def]
+        pane = app.query_one("#market", Pane)
+        pane.every = 10**9  # the app's refresh leaves this pane alone from now on
+        pane.show("[b]first[/b] line\nsecond line\nthird line")
+        await pilot.pause(0.2)
+        before = [pane.render_line(y) for y in range(3)]
+        pane.show("[b]first[/b] line\nsecond line [$success]moved[/]\nthird line")
+        dirty = {r.y for r in pane._repaint_regions}
+        assert dirty == {1 + pane.content_offset.y}  # only the second line, in the widget's coordinates
+        after = [pane.render_line(y) for y in range(3)]
+        assert after[0] is before[0] and after[2] is before[2]
+        assert after[1] is not before[1] and "moved" in after[1].text
+        assert "second line moved" in str(pane.render())
+        await pilot.press("t")  # another theme: every cached line is rendered again, in its colours
+        await pilot.pause(0.2)
+        assert pane.render_line(0) is not before[0] and pane.render_line(0).text.startswith("first line")
 
     await run_app(tmp_path, body)

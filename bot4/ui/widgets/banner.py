@@ -16,7 +16,7 @@ class StateBanner(Static):
     StateBanner { height: 1; width: 100%; content-align: center middle; text-style: bold; }
     """
 
-    view: reactive[View | None] = reactive(None, layout=False)
+    view: reactive[View | None] = reactive(None, layout=False, repaint=False)
     """The latest view of the engine."""
 
     _last_markup = ""
