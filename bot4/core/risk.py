@@ -13,6 +13,10 @@ a hedge is not. With fewer than ``correlation_min_samples`` samples the check ca
 
 VaR: historical, over the last ``var_window`` samples: the portfolio's PnL per sample is sum(position value *
 return); the VaR is minus its k-th worst value, k = floor((1 - confidence) * window) (at least 1).
+
+What the check reads for these two rules is kept current off the order path (``refresh_risk_views_nb`` at each
+sample, the correlation extremes at each fill, the VaR envelopes at the next dry run after a fill): one comparison for
+correlation, a count over an envelope's breakpoints for VaR, instead of loops over the positions and the window.
 """
 
 from __future__ import annotations
