@@ -167,6 +167,14 @@ def _timespec(builder, ns_val):  # type: ignore[no-untyped-def]
     return slot, timespec
 
 
+def _syscall(builder, number: int, *args):  # type: ignore[no-untyped-def]
+    """Emit ``syscall(number, *args)`` (libc's variadic wrapper); every argument an i64 value."""
+    i64 = ir.IntType(64)
+    fnty = ir.FunctionType(i64, [i64], var_arg=True)
+    fn = cgutils.get_or_insert_function(builder.module, fnty, "syscall")
+    return builder.call(fn, [ir.Constant(i64, number), *args])
+
+
 @intrinsic
 def futex_wait_ns(typingctx, arr, idx, expected, timeout_ns):  # type: ignore[no-untyped-def]
     """Sleep until ``arr[idx]`` (its low 32 bits) is woken and no longer ``expected``, or ``timeout_ns`` passes."""
@@ -180,19 +188,10 @@ def futex_wait_ns(typingctx, arr, idx, expected, timeout_ns):  # type: ignore[no
         exp = context.cast(builder, args[2], signature.args[2], types.int64)
         tmo = context.cast(builder, args[3], signature.args[3], types.int64)
         slot, _ = _timespec(builder, tmo)
-        fnty = ir.FunctionType(i64, [i64], var_arg=True)
-        fn = cgutils.get_or_insert_function(builder.module, fnty, "syscall")
-        return builder.call(
-            fn,
-            [
-                ir.Constant(i64, SYS_FUTEX),
-                builder.ptrtoint(ptr, i64),
-                ir.Constant(i64, FUTEX_WAIT_PRIVATE),
-                builder.and_(exp, ir.Constant(i64, 0xFFFFFFFF)),
-                builder.ptrtoint(slot, i64),
-                ir.Constant(i64, 0),
-                ir.Constant(i64, 0),
-            ],
+        zero = ir.Constant(i64, 0)
+        return _syscall(
+            builder, SYS_FUTEX, builder.ptrtoint(ptr, i64), ir.Constant(i64, FUTEX_WAIT_PRIVATE),
+            builder.and_(exp, ir.Constant(i64, 0xFFFFFFFF)), builder.ptrtoint(slot, i64), zero, zero,
         )
 
     return sig, codegen
@@ -208,19 +207,10 @@ def futex_wake(typingctx, arr, idx):  # type: ignore[no-untyped-def]
     def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
         i64 = ir.IntType(64)
         ptr = _item_pointer(context, builder, signature.args[0], args[0], args[1], signature.args[1])
-        fnty = ir.FunctionType(i64, [i64], var_arg=True)
-        fn = cgutils.get_or_insert_function(builder.module, fnty, "syscall")
-        return builder.call(
-            fn,
-            [
-                ir.Constant(i64, SYS_FUTEX),
-                builder.ptrtoint(ptr, i64),
-                ir.Constant(i64, FUTEX_WAKE_PRIVATE),
-                ir.Constant(i64, 2147483647),
-                ir.Constant(i64, 0),
-                ir.Constant(i64, 0),
-                ir.Constant(i64, 0),
-            ],
+        zero = ir.Constant(i64, 0)
+        return _syscall(
+            builder, SYS_FUTEX, builder.ptrtoint(ptr, i64), ir.Constant(i64, FUTEX_WAKE_PRIVATE),
+            ir.Constant(i64, 2147483647), zero, zero, zero,
         )
 
     return sig, codegen
@@ -236,11 +226,7 @@ def eventfd_signal(typingctx, fd):  # type: ignore[no-untyped-def]
     def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
         i64 = ir.IntType(64)
         one = cgutils.alloca_once_value(builder, ir.Constant(i64, 1))
-        fnty = ir.FunctionType(i64, [i64], var_arg=True)
-        fn = cgutils.get_or_insert_function(builder.module, fnty, "syscall")
         fd64 = context.cast(builder, args[0], signature.args[0], types.int64)
-        return builder.call(
-            fn, [ir.Constant(i64, SYS_WRITE), fd64, builder.ptrtoint(one, i64), ir.Constant(i64, 8)]
-        )
+        return _syscall(builder, SYS_WRITE, fd64, builder.ptrtoint(one, i64), ir.Constant(i64, 8))
 
     return sig, codegen

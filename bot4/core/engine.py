@@ -89,7 +89,6 @@ from bot4.core.risk import (
     build_var_envelopes_nb,
     correlation_extremes_nb,
     refresh_risk_views_nb,
-    warm_risk_path_nb,
     risk_check_arrays_nb,
     shift_var_base_nb,
     size_for_signal_nb,
@@ -137,6 +136,7 @@ from bot4.core.state import (
     I_NOTIFY_FD,
     I_WARM_SYMBOL,
     I_WARM_TICKS,
+    I_WARMS,
     I_STATE_SINCE_NS,
     I_STOP,
     I_TRADES,
@@ -149,6 +149,7 @@ from bot4.core.state import (
     ORDER_SLOT_MASK,
     P_BATCH_MAX,
     P_WARM_TICKS,
+    P_PRICE_BAND,
     RX_ENV_LINES,
     P_CORR_MIN,
     P_CORR_WINDOW,
@@ -168,6 +169,7 @@ from bot4.core.state import (
     S_BID,
     S_EXIT_PENDING,
     S_LAST_PX,
+    S_SIZE_STEP,
     S_LAST_TS,
     S_PENDING_BUY,
     S_PENDING_SELL,
@@ -775,12 +777,27 @@ def on_command_nb(st: EngineState, slot: int, now: int) -> None:
 
 @helper
 def warm_nb(st: EngineState, s: int) -> None:
-    """Keep the pre-trade checks in cache (see warm_risk_path_nb) and their VaR envelopes current after fills."""
+    """A dry run of every pre-trade check for a one-step entry on ``s``; then the VaR envelopes, if a fill moved them.
+
+    Between two orders the core handles hundreds of ticks, which push the checks' code, branch history and data out
+    of the nearest caches. The run loop calls this every ``warm_every_ticks`` ticks and when it goes idle, so the next
+    order finds them warm. It leaves the state as it found it: the only state the checks write is the order-rate
+    bucket (restored here) and a pending VaR base rebuild (which the next real check would do the same way).
+    """
     st.ist[I_WARM_TICKS] = 0
-    warm_risk_path_nb(
-        st.sym, st.ist, st.acct, st.params, st.brk, st.corr, st.rets, st.var_base, st.var_scratch, st.risk_aux,
-        st.var_env, st.venue_tokens, s,
-    )
+    if 0 <= s < st.sym.shape[0] and st.sym[s, S_LAST_PX] > 0.0:
+        last = st.sym[s, S_LAST_PX]
+        venue = int(st.sym[s, S_VENUE])
+        tokens = st.venue_tokens[venue, 0]
+        refill_ts = st.venue_tokens[venue, 1]
+        risk_check_arrays_nb(
+            st.sym, st.ist, st.acct, st.params, st.brk, st.corr, st.rets, st.var_base, st.var_scratch, st.risk_aux,
+            st.var_env, st.venue_tokens, s, 1, last, st.sym[s, S_SIZE_STEP],
+            last * (1.0 - 0.5 * st.params[P_PRICE_BAND]), 0,
+        )
+        st.venue_tokens[venue, 0] = tokens
+        st.venue_tokens[venue, 1] = refill_ts
+        st.ist[I_WARMS] += 1
     if st.ist[I_ENV_STALE] != 0 and st.ist[I_VAR_DIRTY] == 0:
         st.ist[I_ENV_STALE] = 0
         build_var_envelopes_nb(

@@ -68,7 +68,6 @@ from bot4.core.state import (
     I_TRADING_STATE,
     I_ENV_STALE,
     I_VAR_DIRTY,
-    I_WARMS,
     P_BURST,
     P_CORR_MIN,
     P_MAX_CORR,
@@ -574,49 +573,6 @@ def risk_check_arrays_nb(
     if not protective and not take_token_nb(venue_tokens, params, venue, ist[I_CLOCK_NS]):
         return REASON_ORDER_RATE
     return REASON_OK
-
-
-@kernel
-def warm_risk_path_nb(
-    sym: np.ndarray,
-    ist: np.ndarray,
-    acct: np.ndarray,
-    params: np.ndarray,
-    brk: np.ndarray,
-    corr: np.ndarray,
-    rets: np.ndarray,
-    var_base: np.ndarray,
-    var_scratch: np.ndarray,
-    risk_aux: np.ndarray,
-    var_env: np.ndarray,
-    venue_tokens: np.ndarray,
-    s: int,
-) -> int:
-    """A dry run of every check for a one-step entry on ``s``, leaving the state as it found it.
-
-    Between two orders the core handles hundreds of ticks, which push the checks' code, branch history and data out
-    of the nearest caches; measured in the running core, a real order's checks then cost 2-3x their hot figure. The
-    engine calls this every ``warm_every_ticks`` ticks and when it goes idle, so the next order finds them warm. The
-    only state the checks write is the order-rate bucket (restored here) and a pending VaR base rebuild (which the
-    next real check would do the same way). Returns the check's REASON_* (nothing acts on it).
-    """
-    if s < 0 or s >= sym.shape[0]:
-        return REASON_UNKNOWN_SYMBOL
-    last = sym[s, S_LAST_PX]
-    if not (last > 0.0):
-        return REASON_NO_MARKET_PRICE
-    venue = int(sym[s, S_VENUE])
-    tokens = venue_tokens[venue, 0]
-    refill_ts = venue_tokens[venue, 1]
-    stop = last * (1.0 - 0.5 * params[P_PRICE_BAND])
-    reason = risk_check_arrays_nb(
-        sym, ist, acct, params, brk, corr, rets, var_base, var_scratch, risk_aux, var_env, venue_tokens, s, 1, last,
-        sym[s, S_SIZE_STEP], stop, 0,
-    )
-    venue_tokens[venue, 0] = tokens
-    venue_tokens[venue, 1] = refill_ts
-    ist[I_WARMS] += 1
-    return reason
 
 
 @helper

@@ -314,7 +314,7 @@ class Core:
         self._step = bind(engine_step_nb, self.state)
         self._publish = bind(engine_publish_nb, self.state)
         self._wake = bind(wake_core_nb, self.state.ist)
-        self._arm = bind(arm_output_notify_nb, self.state.ist, self.state.md_ctrl)
+        self._arm = bind(arm_output_notify_nb, self.state.ist, self.state.out_ctrl)
         self._output_fd = -1
         self._thread: threading.Thread | None = None
         self._read_lock = threading.Lock()

@@ -89,7 +89,7 @@ I_SLEEPING = 28  # 1 while the core thread sleeps on I_WAKE (producers must wake
 I_WAKE = 29  # futex word: producers bump it to wake a sleeping core
 I_SLEEPS = 30  # times the run loop went to sleep
 I_WARM_TICKS = 31  # ticks handled since the last dry run of the risk checks
-I_WARMS = 32  # dry runs of the risk checks (warm_risk_path_nb)
+I_WARMS = 32  # dry runs of the risk checks (warm_nb)
 I_WARM_SYMBOL = 33  # latest symbol ticking with a strategy: the dry runs check an order on it
 I_ENV_STALE = 34  # 1 when a position changed since the VaR envelopes were built (the next warm-up rebuilds them)
 I_NOTIFY_FD = 35  # eventfd the core signals when orders wait in the execution ring and a consumer sleeps (-1 = none)

@@ -374,12 +374,12 @@ class Engine:
                     continue
                 # quiet: sleep until the core signals orders (its eventfd), a command or a venue report kicks, or
                 # EXECUTION_IDLE_S passes (a safety net: nothing waits on it)
-                self._waiter = waiter = loop.create_future()
                 if self.core.arm_output() == 0:
+                    self._waiter = waiter = loop.create_future()
                     timer = loop.call_later(EXECUTION_IDLE_S, _wake, waiter)
                     await waiter
                     timer.cancel()
-                self._waiter = None
+                    self._waiter = None
                 idle = 0
         finally:
             loop.remove_reader(fd)

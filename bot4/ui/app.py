@@ -138,7 +138,7 @@ class Bot4App(App[int]):
         banner.view = view
         for pane in panes:
             if self.frames % pane.every == 0:
-                pane.view = view
+                pane.show_view(view)
         while self.log_lines:
             events.write(self.log_lines.pop(0))
         self.frames += 1

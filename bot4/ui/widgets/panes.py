@@ -39,14 +39,9 @@ class Pane(Widget):
     def on_mount(self) -> None:
         self.border_title = self.title
 
-    @property
-    def view(self) -> None:
-        return None
-
-    @view.setter
-    def view(self, view: View | None) -> None:
-        if view is not None:
-            self.show(self.render_fn(view))
+    def show_view(self, view: View) -> None:
+        """Display ``render_fn(view)``."""
+        self.show(self.render_fn(view))
 
     def show(self, markup: str) -> None:
         """Display ``markup``; only the lines that differ from what is shown are re-rendered and repainted."""
