@@ -87,3 +87,60 @@ def test_main_screen(snap_compare, frozen: FrozenSource, theme: str) -> None:  #
         await pilot.wait_for_scheduled_animations()
 
     assert snap_compare(app, terminal_size=(200, 50), run_before=settle)
+
+
+TRICKY_MARKUP = [
+    "plain",
+    "",
+    "[b]bold[/b] then [$success]green[/] then [$primary 40%]dim blue[/]",
+    "[b][$error]nested[/][/b] after",
+    "[b]a[$warning]b[/]c[/b]d",
+    "[b]never closed",
+    "[b][/b]empty span",
+    "not a tag [1,2] and [a b c]",
+    "escaped \\[b] bracket",
+    "[reverse]r[/reverse] [dim]d[/dim] [u]u[/u] [i]i[/i]",
+]
+
+
+def cells(strip):  # type: ignore[no-untyped-def]
+    """What a terminal shows: character, colours and attributes per cell (segment boundaries aside)."""
+    out = []
+    for seg in strip:
+        st = seg.style
+        key = (str(st.color), str(st.bgcolor), bool(st.bold), bool(st.dim), bool(st.italic), bool(st.underline), bool(st.reverse)) if st else None
+        out += [(ch, key) for ch in seg.text]
+    return out
+
+
+@pytest.mark.parametrize("theme", ["bot4-dark", "bot4-light", "bot4-contrast"])
+async def test_panes_draw_lines_as_textual_would(frozen: FrozenSource, theme: str) -> None:
+    """A pane draws its lines with its own reader of bot4's markup: the text, spans and every cell's colours equal
+    Textual's markup parser and renderer, for every line of the main screen and for markup outside the subset; a
+    line wider than the pane is cut at the border."""
+    from textual.content import Content
+    from textual.visual import Visual
+
+    from bot4.ui.widgets.panes import Pane, parse_line
+
+    app = StillApp(frozen, theme=theme)  # type: ignore[arg-type]
+    async with app.run_test(size=(200, 50)) as pilot:
+        await pilot.pause(0.3)
+        panes = list(app.query(Pane))
+        lines = [line for pane in panes for line in pane._lines] + TRICKY_MARKUP
+        assert len(lines) > 40
+        for markup in lines:
+            content = Content.from_markup(markup)
+            assert parse_line(markup) == (content.plain, list(content.spans)), markup
+        pane = panes[0]
+        width = pane.size.width
+        base = pane.visual_style
+        for y, markup in enumerate(lines):
+            pane.show("\n".join([markup] * (y + 1)))  # the line at row y is new: drawn afresh
+            drawn = pane.render_line(y)
+            textual = Visual.to_strips(pane, Content.from_markup(markup), width, 1, base, pad=True)[0]
+            assert cells(drawn) == cells(textual.crop_extend(0, width, base.rich_style)), markup
+        long = "[b]" + "x" * (width + 20) + "[/b] tail"
+        pane.show(long)
+        drawn = pane.render_line(0)
+        assert drawn.cell_length == width and drawn.text == "x" * width
