@@ -108,7 +108,9 @@ def cells(strip):  # type: ignore[no-untyped-def]
     out = []
     for seg in strip:
         st = seg.style
-        key = (str(st.color), str(st.bgcolor), bool(st.bold), bool(st.dim), bool(st.italic), bool(st.underline), bool(st.reverse)) if st else None
+        key = None
+        if st is not None:
+            key = (str(st.color), str(st.bgcolor), st.bold, st.dim, st.italic, st.underline, bool(st.reverse))
         out += [(ch, key) for ch in seg.text]
     return out
 
