@@ -384,6 +384,7 @@ def emit_order_nb(
     write_order_nb(
         st.orders, slot, coid, t1, ts_in, s, venue, side, otype, tif, flags, STATUS_NEW, 0, price, stop, tp, size
     )
+    st.orders[slot].ts_mkt_ns = st.ist[I_CLOCK_NS]  # a simulated venue matches it from this market time on
     st.out_buf[out] = st.orders[slot]
     ring_publish_nb(st.out_ctrl, 1)
     if side > 0:
@@ -411,6 +412,7 @@ def cancel_slot_nb(st: EngineState, slot: int, now: int) -> bool:
     st.out_buf[out] = o
     st.out_buf[out].action = ACTION_CANCEL
     st.out_buf[out].ts_created_ns = now
+    st.out_buf[out].ts_mkt_ns = st.ist[I_CLOCK_NS]
     ring_publish_nb(st.out_ctrl, 1)
     o.flags = o.flags | FLAG_CANCEL_SENT
     counter_add_nb(st.stats, C_CANCELS_OUT, 1)

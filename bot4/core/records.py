@@ -281,6 +281,7 @@ ORDER_DTYPE = np.dtype(
         ("client_order_id", np.int64),  # unique per engine run and journal; the venue's clientOrderId
         ("ts_created_ns", np.int64),  # monotonic ns when the core created it
         ("ts_in_ns", np.int64),  # ingress time of the tick/command that caused it
+        ("ts_mkt_ns", np.int64),  # market clock (exchange ns of the latest tick) when created; 0 = unknown
         ("symbol_id", np.int32),
         ("venue_id", np.int16),
         ("side", np.int8),  # SIDE_*

@@ -75,7 +75,7 @@ VENUE_GATE_CLOSED = 90  # reason code of orders refused by the closed execution 
 EXECUTION_IDLE_S = 0.25  # the execution loop's longest sleep with nothing to do (it is woken for work)
 
 
-FEED_PERIOD_S = 0.01  # the replay feed's cadence (100 ms of market time at the default x10)
+FEED_PERIOD_S = 0.05  # the replay feed's cadence (500 ms of market time at the default x10)
 WATCH_PERIOD_S = 0.05  # the watchers' cadence (a multiple of the feed's: both wake on the same loop iteration)
 
 
@@ -249,7 +249,15 @@ class Engine:
         wall0 = time.monotonic_ns()
         data0 = int(ts[0])
         batch = np.zeros(8192, ticks.dtype)
+        held = np.zeros(8192, ticks.dtype)  # the last batch: the core has it, the venue not yet
+        held_n = 0
         while not self.stopping.is_set():
+            if held_n:
+                # the core decided on the last batch during the period just slept: its orders reach the venue
+                # first, then the venue replays the batch, so each order meets the market from the tick it was
+                # decided on (its ts_mkt_ns) on, whatever the feed's period
+                await self._venue_catch_up(held, held_n)
+                held_n = 0
             if speed > 0:
                 due = data0 + int((time.monotonic_ns() - wall0) * speed) - lap * span
                 end = int(np.searchsorted(ts, due, side="right"))
@@ -262,20 +270,15 @@ class Engine:
                 if lap:
                     batch["ts_exch_ns"][:k] += lap * span
                 pushed = self.core.push_ticks(batch, 0, k)  # orders they cause wake the execution loop (output_fd)
-                applied = self.venue.on_ticks(batch, 0, pushed)
-                while applied < pushed:  # the venue's report ring is full: hand reports on, then go on
-                    self._pump_reports()
-                    applied += self.venue.on_ticks(batch, applied, pushed - applied)
-                    await asyncio.sleep(0)
-                reports = self.venue.reports.ctrl
-                if reports[RING_HEAD] != reports[RING_TAIL]:
-                    self.kick()  # resting orders filled by these ticks: the core should hear at once
+                batch, held, held_n = held, batch, pushed
                 pos += pushed
                 self.ticks_sent += pushed
                 if pushed:
                     self.last_feed_s = time.monotonic()
             if pos >= n:
                 if not self.config.replay.loop:
+                    await sleep_on_grid(FEED_PERIOD_S)  # the core's last decisions reach the venue, then the ticks
+                    await self._venue_catch_up(held, held_n)
                     event(log, "feed_finished", ticks=self.ticks_sent)
                     self.feed_done.set()
                     return
@@ -285,6 +288,18 @@ class Engine:
                 await sleep_on_grid(FEED_PERIOD_S)
             else:
                 await asyncio.sleep(0)
+
+    async def _venue_catch_up(self, held: np.ndarray, count: int) -> None:
+        """Hand the core's waiting orders to the venue, then replay ``held[:count]`` there (the paper venue)."""
+        self._pump_orders()
+        applied = self.venue.on_ticks(held, 0, count)
+        while applied < count:  # the venue's report ring is full: hand reports on, then go on
+            self._pump_reports()
+            await asyncio.sleep(0)
+            applied += self.venue.on_ticks(held, applied, count - applied)
+        reports = self.venue.reports.ctrl
+        if reports[RING_HEAD] != reports[RING_TAIL]:
+            self.kick()  # fills from these ticks: the core should hear at once
 
     def _pump_orders(self) -> int:
         ring = self.core.parts.orders

@@ -2,7 +2,9 @@
 
 Rules (one per venue, per symbol, per order):
 - Intake: an order is validated (symbol, size and price steps, minimum size, reduce-only, margin) and acknowledged,
-  or rejected with a VENUE_* reason. It becomes matchable ``latency`` ns of market time after it arrived.
+  or rejected with a VENUE_* reason. It becomes matchable ``latency`` ns of market time after it arrived: at the
+  venue's clock, or at the order's own market time (``ts_mkt_ns``, the core's clock when it decided) when the venue
+  has not replayed that far yet.
 - Market orders take the best opposite level (its size when known, else all of it at that price); with no book,
   the next trade's price. Immediate-or-cancel and fill-or-kill leave nothing resting: the rest expires.
 - Limit orders that cross the book on arrival take liquidity (taker fee). Resting limits fill (maker fee) only when
@@ -424,7 +426,10 @@ def paper_submit_nb(ps: PaperState, src: np.ndarray, i: int, rep_ctrl: np.ndarra
         report_nb(ps, rep_ctrl, rep_buf, slot, EXEC_REJECTED, 0, reason, np.nan, 0.0, 0.0, 0.0)
         return reason
     o.status = STATUS_ACCEPTED
-    ps.active_at[slot] = ps.ist[PI_CLOCK] + int(ps.params[PP_LATENCY_NS])
+    # it arrives at the market time it was decided at (the core's clock when it made the order) when the venue has
+    # not seen that far yet: the engine applies each replay batch here after the core has decided on it
+    arrival = max(ps.ist[PI_CLOCK], rec.ts_mkt_ns)
+    ps.active_at[slot] = arrival + int(ps.params[PP_LATENCY_NS])
     ps.act[slot] = 0
     n = ps.ist[PI_LIVE]
     ps.live[n] = slot
@@ -432,7 +437,7 @@ def paper_submit_nb(ps: PaperState, src: np.ndarray, i: int, rep_ctrl: np.ndarra
     ps.ist[PI_LIVE] = n + 1
     ps.ist[PI_ACCEPTED] += 1
     report_nb(ps, rep_ctrl, rep_buf, slot, EXEC_ACK, 0, VENUE_OK, np.nan, 0.0, 0.0, o.size)
-    if ps.params[PP_LATENCY_NS] <= 0.0:
+    if ps.params[PP_LATENCY_NS] <= 0.0 and arrival == ps.ist[PI_CLOCK]:
         s = o.symbol_id
         match_nb(ps, rep_ctrl, rep_buf, slot, TICK_BBO if ps.book[s, BK_ASK] > 0.0 else 0, np.nan, 0.0)
     return VENUE_OK

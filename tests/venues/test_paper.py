@@ -119,6 +119,34 @@ def test_latency_delays_matching_in_market_time() -> None:
     assert m.px.fetch_order(o["id"])["average"] == 100.7
 
 
+def test_an_order_decided_ahead_of_the_venue_meets_the_market_from_its_own_market_time() -> None:
+    """The engine replays a batch to the paper venue after the core decided on it: an order stamped with the core's
+    market clock (ts_mkt_ns) is matched from that time plus the latency on, not from the venue's older clock."""
+    from bot4.core.records import ORDER_DTYPE, ORDER_MARKET, TIF_IOC
+    from bot4.core.ring import Ring
+
+    m = Market(latency_ms=2.0)
+    m.bbo(100.0, 100.5)  # the venue's clock: t0
+    t0 = m.ts
+    ring = Ring(ORDER_DTYPE, 16, "orders")
+    o = np.zeros(1, ORDER_DTYPE)
+    o["client_order_id"], o["side"], o["order_type"], o["tif"], o["size"] = 7, 1, ORDER_MARKET, TIF_IOC, 1.0
+    o["price"], o["ts_mkt_ns"] = np.nan, t0 + 5_000_000  # decided on a tick 5 ms after the venue's clock
+    assert ring.push_many(o) == 1 and m.px.pump(ring) == 1
+    assert [k for k, *_ in m.reports()] == [1]  # acknowledged, not filled: the venue's book is older than the order
+    asks = [100.6, 100.7, 100.8, 100.9, 101.0, 101.1, 101.2, 101.3]
+    for ask in asks:  # one quote a millisecond: t0 + 1 ms ... t0 + 8 ms
+        m.bbo(ask - 0.5, ask)
+    fills = [r for r in m.reports() if r[0] == 2]
+    assert fills == [(2, 101.2, 1.0, pytest.approx(101.2 * 0.0005))]  # the quote at t0 + 7 ms = decision + latency
+
+    m2 = Market(latency_ms=0.0)  # no latency, an order from the venue's own present: matched on arrival
+    m2.bbo(100.0, 100.5)
+    o["client_order_id"], o["ts_mkt_ns"] = 8, m2.ts
+    assert ring.push_many(o) == 1 and m2.px.pump(ring) == 1
+    assert [(k, px) for k, px, *_ in m2.reports()] == [(1, pytest.approx(np.nan, nan_ok=True)), (2, 100.5)]
+
+
 def test_rejects_with_ccxt_error_classes() -> None:
     m = Market()
     m.bbo(100.0, 100.5)
