@@ -10,10 +10,9 @@ from pathlib import Path
 
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
-from textual.containers import Container
 from textual.css.query import NoMatches
 from textual.screen import Screen
-from textual.widgets import Footer, RichLog
+from textual.widgets import RichLog
 
 from bot4.runtime.config import AppConfig
 from bot4.ui.model import PipelineModel
@@ -21,6 +20,7 @@ from bot4.ui.screens import HelpScreen, OrderScreen, RearmScreen
 from bot4.ui.source import LocalSource, View
 from bot4.ui.themes import THEME_NAMES, load_themes
 from bot4.ui.widgets.banner import StateBanner
+from bot4.ui.widgets.kept import EventLog, Grid, KeyFooter, MainScreen
 from bot4.ui.widgets.panes import Pane, main_panes
 
 REFRESH_S = 0.1
@@ -76,10 +76,13 @@ class Bot4App(App[int]):
 
     def compose(self) -> ComposeResult:
         yield StateBanner(id="banner")
-        with Container(id="grid"):
+        with Grid(id="grid"):
             yield from main_panes()
-            yield RichLog(id="events", max_lines=500, wrap=False, markup=False)
-        yield Footer()
+            yield EventLog(id="events", max_lines=500, wrap=False, markup=False)
+        yield KeyFooter()
+
+    def get_default_screen(self) -> Screen:
+        return MainScreen(id="_default")
 
     def on_mount(self) -> None:
         self.query_one("#events", RichLog).border_title = "events"

@@ -6,6 +6,7 @@ import asyncio
 from dataclasses import replace
 from pathlib import Path
 
+from textual.geometry import Region
 from textual.widgets import Input
 
 from bot4.runtime.config import load_config
@@ -154,7 +155,13 @@ async def test_a_pane_repaints_only_the_lines_that_changed(tmp_path: Path) -> No
         pane.show("[b]first[/b] line\nsecond line\nthird line")
         await pilot.pause(0.2)
         before = [pane.render_line(y) for y in range(3)]
+        # the compositor's question, asked twice with nothing changed between: the same answer, not worked out again
+        whole = Region(0, 0, pane.outer_size.width, pane.outer_size.height)
+        kept = pane.render_lines(whole)
+        assert pane.render_lines(whole) is kept
         pane.show("[b]first[/b] line\nsecond line [$success]moved[/]\nthird line")
+        fresh = pane.render_lines(whole)
+        assert fresh is not kept and "second line moved" in fresh[1 + pane.content_offset.y].text
         dirty = {r.y for r in pane._repaint_regions}
         assert dirty == {1 + pane.content_offset.y}  # only the second line, in the widget's coordinates
         after = [pane.render_line(y) for y in range(3)]
@@ -164,5 +171,7 @@ async def test_a_pane_repaints_only_the_lines_that_changed(tmp_path: Path) -> No
         await pilot.press("t")  # another theme: every cached line is rendered again, in its colours
         await pilot.pause(0.2)
         assert pane.render_line(0) is not before[0] and pane.render_line(0).text.startswith("first line")
+        recoloured = pane.render_lines(whole)
+        assert recoloured is not fresh and recoloured[0] != fresh[0]  # the border's colours are the new theme's
 
     await run_app(tmp_path, body)

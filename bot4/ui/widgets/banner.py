@@ -7,9 +7,10 @@ from textual.widgets import Static
 
 from bot4.ui.render import banner_markup
 from bot4.ui.source import View
+from bot4.ui.widgets.kept import KeepLines
 
 
-class StateBanner(Static):
+class StateBanner(KeepLines, Static):  # type: ignore[misc]
     """One line across the top, coloured by trading state, with equity, drawdown and the kill key."""
 
     DEFAULT_CSS = """

@@ -25,9 +25,10 @@ from textual.widget import Widget
 
 from bot4.ui import render
 from bot4.ui.source import View
+from bot4.ui.widgets.kept import KeepLines
 
 
-class Pane(Widget):
+class Pane(KeepLines, Widget):  # type: ignore[misc]
     """A bordered pane showing ``render_fn(view)`` (markup, one line per row; long lines are cut at the border)."""
 
     DEFAULT_CSS = """
