@@ -96,7 +96,8 @@ def hist_percentile_nb(arr: np.ndarray, base: int, pct: float) -> float:
     seen = 0
     lo = arr[base + H_MIN]
     hi = arr[base + H_MAX]
-    for i in range(HIST_BUCKETS):
+    # every recorded value lies in [lo, hi]: the buckets outside are zero (and not copied into snapshots)
+    for i in range(bucket_index_nb(lo), HIST_BUCKETS):
         seen += arr[base + HIST_HEADER + i]
         if seen >= rank:
             mid = bucket_low_nb(i) + (bucket_width_nb(i) - 1) / 2.0

@@ -324,9 +324,8 @@ class Core:
 
     def _new_snapshot_arrays(self) -> tuple[np.ndarray, ...]:
         st = self.state
-        return tuple(
-            np.empty_like(a)
-            for a in (st.pub_stats, st.pub_ist, st.pub_acct, st.pub_sym, st.pub_corr, st.pub_brk, st.pub_pool, st.pub_rings)
+        return (np.zeros(st.pub_stats.shape, st.pub_stats.dtype),) + tuple(
+            np.empty_like(a) for a in (st.pub_ist, st.pub_acct, st.pub_sym, st.pub_corr, st.pub_brk, st.pub_pool, st.pub_rings)
         )
 
     # --- running ------------------------------------------------------------------------------------------------------
@@ -416,10 +415,10 @@ class Core:
         """A consistent copy of the published state (any thread)."""
         if not self.running:
             self._publish(self.state)
+        arrays = self._new_snapshot_arrays()  # the snapshot's own; the stats block zeroed (pages the OS zeroes lazily)
         with self._read_lock:
-            while self._read(self.state, *self._snap_arrays, 64) < 0:
+            while self._read(self.state, *arrays, 64) < 0:
                 time.sleep(0)
-            arrays = tuple(a.copy() for a in self._snap_arrays)
         return CoreSnapshot(self, arrays)
 
     # --- commands -----------------------------------------------------------------------------------------------------

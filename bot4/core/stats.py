@@ -17,7 +17,18 @@ import numpy as np
 
 from bot4.core.atomics import fence_acquire, fence_seq_cst, load_acquire, store_release
 from bot4.core.jit import helper, kernel
-from bot4.core.histogram import HIST_STRIDE, HistogramView, hist_reset_nb
+from bot4.core.histogram import (
+    H_COUNT,
+    H_MAX,
+    H_MIN,
+    HIST_BUCKETS,
+    HIST_HEADER,
+    HIST_MAX_VALUE,
+    HIST_STRIDE,
+    HistogramView,
+    bucket_index_nb,
+    hist_reset_nb,
+)
 from bot4.core.memory import INT64_PER_LINE, aligned_zeros
 from bot4.core.records import REASON_NAMES
 
@@ -100,6 +111,29 @@ def seqlock_write_nb(seq: np.ndarray, src: np.ndarray, dst: np.ndarray) -> None:
     for k in range(src.shape[0]):
         dst[k] = src[k]
     store_release(seq, SEQ_WORD, s + 2)  # even again, after every data store
+
+
+@helper
+def copy_stats_nb(src: np.ndarray, dst: np.ndarray) -> None:
+    """Copy a stats block: header, counters, and each histogram's header and the buckets between its smallest and
+    largest value (every other bucket is zero; a histogram is 221 KB, the part in use a few KB to tens of KB).
+
+    ``dst`` must hold zeros, or an earlier copy, outside the copied ranges; readers copy into fresh zeroed arrays.
+    The bounds are clamped so a torn read of the header (a seqlock attempt that will be retried) stays in bounds.
+    """
+    for k in range(HISTS_BASE):
+        dst[k] = src[k]
+    for h in range(N_HISTS):
+        base = HISTS_BASE + h * HIST_STRIDE
+        for k in range(HIST_HEADER):
+            dst[base + k] = src[base + k]
+        if src[base + H_COUNT] <= 0:
+            continue
+        lo = bucket_index_nb(min(max(src[base + H_MIN], 0), HIST_MAX_VALUE))
+        hi = bucket_index_nb(min(max(src[base + H_MAX], 0), HIST_MAX_VALUE))
+        first = base + HIST_HEADER
+        for k in range(lo, min(hi, HIST_BUCKETS - 1) + 1):
+            dst[first + k] = src[first + k]
 
 
 @kernel

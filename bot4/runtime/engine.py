@@ -67,6 +67,7 @@ from bot4.venues.paper import PaperExchange
 
 if TYPE_CHECKING:
     from bot4.venues.live import CcxtVenue
+from bot4.runtime.grid import sleep_on_grid
 from bot4.venues.replay import load_csv, load_sample, merge_by_time
 
 log = logging.getLogger("bot4.engine")
@@ -76,18 +77,7 @@ EXECUTION_IDLE_S = 0.25  # the execution loop's longest sleep with nothing to do
 
 
 FEED_PERIOD_S = 0.05  # the replay feed's cadence (500 ms of market time at the default x10)
-WATCH_PERIOD_S = 0.05  # the watchers' cadence (a multiple of the feed's: both wake on the same loop iteration)
-
-
-async def sleep_on_grid(period_s: float) -> None:
-    """Sleep until the next multiple of ``period_s`` on the event loop's clock.
-
-    Periodic tasks that sleep this way wake together when their periods are multiples of each other (the loop runs
-    every handle that is due in one iteration): measured here, each wake-up of the engine's thread costs far more
-    CPU than the work it does (a cold interpreter), so wake-ups are what to save.
-    """
-    now = asyncio.get_running_loop().time()
-    await asyncio.sleep(period_s - now % period_s)
+WATCH_PERIOD_S = 0.1  # the watchers' cadence (a multiple of the feed's: both wake on the same loop iteration)
 
 
 def _wake(waiter: asyncio.Future[None] | None) -> None:

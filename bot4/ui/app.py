@@ -15,6 +15,7 @@ from textual.screen import Screen
 from textual.widgets import RichLog
 
 from bot4.runtime.config import AppConfig
+from bot4.runtime.grid import sleep_on_grid
 from bot4.ui.model import PipelineModel
 from bot4.ui.screens import HelpScreen, OrderScreen, RearmScreen
 from bot4.ui.source import LocalSource, View
@@ -87,11 +88,19 @@ class Bot4App(App[int]):
     def on_mount(self) -> None:
         self.query_one("#events", RichLog).border_title = "events"
         self.refresh_view()
-        self.set_interval(REFRESH_S, self.refresh_view)
+        self.run_worker(self._refresh_loop(), name="refresh", group="refresh", exit_on_error=True)
         if self.run_for is not None:
             self.set_timer(self.run_for, self.action_quit)
 
     # --- refresh ----------------------------------------------------------------------------------------------------
+    async def _refresh_loop(self) -> None:
+        """Refresh every REFRESH_S on the event loop's grid: with a local engine, whose feed and watchers sleep on the
+        same grid, the frame is drawn in the same wake-up of the thread as their work (a Textual interval keeps its
+        own phase, and each extra wake-up of the thread costs more than a frame's work here)."""
+        while True:
+            await sleep_on_grid(REFRESH_S)
+            self.refresh_view()
+
     def clock(self) -> float:
         """Seconds for the per-second latency windows (a test freezes it)."""
         return time.monotonic()

@@ -115,3 +115,40 @@ def test_copy_without_the_seqlock_does_tear() -> None:
     done.set()
     writer.join()
     assert torn > 0
+
+
+def test_engine_snapshots_copy_the_histograms_in_use_exactly() -> None:
+    """Publishing and reading copy each histogram's header and the buckets between its smallest and largest value
+    only: the reader's copy equals the live block word for word, also after a reset shrinks the range (the published
+    block then still holds old buckets outside it), and percentiles equal a full scan of the buckets."""
+    from bot4.core.config import CoreConfig
+    from bot4.core.histogram import HIST_BUCKETS, HIST_HEADER, bucket_low_nb, hist_reset_nb
+    from bot4.core.runner import Core
+
+    core = Core(CoreConfig())
+    live = core.state.stats
+    rng = np.random.default_rng(7)
+    for h in range(len(HIST_NAMES)):
+        for v in rng.integers(1, 60_000_000_000, 500):
+            hist_record_nb(live, hist_base_nb(h), int(v))
+    hist_record_nb(live, hist_base_nb(1), -5)  # clamped to 0
+    core.publish()
+    snap = core.snapshot()
+    assert np.array_equal(snap.stats.data, live)
+    base = hist_base_nb(2)
+    hist_reset_nb(live, base)
+    for v in (300, 310, 900):
+        hist_record_nb(live, base, v)
+    core.publish()
+    published = core.state.pub_stats[base + HIST_HEADER : base + HIST_HEADER + HIST_BUCKETS]
+    assert published.sum() > 3  # buckets from before the reset remain in the published block, outside the range
+    snap = core.snapshot()
+    assert np.array_equal(snap.stats.data, live)
+    for h, name in enumerate(HIST_NAMES):
+        buckets = live[hist_base_nb(h) + HIST_HEADER : hist_base_nb(h) + HIST_HEADER + HIST_BUCKETS]
+        cum = np.cumsum(buckets)
+        for pct in (1.0, 50.0, 99.0, 100.0):
+            i = int(np.searchsorted(cum, int(np.ceil(pct / 100 * cum[-1]))))
+            got = snap.stats.histogram(name).percentile(pct)
+            assert bucket_low_nb(i) <= got or got == snap.stats.histogram(name).min_ns
+            assert got <= bucket_low_nb(i + 1) or got == snap.stats.histogram(name).max_ns

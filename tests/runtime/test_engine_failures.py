@@ -31,7 +31,7 @@ async def test_a_failing_feed_stops_the_engine(app_config: AppConfig, state_dir:
 async def test_periodic_tasks_on_the_grid_wake_together() -> None:
     """The feed (10 ms) and the watchers (50 ms) sleep to the next multiple of their period: every watcher wake-up
     falls on a feed wake-up, so the engine's thread wakes 100 times a second rather than 120."""
-    from bot4.runtime.engine import sleep_on_grid
+    from bot4.runtime.grid import sleep_on_grid
 
     loop = asyncio.get_running_loop()
     woke: dict[float, list[float]] = {0.01: [], 0.05: []}

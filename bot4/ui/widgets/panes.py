@@ -59,11 +59,15 @@ class Pane(KeepLines, Widget):  # type: ignore[misc]
             return
         old, new = self._lines, markup.split("\n")
         self._markup, self._lines = markup, new
-        width = self.size.width
+        width, height = self.size
+        changed = []
         for y in range(max(len(old), len(new))):
             if y >= len(old) or y >= len(new) or old[y] != new[y]:
                 self._strips.pop(y, None)
-                self.refresh(Region(0, y, width, 1))
+                if y < height:  # lines below the pane's bottom are drawn when it grows (a resize redraws all)
+                    changed.append(Region(0, y, width, 1))
+        if changed:
+            self.refresh(*changed)  # one call: each works out the widget's geometry and wakes its message queue
 
     def render(self) -> Content:
         """The whole text (what tests and exports read; the screen draws line by line through render_line)."""
