@@ -76,7 +76,7 @@ VENUE_GATE_CLOSED = 90  # reason code of orders refused by the closed execution 
 EXECUTION_IDLE_S = 0.25  # the execution loop's longest sleep with nothing to do (it is woken for work)
 
 
-FEED_PERIOD_S = 0.05  # the replay feed's cadence (500 ms of market time at the default x10)
+FEED_PERIOD_S = 0.1  # the replay feed's cadence (1 s of market time at the default x10)
 WATCH_PERIOD_S = 0.1  # the watchers' cadence (a multiple of the feed's: both wake on the same loop iteration)
 
 
@@ -368,24 +368,20 @@ class Engine:
         loop = asyncio.get_running_loop()
         fd = self.core.output_fd()
         loop.add_reader(fd, self._core_output)
-        idle = 0
         try:
             while not self.stopping.is_set():
-                busy = self._pump_orders() + self._pump_reports()
-                idle = 0 if busy else idle + 1
-                if idle < 2:
-                    # orders or reports flowing (a cancel may follow its fill): look again in 0.5 ms
-                    await asyncio.sleep(0.0005)
+                if self._pump_orders() + self._pump_reports():
+                    await asyncio.sleep(0)  # let the rest of the loop run, then look again
                     continue
                 # quiet: sleep until the core signals orders (its eventfd), a command or a venue report kicks, or
-                # EXECUTION_IDLE_S passes (a safety net: nothing waits on it)
+                # EXECUTION_IDLE_S passes (a safety net: nothing waits on it). The core signals every order that
+                # reaches the ring after arm_output, so a cancel that follows its fill wakes this loop too.
                 if self.core.arm_output() == 0:
                     self._waiter = waiter = loop.create_future()
                     timer = loop.call_later(EXECUTION_IDLE_S, _wake, waiter)
                     await waiter
                     timer.cancel()
                     self._waiter = None
-                idle = 0
         finally:
             loop.remove_reader(fd)
 

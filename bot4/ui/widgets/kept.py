@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from textual import events
 from textual.containers import Container
 from textual.screen import Screen
 from textual.widgets import Footer, RichLog
@@ -38,8 +39,24 @@ class KeepLines:
         return strips
 
 
+PENDING = ("_layout_required", "_scroll_required", "_repaint_required", "_recompose_required", "_dirty_widgets")
+
+
 class MainScreen(KeepLines, Screen):  # type: ignore[misc]
-    """The workstation's main screen."""
+    """The workstation's main screen.
+
+    When its widgets have asked for a repaint, a Textual screen resumes its update timer when it goes idle; the timer
+    repaints at once, then sleeps to its next 1/60 s tick before it parks again, one more wake-up of the thread per
+    frame with nothing to do. This screen repaints at once itself (what the timer would do, one frame per idle) and
+    leaves the timer parked; anything it does not recognise goes the usual way.
+    """
+
+    async def _on_idle(self, event: events.Idle) -> None:
+        repaint = getattr(self, "_on_timer_update", None)
+        pending = any(getattr(self, name, False) for name in PENDING)
+        if repaint is not None and pending and self.is_current and not getattr(self.app, "_batch_count", 0):
+            repaint()
+        await super()._on_idle(event)
 
 
 class Grid(KeepLines, Container):  # type: ignore[misc]
