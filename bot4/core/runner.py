@@ -318,7 +318,7 @@ class Core:
         self._output_fd = -1
         self._thread: threading.Thread | None = None
         self._read_lock = threading.Lock()
-        self._snap_arrays = self._new_snapshot_arrays()
+        self._snap_arrays = self._new_snapshot_arrays()  # the reader's argument types, to bind it once
         self._read = bind(engine_read_nb, self.state, *self._snap_arrays, 64)
         self._publish(self.state)
 
@@ -415,7 +415,7 @@ class Core:
         """A consistent copy of the published state (any thread)."""
         if not self.running:
             self._publish(self.state)
-        arrays = self._new_snapshot_arrays()  # the snapshot's own; the stats block zeroed (pages the OS zeroes lazily)
+        arrays = self._new_snapshot_arrays()  # the snapshot's own; the read fills only the histograms' used buckets
         with self._read_lock:
             while self._read(self.state, *arrays, 64) < 0:
                 time.sleep(0)

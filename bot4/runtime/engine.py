@@ -61,14 +61,14 @@ from bot4.core.state import (
     S_REALIZED,
 )
 from bot4.runtime.config import AppConfig
+from bot4.runtime.grid import sleep_on_grid
 from bot4.runtime.journal import Journal, Restored
 from bot4.runtime.logs import event
 from bot4.venues.paper import PaperExchange
+from bot4.venues.replay import load_csv, load_sample, merge_by_time
 
 if TYPE_CHECKING:
     from bot4.venues.live import CcxtVenue
-from bot4.runtime.grid import sleep_on_grid
-from bot4.venues.replay import load_csv, load_sample, merge_by_time
 
 log = logging.getLogger("bot4.engine")
 
