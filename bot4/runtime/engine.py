@@ -76,8 +76,7 @@ VENUE_GATE_CLOSED = 90  # reason code of orders refused by the closed execution 
 EXECUTION_IDLE_S = 0.25  # the execution loop's longest sleep with nothing to do (it is woken for work)
 
 
-FEED_PERIOD_S = 0.1  # the replay feed's cadence (1 s of market time at the default x10)
-WATCH_PERIOD_S = 0.1  # the watchers' cadence (a multiple of the feed's: both wake on the same loop iteration)
+WATCH_PERIOD_S = 0.1  # the watchers' cadence (the UI's too: with the feed's default 100 ms, one wake-up for all)
 
 
 def _wake(waiter: asyncio.Future[None] | None) -> None:
@@ -234,6 +233,7 @@ class Engine:
         ts = ticks["ts_exch_ns"]
         span = int(ts[-1] - ts[0]) + 1_000_000_000
         speed = self.config.replay.speed
+        period = self.config.replay.batch_ms / 1000.0  # config.ReplayConfig.batch_ms says what it trades
         lap = 0
         pos = 0
         wall0 = time.monotonic_ns()
@@ -267,7 +267,7 @@ class Engine:
                     self.last_feed_s = time.monotonic()
             if pos >= n:
                 if not self.config.replay.loop:
-                    await sleep_on_grid(FEED_PERIOD_S)  # the core's last decisions reach the venue, then the ticks
+                    await sleep_on_grid(period)  # the core's last decisions reach the venue, then the ticks
                     await self._venue_catch_up(held, held_n)
                     event(log, "feed_finished", ticks=self.ticks_sent)
                     self.feed_done.set()
@@ -275,7 +275,7 @@ class Engine:
                 lap += 1
                 pos = 0
             if speed > 0:
-                await sleep_on_grid(FEED_PERIOD_S)
+                await sleep_on_grid(period)
             else:
                 await asyncio.sleep(0)
 

@@ -9,12 +9,14 @@ import numpy as np
 
 from bot4.core.records import ORDER_MARKET, TICK_BBO
 from bot4.runtime.config import AppConfig
-from bot4.runtime.engine import FEED_PERIOD_S, Engine
+from bot4.runtime.engine import Engine
 from bot4.venues.paper_kernels import TABLE_MASK
 
 
-async def test_paper_market_orders_meet_the_market_at_their_decision_time(app_config: AppConfig, state_dir: Path) -> None:
-    """The feed hands the core a batch of FEED_PERIOD_S x speed of market time at once; the paper venue replays the
+async def test_paper_market_orders_meet_the_market_at_their_decision_time(
+    app_config: AppConfig, state_dir: Path
+) -> None:
+    """The feed hands the core a batch of replay.batch_ms x speed of market time at once; the paper venue replays the
     batch after the core decided on it, so a market order fills at the book of the first tick of its symbol at or
     after (the tick it was decided on + the venue's latency), not at the end of whatever batch it came in."""
     cfg = replace(app_config, runtime=replace(app_config.runtime, api_addr=""))
@@ -24,7 +26,7 @@ async def test_paper_market_orders_meet_the_market_at_their_decision_time(app_co
     latency_ns = int(ps.params[2])
     ticks = engine.ticks
     ts, sym, kind = ticks["ts_exch_ns"], ticks["symbol_id"], ticks["kind"]
-    batch_ns = int(FEED_PERIOD_S * cfg.replay.speed * 1e9)
+    batch_ns = int(cfg.replay.batch_ms * 1e6 * cfg.replay.speed)
     assert batch_ns >= 100 * latency_ns  # batches are long against the latency: the test can tell the two apart
     checked = on_time = 0
     for o in ps.orders:
