@@ -83,7 +83,12 @@ async def test_bad_bodies_and_limits(app_config: AppConfig, state_dir: Path) -> 
                 assert msg in (await r.json())["error"]
         async with s.post(base + "/orders", data=b"x" * 20_000, headers=auth) as r:
             assert r.status == 413
-        # a manual order goes through the same risk checks: no stop -> refused with its reason
+        # a manual order goes through the same risk checks: no stop -> refused with its reason (once the core has a
+        # price for the symbol: before the replay's first BTC tick the refusal is no_market_price)
+        for _ in range(200):
+            if any(p.symbol == "BTC/USDT" and p.last_px > 0 for p in engine.core.snapshot().positions()):
+                break
+            await asyncio.sleep(0.05)
         order = {"symbol": "BTC/USDT", "side": "buy", "size": 2.0, "stop_px": 0}  # more than any open short: an entry
         async with s.post(base + "/orders", json=order, headers=auth) as r:
             assert r.status == 422 and (await r.json())["result"] == "stop_missing"

@@ -96,6 +96,10 @@ async def test_rearm_is_refused_in_cooldown_and_accepted_after_confirmation(tmp_
 
 async def test_manual_order_is_refused_with_its_reason(tmp_path: Path) -> None:
     async def body(app, pilot, engine):  # type: ignore[no-untyped-def]
+        for _ in range(200):  # the replay's first BTC tick: before it the refusal would be no_market_price
+            if any(p.symbol == "BTC/USDT" and p.last_px > 0 for p in engine.core.snapshot().positions()):
+                break
+            await pilot.pause(0.05)
         await pilot.press("o")
         assert isinstance(app.screen, OrderScreen)
         values = {"#symbol": "BTC/USDT", "#side": "buy", "#size": "50", "#stop": "1000", "#price": ""}
