@@ -7,6 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from textual.geometry import Region
+from textual.widget import Widget
 from textual.widgets import Input
 
 from bot4.runtime.config import load_config
@@ -16,6 +17,7 @@ from bot4.ui.screens import HelpScreen, OrderScreen, RearmScreen
 from bot4.ui.source import LocalSource
 from bot4.ui.widgets.banner import StateBanner
 from bot4.ui.widgets.panes import Pane
+from tests.ui.test_snapshots import cells
 
 
 def make_engine(tmp_path: Path, cooldown_s: float = 1.0) -> Engine:
@@ -166,6 +168,10 @@ async def test_a_pane_repaints_only_the_lines_that_changed(tmp_path: Path) -> No
         pane.show("[b]first[/b] line\nsecond line [$success]moved[/]\nthird line")
         fresh = pane.render_lines(whole)
         assert fresh is not kept and "second line moved" in fresh[1 + pane.content_offset.y].text
+        # the changed row was drawn around the cached row's border and padding: the same cells Textual draws afresh
+        pane._styles_cache.clear()
+        textual = Widget.render_lines(pane, whole)
+        assert [cells(row) for row in fresh] == [cells(row) for row in textual]
         dirty = {r.y for r in pane._repaint_regions}
         assert dirty == {1 + pane.content_offset.y}  # only the second line, in the widget's coordinates
         after = [pane.render_line(y) for y in range(3)]

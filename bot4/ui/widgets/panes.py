@@ -73,6 +73,55 @@ class Pane(KeepLines, Widget):  # type: ignore[misc]
         """The whole text (what tests and exports read; the screen draws line by line through render_line)."""
         return Content.from_markup(self._markup)
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        """The compositor's question: the pane's rows, border included.
+
+        Textual draws a changed content row by asking ``render_line`` for it and then adding the padding and border
+        (with the widget's colours, tint and opacity worked out again); with a plain frame (no tint, opacity or
+        hatch) the border and padding of a content row do not change when its text does, so a changed
+        row is the cached row's two ends around the new text. Anything else goes Textual's way."""
+        try:
+            strips = self._redraw_rows(crop)
+        except AttributeError:  # a Textual whose styles cache is not the one this was written against
+            strips = None
+        if strips is None:
+            return super().render_lines(crop)
+        self._kept = ((crop, self.size, tuple(self.get_line_filters())), strips)
+        return strips
+
+    def _redraw_rows(self, crop: Region) -> list[Strip] | None:
+        cache = self._styles_cache
+        rows, dirty = cache._cache, cache._dirty_lines
+        width, height = self.outer_size
+        styles = self.styles
+        if (
+            not dirty
+            or cache._width != width
+            or len(rows) < height
+            or crop.column_span != (0, width)
+            or styles.tint.a
+            or self.opacity != 1.0
+            or styles.text_opacity != 1.0
+            or (styles.has_rule("hatch") and styles.hatch != "none")
+        ):
+            return None
+        top, right, _, left = styles.gutter
+        content_height = self.size.height
+        for y in dirty:
+            if not (top <= y < top + content_height and y in rows):
+                return None  # a border row, or one never drawn: Textual's way
+        for y in list(dirty):
+            old = rows[y]
+            rows[y] = Strip.join([old.crop(0, left), self.render_line(y - top), old.crop(width - right, width)])
+        dirty.clear()
+        out = [rows[y] for y in crop.line_range]
+        filters = self.get_line_filters()  # applied on the way out, as the styles cache does (each strip keeps its own)
+        if filters:
+            background = self.background_colors[1]
+            for line_filter in filters:
+                out = [row.apply_filter(line_filter, background) for row in out]
+        return out
+
     def render_line(self, y: int) -> Strip:
         width = self.size.width
         key = (width, self.app.theme)
