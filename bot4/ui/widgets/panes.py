@@ -8,6 +8,8 @@ A changed line is drawn without Textual's general text pipeline (markup tokenize
 resolution: about 0.6 ms a line, warm): the pane reads the few tags bot4's views use itself and takes each
 combination of tags' style from Textual once, so the colours are Textual's own. Anything else in a line (a backslash,
 a tag it does not know) goes through Textual's markup parser, then the same drawing. Long lines are cut at the border.
+The changed row on screen is then the cached row's border and padding around the new text (``render_lines``), not
+the styles cache's whole line drawing again.
 """
 
 from __future__ import annotations
