@@ -63,10 +63,10 @@ from bot4.core.state import (
     B_STATE,
     I_CLOCK_NS,
     I_ENTRY_COOLDOWN_UNTIL,
+    I_ENV_STALE,
     I_PAUSED,
     I_RET_COUNT,
     I_TRADING_STATE,
-    I_ENV_STALE,
     I_VAR_DIRTY,
     P_BURST,
     P_CORR_MIN,
@@ -142,14 +142,27 @@ def size_for_signal_nb(st: EngineState, s: int, side: int, entry: float, stop: f
     return size
 
 
+@helper
+def window_start_nb(count: int, window: int, cap: int) -> tuple[int, int]:
+    """(samples in the window, ring column of its oldest sample) after ``count`` samples into a ring of ``cap``."""
+    n = count if count < window else window
+    return n, (count - n) % cap
+
+
+@helper
+def window_age_nb(col: int, col0: int, cap: int) -> int:
+    """Position of ring column ``col`` in the window that starts at column ``col0`` (0 = oldest)."""
+    t = col - col0
+    return t + cap if t < 0 else t
+
+
 @kernel
 def rebuild_var_base_nb(
     rets: np.ndarray, sym: np.ndarray, count: int, window: int, var_base: np.ndarray
 ) -> int:
     """var_base[t] = sum over symbols of position value * return, for the last min(count, window) samples."""
     cap = rets.shape[1]
-    n = count if count < window else window
-    col = (count - n) % cap
+    n, col = window_start_nb(count, window, cap)
     for t in range(n):
         total = 0.0
         for j in range(sym.shape[0]):
@@ -173,8 +186,7 @@ def shift_var_base_nb(rets: np.ndarray, var_base: np.ndarray, count: int, window
     VaR base current without the rebuild that once set the risk check's p99.
     """
     cap = rets.shape[1]
-    n = count if count < window else window
-    col = (count - n) % cap
+    n, col = window_start_nb(count, window, cap)
     first = cap - col
     if first > n:
         first = n
@@ -308,18 +320,14 @@ def sort_var_order_nb(rets: np.ndarray, count: int, window: int, var_order: np.n
     inserted in O(window); otherwise (first samples, a restart) the window is sorted from scratch.
     """
     cap = rets.shape[1]
-    n = count if count < window else window
-    col0 = (count - n) % cap
+    n, col0 = window_start_nb(count, window, cap)
     new_col = (count - 1) % cap
     for s in range(rets.shape[0]):
         prev = int(risk_aux[s, RX_ORDER_LEN])
         kept = 0
         for idx in range(prev):
             c = var_order[s, idx]
-            t = c - col0
-            if t < 0:
-                t += cap
-            if t < n and c != new_col:
+            if window_age_nb(c, col0, cap) < n and c != new_col:
                 var_order[s, kept] = c
                 kept += 1
         if kept + 1 == n:
@@ -355,8 +363,7 @@ def build_var_envelopes_nb(
     (the index the search starts from).
     """
     cap = rets.shape[1]
-    n = count if count < window else window
-    col0 = (count - n) % cap
+    n, col0 = window_start_nb(count, window, cap)
     for s in range(rets.shape[0]):
         if int(risk_aux[s, RX_ORDER_LEN]) != n:
             risk_aux[s, RX_ENV_LINES] = 0.0
@@ -364,11 +371,8 @@ def build_var_envelopes_nb(
         h = 0
         for idx in range(n):
             c = var_order[s, idx]
-            t = c - col0
-            if t < 0:
-                t += cap
             r = rets[s, c]
-            b = var_base[t]
+            b = var_base[window_age_nb(c, col0, cap)]
             if not (r == r and b == b):
                 continue
             if h > 0 and var_env[s, 2, h - 1] == r:

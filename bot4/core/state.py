@@ -165,7 +165,6 @@ SS_LAST_DIR = 5  # last direction signalled (+1, -1, 0)
 SS_HIST_POS = 6  # next write position in the price history
 N_SS = 8
 
-# --- breakers (int64) ------------------------------------------------------------------------------------------------
 # --- risk_aux columns: per-symbol values the risk check reads in O(1) ----------------------------------------------
 RX_CORR_HI = 0  # max over open positions j != s of corr[s, j] * sign(qty_j) (-inf when none)
 RX_CORR_LO = 1  # min of the same (+inf when none)
@@ -173,6 +172,7 @@ RX_ENV_LINES = 2  # lines in var_env[s] (0 = not built for the current VaR base:
 RX_ORDER_LEN = 3  # ring columns in var_order[s] (sorted for the current window)
 N_RX = 4
 
+# --- breakers (int64) ------------------------------------------------------------------------------------------------
 B_STATE = 0  # BREAKER_*
 B_SINCE_NS = 1  # monotonic ns of the last transition
 B_OUTCOMES = 2  # bit i = 1 when the i-th most recent call failed

@@ -166,7 +166,12 @@ async def test_a_pane_repaints_only_the_lines_that_changed(tmp_path: Path) -> No
         kept = pane.render_lines(whole)
         assert pane.render_lines(whole) is kept
         pane.show("[b]first[/b] line\nsecond line [$success]moved[/]\nthird line")
+        drawn_by_textual = []  # the styles cache's own line drawing, watched on this pane only
+        textual_line = pane._styles_cache.render_line
+        pane._styles_cache.render_line = lambda *a, **k: drawn_by_textual.append(a[1]) or textual_line(*a, **k)
         fresh = pane.render_lines(whole)
+        del pane._styles_cache.render_line
+        assert drawn_by_textual == []  # the changed row went around the cached border, not through Textual's drawing
         assert fresh is not kept and "second line moved" in fresh[1 + pane.content_offset.y].text
         # the changed row was drawn around the cached row's border and padding: the same cells Textual draws afresh
         pane._styles_cache.clear()
