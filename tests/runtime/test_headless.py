@@ -82,7 +82,7 @@ def test_kill_switch_by_signal_and_by_file(tmp_path: Path, way: str) -> None:
     p = headless(tmp_path)
     journal = tmp_path / "journal.sqlite"
     try:
-        wait_for(lambda: fills_in(journal) > 0, timeout=120)
+        wait_for(lambda: fills_in(journal) > 0, timeout=300)  # a cold compile cache: the first start compiles
         if way == "signal":
             p.send_signal(signal.SIGUSR1)
         else:
@@ -112,7 +112,7 @@ def test_crash_and_restart_rebuild_the_journal_state(tmp_path: Path) -> None:
     p = headless(tmp_path)
     journal = tmp_path / "journal.sqlite"
     try:
-        wait_for(lambda: fills_in(journal) >= 6, timeout=120)
+        wait_for(lambda: fills_in(journal) >= 6, timeout=300)  # a cold compile cache: the first start compiles
         p.send_signal(signal.SIGUSR1)  # come back HALTED
         time.sleep(1.5)
         os.kill(p.pid, signal.SIGKILL)
