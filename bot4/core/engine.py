@@ -52,6 +52,7 @@ from bot4.core.records import (
     ORDER_MARKET,
     ORDER_STOP_LIMIT,
     REASON_OK,
+    REASON_REDUCE_ONLY,
     REASON_POOL_EXHAUSTED,
     REASON_REARM_CONFIRM,
     REASON_REARM_COOLDOWN,
@@ -167,7 +168,9 @@ from bot4.core.state import (
     S_ASK,
     S_BAD_TICKS,
     S_BID,
+    S_DEFERRED_SIG,
     S_EXIT_PENDING,
+    S_EXIT_RETRY_CLOCK,
     S_LAST_PX,
     S_LAST_TS,
     S_PENDING_BUY,
@@ -202,6 +205,7 @@ from bot4.core.strategy import (
 
 C_TICKS_IN = COUNTER_INDEX["ticks_in"]
 C_SIGNALS = COUNTER_INDEX["signals"]
+C_SIGNALS_DEFERRED = COUNTER_INDEX["signals_deferred"]
 C_ORDERS_OUT = COUNTER_INDEX["orders_out"]
 C_CANCELS_OUT = COUNTER_INDEX["cancels_out"]
 C_EXEC_REPORTS = COUNTER_INDEX["exec_reports"]
@@ -232,6 +236,7 @@ SPIN_ROUNDS = 256  # empty steps spent polling before yielding (~25 us)
 YIELD_ROUNDS = SPIN_ROUNDS + 32  # then a few yields before sleeping on the futex (an idle core costs no CPU)
 MAX_SLEEP_NS = 50_000_000  # a sleeping core wakes at least this often (publishing, stale checks)
 EXIT_FLAGS = FLAG_STOP_EXIT | FLAG_KILL | FLAG_REDUCE_ONLY
+EXIT_RETRY_NS = 100_000_000  # a refused stop exit is sent again after this much market time, or at the next report
 
 
 # --- trading state ---------------------------------------------------------------------------------------------------
@@ -447,6 +452,17 @@ def cancel_all_nb(st: EngineState, now: int, keep_protective: bool) -> int:
 
 
 @kernel
+def cancel_entries_nb(st: EngineState, s: int, side: int, now: int) -> None:
+    """Cancel symbol ``s``'s working entries on ``side`` (not its exits): they stand in the way of a stop exit."""
+    for slot in range(st.orders.shape[0]):
+        if not order_is_open_nb(st, slot):
+            continue
+        o = st.orders[slot]
+        if o.symbol_id == s and o.side == side and (o.flags & EXIT_FLAGS) == 0:
+            cancel_slot_nb(st, slot, now)
+
+
+@kernel
 def exit_position_nb(st: EngineState, s: int, flags: int, ts_in: int) -> int:
     """A reduce-only market order closing symbol ``s``'s whole position (once at a time)."""
     q = st.sym[s, S_QTY]
@@ -534,7 +550,14 @@ def sample_returns_nb(st: EngineState) -> None:
 
 
 @helper
-def check_stops_nb(st: EngineState, s: int, ts_in: int) -> None:
+def check_stops_nb(st: EngineState, s: int, ts_in: int, now: int) -> None:
+    """A crossed stop or take profit sends the position's exit at once.
+
+    An exit the checks refuse is not sent again on every tick (a burst of identical refusals), but after
+    EXIT_RETRY_NS of market time or at the symbol's next execution report, whichever comes first. When what refuses
+    it is an entry the other way still working (the exit plus that entry could flip the position), the entry is
+    cancelled so the exit can follow.
+    """
     q = st.sym[s, S_QTY]
     if q == 0.0 or st.sym[s, S_EXIT_PENDING] != 0.0:
         return
@@ -545,23 +568,40 @@ def check_stops_nb(st: EngineState, s: int, ts_in: int) -> None:
         hit = px <= stop or px >= tp
     else:
         hit = px >= stop or px <= tp
-    if hit:
+    if not hit or st.ist[I_CLOCK_NS] < st.sym[s, S_EXIT_RETRY_CLOCK]:
+        return
+    reason = exit_position_nb(st, s, FLAG_STOP_EXIT, ts_in)
+    if reason == REASON_OK:
         counter_add_nb(st.stats, C_STOP_EXITS, 1)
-        exit_position_nb(st, s, FLAG_STOP_EXIT, ts_in)
+        return
+    st.sym[s, S_EXIT_RETRY_CLOCK] = st.ist[I_CLOCK_NS] + EXIT_RETRY_NS
+    if reason == REASON_REDUCE_ONLY:
+        cancel_entries_nb(st, s, -1 if q > 0.0 else 1, now)
 
 
 @kernel
 def on_signal_nb(st: EngineState, s: int, sig: int, price: float, ts_in: int, now: int) -> None:
-    counter_add_nb(st.stats, C_SIGNALS, 1)
+    """Act on a strategy signal: enter, flip (exit, then enter) or go flat.
+
+    A signal against an order still working on the symbol (an entry or an exit the venue has not answered yet) is
+    held, not acted on: the position it would flip is not known until that order ends, and two entries the other
+    way of each other would both fill. It is taken at the symbol's first tick after the orders against it ended
+    (filled, expired or cancelled); a newer signal replaces it.
+    """
+    st.sym[s, S_DEFERRED_SIG] = 0.0
     q = st.sym[s, S_QTY]
     if sig == SIG_FLAT:
         exit_position_nb(st, s, 0, ts_in)
         return
     side = sig
+    if (st.sym[s, S_PENDING_SELL] if side > 0 else st.sym[s, S_PENDING_BUY]) > 0.0:
+        st.sym[s, S_DEFERRED_SIG] = side  # an order the other way is working: wait for its outcome
+        counter_add_nb(st.stats, C_SIGNALS_DEFERRED, 1)
+        return
     if q * side > 0.0 or effective_position_nb(st.sym, s) * side > 0.0:
         return  # already positioned (or an entry is working) on that side
-    if q * side < 0.0:
-        exit_position_nb(st, s, 0, ts_in)  # flip: close first, then enter
+    if q * side < 0.0 and exit_position_nb(st, s, 0, ts_in) != REASON_OK:
+        return  # flip: close first, then enter; an exit refused leaves the entry out too
     stop = stop_price_nb(st.strat_params, s, side, price)
     tp = take_profit_price_nb(st.strat_params, s, side, price)
     size = size_for_signal_nb(st, s, side, price, stop)
@@ -608,7 +648,10 @@ def on_tick_nb(st: EngineState, slot: int) -> None:
     st.sym[s, S_TICKS] += 1
     mark_symbol_nb(st.sym, st.acct, s)
     update_risk_state_nb(st, t0)
-    check_stops_nb(st, s, tk.ts_in_ns)
+    check_stops_nb(st, s, tk.ts_in_ns, t0)
+    deferred = int(st.sym[s, S_DEFERRED_SIG])
+    if deferred != 0 and (st.sym[s, S_PENDING_SELL] if deferred > 0 else st.sym[s, S_PENDING_BUY]) == 0.0:
+        on_signal_nb(st, s, deferred, price, tk.ts_in_ns, t0)  # the entry it waited on has ended
     strat = int(st.sym[s, S_STRATEGY])
     if strat != 0:
         st.ist[I_WARM_SYMBOL] = s  # the dry runs check orders where orders come from
@@ -616,6 +659,7 @@ def on_tick_nb(st: EngineState, slot: int) -> None:
         sig = strategy_on_price_nb(strat, st.strat_params, st.strat_state, st.px_hist, s, price)
         hist_record_nb(st.stats, hist_base_nb(H_DECISION), monotonic_ns() - t0)
         if sig != SIG_NONE:
+            counter_add_nb(st.stats, C_SIGNALS, 1)
             on_signal_nb(st, s, sig, price, tk.ts_in_ns, t0)
     if st.ist[I_CLOCK_NS] >= st.ist[I_NEXT_SAMPLE_NS]:
         sample_returns_nb(st)  # after the decision: a sample refreshes correlation and VaR for the next one
@@ -633,6 +677,7 @@ def on_exec_nb(st: EngineState, slot: int, now: int) -> None:
     counter_add_nb(st.stats, C_EXEC_REPORTS, 1)
     o = st.orders[ps]
     s = o.symbol_id
+    st.sym[s, S_EXIT_RETRY_CLOCK] = 0.0  # a refused stop exit may go again at the next tick
     kind = r.kind
     if o.status == STATUS_NEW and (kind == EXEC_ACK or kind == EXEC_FILL):
         o.status = STATUS_ACCEPTED

@@ -136,6 +136,8 @@ S_EXPOSURE = 21  # |qty| * last
 S_TRADE_PNL = 22  # realized PnL minus fees of the current round trip
 S_LAST_TS = 23  # exchange ns of the last tick
 S_BAD_TICKS = 24
+S_DEFERRED_SIG = 25  # a strategy signal (+1 / -1) held while an entry the other way is still working (0 = none)
+S_EXIT_RETRY_CLOCK = 26  # market clock before which a refused stop exit is not sent again (a report clears it)
 N_SYM = 28
 
 # --- strategies ----------------------------------------------------------------------------------------------------

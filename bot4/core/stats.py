@@ -35,6 +35,7 @@ from bot4.core.records import REASON_NAMES
 COUNTER_NAMES: tuple[str, ...] = (
     "ticks_in",  # market-data records consumed by the core
     "signals",  # strategy signals emitted
+    "signals_deferred",  # signals held until an entry the other way stopped working (acted on then, latest wins)
     "orders_out",  # orders (submits) pushed to execution
     "cancels_out",  # cancel requests pushed to execution
     "exec_reports",  # execution reports consumed (acks, fills, cancels, rejects)

@@ -63,7 +63,7 @@ from bot4.core.state import (
 from bot4.runtime.config import AppConfig
 from bot4.runtime.grid import sleep_on_grid
 from bot4.runtime.journal import Journal, Restored
-from bot4.runtime.logs import event
+from bot4.runtime.logs import RepeatedEvent, event
 from bot4.venues.paper import PaperExchange
 from bot4.venues.replay import load_csv, load_sample, merge_by_time
 
@@ -123,6 +123,8 @@ class Engine:
         self.recent_rejects: deque[dict[str, object]] = deque(maxlen=200)
         self.recent_transitions: deque[dict[str, object]] = deque(maxlen=100)
         self.price_history: dict[str, deque[float]] = {s: deque(maxlen=600) for s in self.symbols}
+        # refusals come in bursts (every signal of a cool-down): a line per symbol, side and reason a second at most
+        self.reject_log = RepeatedEvent(log, "order_rejected", period_s=1.0)
         self.restored = self._restore()
 
     # --- start-up ---------------------------------------------------------------------------------------------------
@@ -446,14 +448,16 @@ class Engine:
                     cause=CAUSE_NAMES[int(t["cause"])],
                 )
             k = self.core.parts.rejects.pop_many(rejects) if self.core.parts.rejects.depth else 0
+            now = time.monotonic()
             for o in rejects[:k]:
                 view = self._order_view(o)
                 self.recent_rejects.append(view)
-                event(log, "order_rejected", symbol=view["symbol"], side=view["side"], reason=view["reason"])
+                key = (view["symbol"], view["side"], view["reason"])
+                self.reject_log.add(now, key, symbol=view["symbol"], side=view["side"], reason=view["reason"])
+            self.reject_log.flush(now)
             if kill_file.exists():
                 kill_file.unlink(missing_ok=True)
                 self.kill("file")
-            now = time.monotonic()
             if now - last_prices >= 0.25:
                 for p in self.core.snapshot().positions():
                     if p.last_px == p.last_px:
@@ -577,6 +581,7 @@ class Engine:
             await self.venue.close()  # type: ignore[union-attr]
         self.core.stop()
         self.core.close_output_fd()
+        self.reject_log.flush(None)
         snap = self.core.snapshot()
         event(
             log,

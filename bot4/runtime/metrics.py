@@ -35,6 +35,7 @@ STAGES = ("decision", "risk_check", "tick_to_order", "order_to_ack")
 COUNTERS = {
     "ticks_in": ("bot4_ticks_total", "Market-data records consumed by the core"),
     "signals": ("bot4_signals_total", "Strategy signals"),
+    "signals_deferred": ("bot4_signals_deferred_total", "Signals held until an entry the other way stopped working"),
     "entries": ("bot4_entry_orders_total", "Orders that open or grow a position"),
     "exits": ("bot4_exit_orders_total", "Orders that shrink or close a position"),
     "cancels_out": ("bot4_cancels_total", "Cancel requests sent to execution"),

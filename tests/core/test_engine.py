@@ -13,9 +13,13 @@ from bot4.core.config import StrategyConfig
 from bot4.core.records import (
     ACTION_CANCEL,
     ACTION_SUBMIT,
+    BREAKER_OPEN,
     FLAG_MANUAL,
     FLAG_REDUCE_ONLY,
     FLAG_STOP_EXIT,
+    EXEC_EXPIRED,
+    EXEC_FILL,
+    FILL_DTYPE,
     ORDER_DTYPE,
     SIDE_BUY,
     SIDE_SELL,
@@ -23,7 +27,7 @@ from bot4.core.records import (
     TICK_TRADE,
 )
 from bot4.core.risk import correlation_extremes_nb, envelope_min_nb, rebuild_var_base_nb, var_with_nb
-from bot4.core.state import I_NOTIFIES, I_NOTIFY_FD, I_RET_COUNT, I_WARMS, P_VAR_WINDOW, RX_ENV_LINES
+from bot4.core.state import B_STATE, I_NOTIFIES, I_NOTIFY_FD, I_RET_COUNT, I_WARMS, P_VAR_WINDOW, RX_ENV_LINES
 from tests.harness import Harness, make_core
 
 BIG = dict(max_order_notional_usd=1e9, max_symbol_exposure_usd=1e9, max_gross_exposure_usd=1e9, max_var_frac=1.0)
@@ -79,6 +83,97 @@ def test_a_crossed_stop_exits_at_once_and_only_once() -> None:
     assert snap.positions()[0].qty == 0.0 and math.isnan(snap.positions()[0].stop_px)
     assert snap.trades == (1, 0, 1)
     assert snap.stats.counter("stop_exits") == 1
+
+
+def expire(h: Harness, orders: np.ndarray, filled: float = 0.0, price: float = 100.0) -> None:
+    """Answer IOC orders as a thin book does: ``filled`` of each at ``price``, the rest expired."""
+    reports = np.zeros(2 * len(orders), FILL_DTYPE)
+    k = 0
+    for o in orders:
+        if filled > 0.0:
+            r = reports[k]
+            r["client_order_id"], r["symbol_id"], r["side"] = o["client_order_id"], o["symbol_id"], o["side"]
+            r["kind"], r["price"], r["size"], r["leaves"] = EXEC_FILL, price, filled, o["size"] - filled
+            k += 1
+        r = reports[k]
+        r["client_order_id"], r["symbol_id"], r["side"] = o["client_order_id"], o["symbol_id"], o["side"]
+        r["kind"], r["leaves"] = EXEC_EXPIRED, o["size"] - filled
+        k += 1
+    assert h.core.parts.fills.push_many(reports[:k]) == k
+    h.core.drain()
+
+
+def test_a_signal_against_a_working_entry_waits_for_its_outcome() -> None:
+    core = make_core(StrategyConfig(kind="ema_cross", fast_period=2, slow_period=4, stop_frac=0.01), **BIG)
+    h = Harness(core)
+    for p in [103, 102, 101, 100.0]:
+        h.tick(0, p)
+    sell = h.take_orders()
+    assert [int(o["side"]) for o in sell] == [SIDE_SELL]  # the entry is working: the venue has not answered
+    for p in [104.0, 108.0]:
+        h.tick(0, p)  # the EMAs cross up: a buy signal while the sell entry works
+    assert len(h.take_orders()) == 0, "a buy entry beside a working sell entry: both could fill"
+    assert core.snapshot().stats.counter("signals_deferred") == 1
+    expire(h, sell, filled=0.3 * sell[0]["size"], price=100.0)  # a thin book: part filled, the rest expired
+    pos = core.snapshot().positions()[0]
+    assert pos.qty == pytest.approx(-0.3 * sell[0]["size"])
+    h.tick(0, 108.5)  # the held signal is taken on the next tick: close the short, then go long
+    orders = h.take_orders()
+    assert [(int(o["side"]), bool(o["flags"] & FLAG_REDUCE_ONLY)) for o in orders] == [(SIDE_BUY, True), (SIDE_BUY, False)]
+    assert orders[0]["size"] == pytest.approx(0.3 * sell[0]["size"])
+    h.respond(orders, price=108.5)
+    pos = core.snapshot().positions()[0]
+    assert pos.qty == pytest.approx(orders[1]["size"]) and pos.stop_px == pytest.approx(108.5 * 0.99)
+    h.tick(0, 108.6)
+    assert len(h.take_orders()) == 0  # nothing held any more
+
+
+def test_a_refused_stop_exit_is_not_resent_every_tick_and_the_entry_in_its_way_is_cancelled() -> None:
+    core = make_core(no_strategy=True, **BIG)
+    h = Harness(core)
+    h.tick(0, 100.0)
+    core.manual_order("BTC/USDT", SIDE_BUY, 10.0, stop_px=98.0)
+    core.drain()
+    h.fill_all(price=100.0)
+    # a resting sell for more than the position (a flip by hand) is working when the stop is crossed
+    core.manual_order("BTC/USDT", SIDE_SELL, 15.0, stop_px=101.0, price=99.5)
+    core.drain()
+    resting = h.take_orders()
+    assert len(resting) == 1
+    h.tick(0, 97.9)
+    # the exit (sell 10) beside the working sell 15 could leave a short of 15: refused, and the sell is cancelled
+    cancels = h.take_orders()
+    assert [(int(o["action"]), int(o["client_order_id"])) for o in cancels] == [
+        (ACTION_CANCEL, int(resting[0]["client_order_id"]))
+    ]
+    for _ in range(20):
+        h.tick(0, 97.8)  # 20 ms of market time: the refused exit is not sent again on every tick
+    assert len(h.take_orders()) == 0
+    assert core.snapshot().stats.counter("reject_reduce_only_would_increase") == 1
+    h.respond(cancels)  # the cancel comes back: the exit goes at the next tick
+    h.tick(0, 97.7)
+    exits = h.take_orders()
+    assert len(exits) == 1 and exits[0]["side"] == SIDE_SELL and exits[0]["size"] == 10.0
+    assert exits[0]["flags"] & FLAG_STOP_EXIT
+    h.respond(exits, price=97.7)
+    assert core.snapshot().positions()[0].qty == 0.0
+
+
+def test_a_stop_exit_refused_for_another_reason_is_retried_on_the_market_clock() -> None:
+    core = make_core(no_strategy=True, price_band_frac=0.05, **BIG)
+    h = Harness(core)
+    h.tick(0, 100.0)
+    core.manual_order("BTC/USDT", SIDE_BUY, 10.0, stop_px=98.0)
+    core.drain()
+    h.fill_all(price=100.0)
+    core.state.brk[0, B_STATE] = BREAKER_OPEN  # the venue's breaker opens: the exit is refused
+    h.tick(0, 97.0)
+    assert len(h.take_orders()) == 0
+    for _ in range(50):
+        h.tick(0, 97.0)  # 1 ms apart
+    assert core.snapshot().stats.counter("reject_venue_breaker_open") == 1
+    h.tick(0, 97.0, dt_ns=100_000_000)  # 100 ms of market time later: sent again (and refused again)
+    assert core.snapshot().stats.counter("reject_venue_breaker_open") == 2
 
 
 def test_drawdown_reduces_then_halts_then_rearm_needs_cooldown_and_confirmation() -> None:

@@ -22,6 +22,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def headless(state_dir: Path, *extra: str, speed: float = 50.0) -> subprocess.Popen[str]:
+    """``bot4-tui --headless`` in its own process; its log (standard error) goes to ``<state_dir>/stderr.log``.
+
+    A file, not a pipe: nobody reads a pipe while the test waits, and a full one would stall the engine's writes.
+    """
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     env.pop("BOT4_API_TOKEN", None)
     api = [] if "--api-addr" in extra else ["--api-addr", f"127.0.0.1:{free_port()}"]
@@ -29,7 +33,19 @@ def headless(state_dir: Path, *extra: str, speed: float = 50.0) -> subprocess.Po
         sys.executable, "-m", "bot4.runtime.cli", "--headless", "--state-dir", str(state_dir), "--speed", str(speed),
         "--metrics-addr", "", *api, *extra,
     ]
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    with open(state_dir / "stderr.log", "w") as err:
+        return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, text=True, env=env, cwd=ROOT)
+
+
+def finish(p: subprocess.Popen[str], state_dir: Path, timeout: float) -> str:
+    """Wait for the engine to exit (killed after ``timeout``); what it logged."""
+    try:
+        p.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+    return (state_dir / "stderr.log").read_text()
 
 
 def events(stderr: str) -> list[dict[str, object]]:
@@ -41,13 +57,21 @@ def events(stderr: str) -> list[dict[str, object]]:
     return out
 
 
-def wait_for(predicate, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
+def wait_for(predicate, p: subprocess.Popen[str], state_dir: Path, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
+    """Poll ``predicate`` while the engine ``p`` runs; on a timeout or an early exit, fail with what it logged."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
             return
+        if p.poll() is not None:
+            break
         time.sleep(0.1)
-    raise AssertionError("condition not reached in time")
+    running = p.poll() is None
+    if running:
+        p.send_signal(signal.SIGTERM)
+    err = finish(p, state_dir, 30)
+    state = f"still running after {timeout:.0f} s" if running else f"exited with {p.returncode}"
+    raise AssertionError(f"condition not reached; the engine {state}; its last log lines:\n{err[-4000:]}")
 
 
 def fills_in(journal: Path) -> int:
@@ -65,7 +89,7 @@ def fills_in(journal: Path) -> int:
 
 def test_default_run_trades_journals_and_exits_zero(tmp_path: Path) -> None:
     p = headless(tmp_path, "--run-for", "5")
-    out, err = p.communicate(timeout=180)
+    err = finish(p, tmp_path, 180)
     assert p.returncode == 0, err[-3000:]
     evs = events(err)
     names = [e["event"] for e in evs]
@@ -82,7 +106,7 @@ def test_kill_switch_by_signal_and_by_file(tmp_path: Path, way: str) -> None:
     p = headless(tmp_path)
     journal = tmp_path / "journal.sqlite"
     try:
-        wait_for(lambda: fills_in(journal) > 0, timeout=300)  # a cold compile cache: the first start compiles
+        wait_for(lambda: fills_in(journal) > 0, p, tmp_path, timeout=300)  # a cold compile cache: the first start compiles
         if way == "signal":
             p.send_signal(signal.SIGUSR1)
         else:
@@ -90,7 +114,7 @@ def test_kill_switch_by_signal_and_by_file(tmp_path: Path, way: str) -> None:
         killed_at = time.time_ns()
         time.sleep(3.0)
         p.send_signal(signal.SIGTERM)
-        out, err = p.communicate(timeout=60)
+        err = finish(p, tmp_path, 60)
     finally:
         if p.poll() is None:
             p.kill()
@@ -112,7 +136,7 @@ def test_crash_and_restart_rebuild_the_journal_state(tmp_path: Path) -> None:
     p = headless(tmp_path)
     journal = tmp_path / "journal.sqlite"
     try:
-        wait_for(lambda: fills_in(journal) >= 6, timeout=300)  # a cold compile cache: the first start compiles
+        wait_for(lambda: fills_in(journal) >= 6, p, tmp_path, timeout=300)  # a cold compile cache: the first start compiles
         p.send_signal(signal.SIGUSR1)  # come back HALTED
         time.sleep(1.5)
         os.kill(p.pid, signal.SIGKILL)

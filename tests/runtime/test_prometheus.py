@@ -22,7 +22,8 @@ from tests.runtime.conftest import free_port
 
 EXPECTED_FAMILIES = {
     "bot4_latency_seconds", "bot4_risk_rejections_total", "bot4_orders_total", "bot4_venue_orders_total",
-    "bot4_ticks_total", "bot4_signals_total", "bot4_entry_orders_total", "bot4_exit_orders_total",
+    "bot4_ticks_total", "bot4_signals_total", "bot4_signals_deferred_total", "bot4_entry_orders_total",
+    "bot4_exit_orders_total",
     "bot4_cancels_total", "bot4_fills_total", "bot4_stop_exits_total", "bot4_bad_ticks_total",
     "bot4_out_of_order_ticks_total", "bot4_unknown_exec_reports_total", "bot4_kills_total",
     "bot4_trading_state_changes_total", "bot4_round_trips_total", "bot4_commands_total", "bot4_trading_state",
