@@ -65,7 +65,7 @@ class BackgroundHandler(logging.Handler):
     writes what is queued, then closes the target.
     """
 
-    def __init__(self, target: logging.Handler, capacity: int = 50_000) -> None:
+    def __init__(self, target: logging.Handler, capacity: int = 10_000) -> None:
         super().__init__()
         self.target = target
         self.dropped = 0
