@@ -154,7 +154,7 @@ class RepeatedEvent:
         if last is None or now - last >= self.period_s:
             held, _ = self._held.pop(key, (0, fields))
             self._last[key] = now
-            event(self.logger, self.name, count=held + 1, **fields)
+            event(self.logger, self.name, **fields, count=held + 1)
             return
         held, _ = self._held.get(key, (0, fields))
         self._held[key] = (held + 1, fields)
@@ -164,4 +164,4 @@ class RepeatedEvent:
         for key in [k for k in self._held if now is None or now - self._last[k] >= self.period_s]:
             held, fields = self._held.pop(key)
             self._last[key] = now if now is not None else self._last[key]
-            event(self.logger, self.name, count=held, **fields)
+            event(self.logger, self.name, **fields, count=held)
