@@ -462,7 +462,7 @@ def cancel_entries_nb(st: EngineState, s: int, side: int, now: int) -> None:
             cancel_slot_nb(st, slot, now)
 
 
-@kernel
+@helper
 def exit_position_nb(st: EngineState, s: int, flags: int, ts_in: int) -> int:
     """A reduce-only market order closing symbol ``s``'s whole position (once at a time)."""
     q = st.sym[s, S_QTY]
@@ -478,7 +478,7 @@ def exit_position_nb(st: EngineState, s: int, flags: int, ts_in: int) -> int:
     return reason
 
 
-@kernel
+@helper
 def finish_order_nb(st: EngineState, slot: int) -> None:
     o = st.orders[slot]
     if (o.flags & EXIT_FLAGS) != 0:
@@ -579,7 +579,7 @@ def check_stops_nb(st: EngineState, s: int, ts_in: int, now: int) -> None:
         cancel_entries_nb(st, s, -1 if q > 0.0 else 1, now)
 
 
-@kernel
+@helper
 def on_signal_nb(st: EngineState, s: int, sig: int, price: float, ts_in: int, now: int) -> None:
     """Act on a strategy signal: enter, flip (exit, then enter) or go flat.
 
@@ -611,7 +611,7 @@ def on_signal_nb(st: EngineState, s: int, sig: int, price: float, ts_in: int, no
     emit_order_nb(st, s, side, ORDER_MARKET, TIF_IOC, np.nan, price, size, stop, tp, 0, ts_in)
 
 
-@kernel
+@helper
 def on_tick_nb(st: EngineState, slot: int) -> None:
     t0 = monotonic_ns()
     tk = st.md_buf[slot]
@@ -665,7 +665,7 @@ def on_tick_nb(st: EngineState, slot: int) -> None:
         sample_returns_nb(st)  # after the decision: a sample refreshes correlation and VaR for the next one
 
 
-@kernel
+@helper
 def on_exec_nb(st: EngineState, slot: int, now: int) -> None:
     r = st.fill_buf[slot]
     coid = r.client_order_id
