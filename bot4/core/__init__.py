@@ -1,9 +1,10 @@
 """bot4's trading core: records, pools, rings, stats, and the numba kernels that decide and check every order.
 
 The core imports numpy and numba only. Compiled kernels are cached on disk in a directory keyed by a hash of the
-core's own sources: numba checks only the caller's file when it reuses a cached kernel, and kernels here inline
-helpers from other modules, so a change anywhere in the core must start a fresh cache; the package's location is in
-the key too, so a second checkout compiles into its own directory (``NUMBA_CACHE_DIR`` set by the user wins).
+sources that hold kernels (the core's and the venues'): numba checks only the caller's file when it reuses a cached
+kernel, and a kernel carries the code of every kernel it calls or inlines from other modules, so a change in any of
+them must start a fresh cache; the package's location is in the key too, so a second checkout compiles into its own
+directory (``NUMBA_CACHE_DIR`` set by the user wins).
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ def _source_keyed_cache_dir() -> str:
     # where the package lives too: numba also checks each source file's path and time stamp, so another checkout would
     # silently recompile into a shared directory; with its own directory the CLI sees an empty cache and says so
     digest.update(str(Path(__file__).resolve().parent).encode())
-    for path in sorted(Path(__file__).parent.glob("*.py")):
-        digest.update(path.name.encode())
+    package = Path(__file__).resolve().parent.parent
+    for path in sorted([*package.joinpath("core").glob("*.py"), *package.joinpath("venues").glob("*.py")]):
+        digest.update(f"{path.parent.name}/{path.name}".encode())
         digest.update(path.read_bytes())
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(base, "bot4", "numba", digest.hexdigest()[:16])
