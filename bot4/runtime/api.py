@@ -69,6 +69,7 @@ def _clean(x: Any) -> Any:
 def snapshot_doc(engine: Engine) -> dict[str, Any]:
     """Everything a remote UI shows, as plain JSON values."""
     snap = engine.core.snapshot()
+    act = engine.activity()
     hist = {}
     for name in ("decision", "risk_check", "tick_to_order", "order_to_ack"):
         h = snap.stats.histogram(name)
@@ -104,11 +105,14 @@ def snapshot_doc(engine: Engine) -> dict[str, Any]:
         "correlation": [[_clean(float(c)) for c in row] for row in snap.corr],
         "symbols": list(engine.symbols),
         "recent": {
-            "orders": [{k: _clean(v) for k, v in o.items()} for o in list(engine.recent_orders)[-30:]],
-            "fills": list(engine.recent_fills)[-30:],
-            "rejects": [{k: _clean(v) for k, v in o.items()} for o in list(engine.recent_rejects)[-30:]],
-            "transitions": list(engine.recent_transitions)[-10:],
+            "orders": [{k: _clean(v) for k, v in o.items()} for o in act["orders"]],  # type: ignore[attr-defined]
+            "open": [{k: _clean(v) for k, v in o.items()} for o in act["open"]],  # type: ignore[attr-defined]
+            "fills": act["fills"],
+            "rejects": [{k: _clean(v) for k, v in o.items()} for o in act["rejects"]],  # type: ignore[attr-defined]
+            "transitions": act["transitions"],
+            "trades": act["trades"],
         },
+        "limits": act["limits"],
     }
 
 

@@ -28,6 +28,8 @@ from bot4.core.records import (
     BREAKER_STATE_NAMES,
     CAUSE_NAMES,
     EXEC_CANCELED,
+    EXEC_EXPIRED,
+    EXEC_FILL,
     EXEC_REJECTED,
     FILL_DTYPE,
     ORDER_DTYPE,
@@ -39,6 +41,7 @@ from bot4.core.records import (
     STATE_HALTED,
     STATE_NAMES,
     TICK_DTYPE,
+    TICK_TRADE,
     TRANSITION_DTYPE,
     VENUE_REASON_NAMES,
 )
@@ -122,7 +125,9 @@ class Engine:
         self.recent_fills: deque[dict[str, object]] = deque(maxlen=200)
         self.recent_rejects: deque[dict[str, object]] = deque(maxlen=200)
         self.recent_transitions: deque[dict[str, object]] = deque(maxlen=100)
-        self.price_history: dict[str, deque[float]] = {s: deque(maxlen=600) for s in self.symbols}
+        self.price_history: dict[str, deque[tuple[float, float]]] = {s: deque(maxlen=600) for s in self.symbols}
+        self.market_trades: dict[str, deque[dict[str, object]]] = {s: deque(maxlen=20) for s in self.symbols}
+        self.open_orders: dict[int, dict[str, object]] = {}  # working orders at the venue, by client order id
         # refusals come in bursts (every signal of a cool-down): a line per symbol, side and reason a second at most
         self.reject_log = RepeatedEvent(log, "order_rejected", period_s=1.0)
         self.restored = self._restore()
@@ -215,8 +220,31 @@ class Engine:
         """Something for the execution loop (orders from the core, a venue report, a kill): wake it now."""
         _wake(self._waiter)
 
+    def _note_trades(self, ticks: np.ndarray) -> None:
+        """Keep each symbol's last few market prints (the market pane's "last trades")."""
+        trades = ticks[ticks["kind"] == TICK_TRADE]
+        if not len(trades):
+            return
+        wall = time.time()
+        ids = trades["symbol_id"]
+        for s, sym in enumerate(self.symbols):
+            mine = trades[ids == s][-20:]
+            book = self.market_trades[sym]
+            for t in mine:
+                side = int(t["side"])
+                book.append(
+                    {
+                        "ts": wall,
+                        "ts_exch_ns": int(t["ts_exch_ns"]),
+                        "price": float(t["price"]),
+                        "size": float(t["size"]),
+                        "side": "buy" if side > 0 else "sell" if side < 0 else "",
+                    }
+                )
+
     def _push_live(self, ticks: np.ndarray, count: int) -> int:
         pushed = self.core.push_ticks(ticks, 0, count)  # orders they cause wake the execution loop (output_fd)
+        self._note_trades(ticks[:pushed])
         self.ticks_sent += pushed
         if pushed:
             self.last_feed_s = time.monotonic()
@@ -262,6 +290,7 @@ class Engine:
                 if lap:
                     batch["ts_exch_ns"][:k] += lap * span
                 pushed = self.core.push_ticks(batch, 0, k)  # orders they cause wake the execution loop (output_fd)
+                self._note_trades(batch[:pushed])
                 batch, held, held_n = held, batch, pushed
                 pos += pushed
                 self.ticks_sent += pushed
@@ -307,6 +336,7 @@ class Engine:
         if self.gate_open:
             self.journal.append_orders(orders, self.symbols)
             pushed = self.to_venue.push_many(orders)
+            self._track_orders(orders)
         else:
             # the gate is closed: cancels go on, new orders are refused back to the core (journaled as such)
             cancels = orders[orders["action"] == ACTION_CANCEL]
@@ -314,6 +344,7 @@ class Engine:
             self.journal.append_orders(cancels, self.symbols)
             self.journal.append_orders(refused, self.symbols, gated=True)
             pushed = self.to_venue.push_many(cancels)
+            self._track_orders(cancels)
             if len(refused):
                 rep = self._gated[: len(refused)]
                 rep[:] = 0
@@ -352,11 +383,41 @@ class Engine:
                         }
                     )
             self.journal.append_reports(buf[:m], self.symbols)
+            self._track_reports(buf[:m])
             pushed = 0
             while pushed < m:
                 pushed += self.core.parts.fills.push_many(buf[pushed:m])
                 self.core.notify()
         return m
+
+    def _track_orders(self, orders: np.ndarray) -> None:
+        """Orders handed to the venue join the open-order book (the orders pane); a cancel marks its order."""
+        for o in orders:
+            coid = int(o["client_order_id"])
+            if int(o["action"]) == ACTION_CANCEL:
+                if coid in self.open_orders:
+                    self.open_orders[coid]["cancelling"] = True
+                continue
+            view = self._order_view(o)
+            view["filled"] = 0.0
+            view["cancelling"] = False
+            self.open_orders[coid] = view
+        while len(self.open_orders) > 500:  # a venue that never answers must not grow this without bound
+            self.open_orders.pop(next(iter(self.open_orders)))
+
+    def _track_reports(self, reports: np.ndarray) -> None:
+        for r in reports:
+            coid = int(r["client_order_id"])
+            view = self.open_orders.get(coid)
+            if view is None:
+                continue
+            kind = int(r["kind"])
+            if kind == EXEC_FILL:
+                view["filled"] = float(view["filled"]) + float(r["size"])  # type: ignore[arg-type]
+                if float(r["leaves"]) <= 1e-12:
+                    del self.open_orders[coid]
+            elif kind in (EXEC_CANCELED, EXEC_EXPIRED, EXEC_REJECTED):
+                del self.open_orders[coid]
 
     def _core_output(self) -> None:
         """The core signalled its eventfd: orders wait in the execution ring."""
@@ -459,9 +520,10 @@ class Engine:
                 kill_file.unlink(missing_ok=True)
                 self.kill("file")
             if now - last_prices >= 0.25:
+                wall = time.time()
                 for p in self.core.snapshot().positions():
                     if p.last_px == p.last_px:
-                        self.price_history[p.symbol].append(p.last_px)
+                        self.price_history[p.symbol].append((wall, p.last_px))
                 last_prices = now
             if now - last_equity >= 1.0:
                 snap = self.core.snapshot()
@@ -596,6 +658,30 @@ class Engine:
         self.journal.close()
 
     # --- views ------------------------------------------------------------------------------------------------------
+    def limits(self) -> dict[str, float]:
+        """The risk limits the panes draw their gauges against."""
+        risk = self.config.core.risk
+        return {
+            "var_frac": risk.max_var_frac,
+            "var_confidence": risk.var_confidence,
+            "drawdown_warn": risk.drawdown_warn_frac,
+            "drawdown_halt": risk.max_drawdown_frac,
+            "correlation": risk.max_correlation,
+        }
+
+    def activity(self) -> dict[str, object]:
+        """Recent activity for the UI and the API (plain values, newest last; price samples are the UI's own)."""
+        return {
+            "orders": list(self.recent_orders)[-30:],
+            "open": list(self.open_orders.values())[-30:],
+            "fills": list(self.recent_fills)[-30:],
+            "rejects": list(self.recent_rejects)[-30:],
+            "transitions": list(self.recent_transitions)[-10:],
+            "trades": {sym: list(book) for sym, book in self.market_trades.items()},
+            "limits": self.limits(),
+            "gate_open": self.gate_open,
+        }
+
     def status(self) -> dict[str, object]:
         snap = self.core.snapshot()
         return {

@@ -118,6 +118,9 @@ class Bot4App(App[int]):
             rejects=act["rejects"],  # type: ignore[arg-type]
             transitions=act["transitions"],  # type: ignore[arg-type]
             prices=act["prices"],  # type: ignore[arg-type]
+            open_orders=act.get("open", []),  # type: ignore[arg-type]
+            trades=act.get("trades", {}).get(self.selected, []),  # type: ignore[union-attr]
+            limits=act.get("limits", {}),  # type: ignore[arg-type]
             rates=dict(self.pipeline.rates),
             latency=self.pipeline.rows(snap),  # type: ignore[arg-type]
             gate_open=bool(act["gate_open"]),

@@ -140,7 +140,7 @@ class RemoteSource:
         self.doc: dict[str, Any] | None = None
         self.received_s = 0.0
         self.connected = False
-        self.prices: dict[str, deque[float]] = {}
+        self.prices: dict[str, deque[tuple[float, float]]] = {}
         self._task: asyncio.Task[None] | None = None
         self._session: aiohttp.ClientSession | None = None
         self.failures = 0
@@ -181,9 +181,12 @@ class RemoteSource:
                         self.received_s = time.monotonic()
                         self.connected = True
                         backoff = 0.25
+                        wall = time.time()
                         for p in self.doc.get("positions", []):
                             if p.get("last_px") is not None:
-                                self.prices.setdefault(p["symbol"], deque(maxlen=600)).append(float(p["last_px"]))
+                                history = self.prices.setdefault(p["symbol"], deque(maxlen=600))
+                                if not history or wall - history[-1][0] >= 0.25:  # the engine samples every 0.25 s
+                                    history.append((wall, float(p["last_px"])))
             except (aiohttp.ClientError, OSError, TimeoutError):
                 pass
             self.connected = False
@@ -199,14 +202,18 @@ class RemoteSource:
         return RemoteSnapshot(self.doc, self.received_s)
 
     def activity(self, selected: str) -> dict[str, object]:
-        recent = (self.doc or {}).get("recent", {})
+        doc = self.doc or {}
+        recent = doc.get("recent", {})
         return {
             "orders": recent.get("orders", []),
+            "open": recent.get("open", []),
             "fills": recent.get("fills", []),
             "rejects": recent.get("rejects", []),
             "transitions": recent.get("transitions", []),
+            "trades": recent.get("trades", {}),
             "prices": list(self.prices.get(selected, [])),
-            "gate_open": bool((self.doc or {}).get("gate_open", True)),
+            "limits": doc.get("limits", {}),
+            "gate_open": bool(doc.get("gate_open", True)),
         }
 
     def _post(self, path: str, body: dict[str, Any] | None = None) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import re
+import time
 
 from textual.markup import escape
 
@@ -12,6 +14,10 @@ from bot4.ui.source import View
 STATE_COLOR = {"ACTIVE": "$success", "REDUCING": "$warning", "HALTED": "$error"}
 BREAKER_COLOR = {"CLOSED": "$success", "HALF_OPEN": "$warning", "OPEN": "$error"}
 SPARK = "▁▂▃▄▅▆▇█"
+TAG = re.compile(r"\[/?(?:\$[\w-]+(?: \d+%)?|b|i|u|dim|reverse)?\]")
+CHART_ROWS = 7  # the market chart's height when the pane's is not known; a sized pane gives its own
+CHART_COLS = 46
+CHART_STEP_S = 0.25  # the engine samples each symbol's price every 0.25 s: one column each
 
 
 def spark(values: list[float], width: int = 24) -> str:
@@ -36,6 +42,84 @@ def num(x: object) -> float:
 
 def money(x: float) -> str:
     return "—" if x != x else f"{x:,.2f}"
+
+
+def visible_width(markup: str) -> int:
+    """Cells a line of the views' markup takes on screen (tags removed)."""
+    return len(TAG.sub("", markup).replace("\\[", "["))
+
+
+def side_by_side(left: list[str], right: list[str], width: int) -> list[str]:
+    """Two columns of markup lines, the left one padded to ``width`` cells."""
+    out = []
+    for i in range(max(len(left), len(right))):
+        a = left[i] if i < len(left) else ""
+        b = right[i] if i < len(right) else ""
+        out.append((a + " " * max(1, width - visible_width(a)) + b).rstrip() if b else a)
+    return out
+
+
+def clock(ts: float) -> str:
+    """Time of day of an event in UTC, to the second (the exchanges' clock: market prints carry UTC too)."""
+    return "—" if ts != ts else time.strftime("%H:%M:%S", time.gmtime(ts))
+
+
+def price_chart(
+    prices: list[tuple[float, float]], fills: list[dict[str, object]], rows: int = CHART_ROWS, cols: int = CHART_COLS
+) -> list[str]:
+    """An area chart of the last ``cols`` price samples (one a column, ``rows`` high, eighth-block resolution), with
+    our fills marked where they happened: ▲ a buy, ▼ a sell, at the fill's price; the range on the right.
+
+    The chart moves once a second: samples of the second still under way are left for the next frame (the pane's
+    header shows the live price), so the pane redraws its rows once a second rather than at every sample."""
+    if prices:
+        done = math.floor(prices[-1][0])  # the latest sample's second is not complete yet
+        prices = [(t, p) for t, p in prices if t < done] or prices[:1]
+    samples = [(t, p) for t, p in prices[-cols:] if p == p]
+    if not samples:
+        return ["[$foreground-muted]no market data yet[/]"] + [""] * (rows - 1)
+    t0, t1 = samples[0][0], samples[-1][0]
+    marks: list[tuple[int, float, str]] = []
+    for f in fills:
+        ts, px = num(f.get("ts")), num(f.get("price"))
+        if not (t0 - CHART_STEP_S <= ts <= t1 + CHART_STEP_S) or px != px:
+            continue
+        col = min(range(len(samples)), key=lambda i: abs(samples[i][0] - ts))
+        marks.append((col, px, str(f.get("side", ""))))
+    values = [p for _, p in samples] + [px for _, px, _ in marks]
+    lo, hi = min(values), max(values)
+    span = hi - lo
+    if span <= 0:
+        span = abs(hi) * 1e-4 or 1.0
+        lo -= span / 2
+    eighths = rows * 8
+    grid = [[" "] * len(samples) for _ in range(rows)]
+    for c, (_, p) in enumerate(samples):
+        h = max(1, round((p - lo) / span * eighths))
+        for r in range(rows):  # r = 0 is the bottom row
+            fill = h - 8 * r
+            if fill <= 0:
+                break
+            grid[rows - 1 - r][c] = "█" if fill >= 8 else SPARK[fill - 1]
+    marked: dict[tuple[int, int], str] = {}
+    for col, px, side in marks:
+        r = min(rows - 1, int((px - lo) / span * rows))
+        marked[(rows - 1 - r, col)] = side
+    pad = " " * (cols - len(samples))  # fewer samples than columns yet: the chart grows from the right
+    out = []
+    for y in range(rows):
+        parts = [pad, "[$primary]"]
+        for c, ch in enumerate(grid[y]):
+            side = marked.get((y, c))
+            if side is None:
+                parts.append(ch)
+            else:
+                color = "$success" if side == "buy" else "$error"
+                parts.append(f"[/][{color}]{'▲' if side == 'buy' else '▼'}[/][$primary]")
+        parts.append("[/]")
+        label = money(hi) if y == 0 else money(lo + span / 2) if y == rows // 2 else money(lo) if y == rows - 1 else ""
+        out.append("".join(parts).replace("[$primary][/]", "") + (f" [$foreground-muted]{label}[/]" if label else ""))
+    return out
 
 
 def banner_markup(view: View) -> str:
@@ -97,12 +181,20 @@ def pipeline_markup(view: View) -> str:
 def risk_markup(view: View) -> str:
     s = view.snapshot
     dd = s.drawdown
-    dd_color = "$error" if dd >= 0.15 else "$warning" if dd >= 0.10 else "$success"
+    warn = view.limits.get("drawdown_warn", 0.10)
+    halt = view.limits.get("drawdown_halt", 0.15)
+    dd_color = "$error" if dd >= halt else "$warning" if dd >= warn else "$success"
+    var_limit = view.limits.get("var_frac", math.nan) * s.equity
+    var_frac = s.var / var_limit if var_limit > 0 else math.nan
+    var_color = "$error" if var_frac >= 0.9 else "$warning" if var_frac >= 0.6 else "$success"
     lines = [
         f"equity [b]{money(s.equity)}[/b]  peak {money(s.peak_equity)}  realized {money(s.realized)}"
         f"  fees {money(s.fees)}",
-        f"drawdown [{dd_color}]{bar(dd / 0.15, 30)}[/] {dd * 100:5.2f} %  (10 % reduce · 15 % halt)",
-        f"gross exposure {money(s.gross_exposure)}   VaR 99 % {money(s.var)}"
+        f"drawdown [{dd_color}]{bar(dd / halt, 30)}[/] {dd * 100:5.2f} %"
+        f"  ({warn * 100:g} % reduce · {halt * 100:g} % halt)",
+        f"VaR {view.limits.get('var_confidence', 0.99) * 100:g} %  [{var_color}]{bar(var_frac, 30)}[/]"
+        f" {money(s.var)} of {money(var_limit)}",
+        f"gross exposure {money(s.gross_exposure)}"
         f"   trades {s.trades[0]} (won {s.trades[1]}, lost {s.trades[2]})  streak {s.loss_streak}",
         "",
         "[b]symbol       qty          avg        last      unreal.     stop   exposure[/b]",
@@ -118,7 +210,8 @@ def risk_markup(view: View) -> str:
     n = len(view.symbols)
     if n > 1:
         lines.append("")
-        lines.append("[b]correlation[/b] (0.7 refuses)  " + " ".join(f"{sym.split('/')[0]:>6}" for sym in view.symbols))
+        max_corr = view.limits.get("correlation", 0.7)
+        lines.append(f"[b]correlation[/b] ({max_corr:g} refuses)  " + " ".join(f"{sym.split('/')[0]:>6}" for sym in view.symbols))
         for i, sym in enumerate(view.symbols):
             cells = []
             for j in range(n):
@@ -126,7 +219,8 @@ def risk_markup(view: View) -> str:
                 if math.isnan(c):
                     cells.append(f"{'—':>6}")
                 else:
-                    color = "$error" if abs(c) >= 0.7 and i != j else "$warning" if abs(c) >= 0.5 and i != j else "$success"
+                    hot = abs(c) >= max_corr and i != j
+                    color = "$error" if hot else "$warning" if abs(c) >= 0.5 and i != j else "$success"
                     cells.append(f"[{color}]{c:>6.2f}[/]")
             lines.append(f"{' ' * 28}{sym.split('/')[0]:>5} " + " ".join(cells))
     return "\n".join(lines)
@@ -149,35 +243,62 @@ def breakers_markup(view: View) -> str:
     return "\n".join(lines)
 
 
-def market_markup(view: View) -> str:
+def market_markup(view: View, rows: int = CHART_ROWS + 2) -> str:
+    """Header, price chart (the pane's height less two rows, 3 to 20) beside the last market prints, fill legend."""
+    chart_rows = max(3, min(20, rows - 2))
     s = view.snapshot
     pos = next(p for p in s.positions() if p.symbol == view.selected)
+    spread = pos.ask - pos.bid
     lines = [
-        f"[b]{escape(view.selected)}[/b]  last {money(pos.last_px)}  bid {money(pos.bid)}  ask {money(pos.ask)}"
-        f"   ([b]s[/b] next symbol)",
+        f"[b]{escape(view.selected)}[/b]  last [b]{money(pos.last_px)}[/b]  bid {money(pos.bid)}  ask {money(pos.ask)}"
+        f"  spread {money(spread)}   ([b]s[/b] next symbol)",
     ]
-    prices = view.prices[-60:]
-    if prices:
-        lo, hi = min(prices), max(prices)
-        lines.append(f"[$primary]{spark(prices, 60)}[/]  {money(lo)} – {money(hi)}")
-    fills = [f for f in view.fills if f["symbol"] == view.selected][-5:]
-    for f in reversed(fills):
+    fills = [f for f in view.fills if f["symbol"] == view.selected]
+    chart = price_chart(view.prices, fills, rows=chart_rows)
+    trades = ["[b]last trades[/b] (UTC)"]
+    for t in reversed(view.trades[-(chart_rows - 1) :]):
+        color = "$success" if t["side"] == "buy" else "$error" if t["side"] == "sell" else "$foreground-muted"
+        ns = int(t["ts_exch_ns"])  # type: ignore[call-overload]
+        when = f"{clock(ns / 1e9)}.{ns // 1_000_000 % 1000:03d}"
+        trades.append(f"{when} [{color}]{str(t['side']):<4}[/] {money(num(t['price'])):>10} {num(t['size']):>8.5f}")
+    lines += side_by_side(chart, trades, CHART_COLS + 12)
+    if fills:
+        f = fills[-1]
         color = "$success" if f["side"] == "buy" else "$error"
-        lines.append(f"fill [{color}]{f['side']:<4}[/] {num(f['size']):.5f} @ {money(num(f['price']))} ({f['liquidity']})")
+        lines.append(
+            f"[$success]▲[/] buy [$error]▼[/] sell · last fill [{color}]{f['side']}[/] {num(f['size']):.5f}"
+            f" @ {money(num(f['price']))} ({f['liquidity']}) {clock(num(f.get('ts')))}"
+        )
+    else:
+        lines.append("[$success]▲[/] buy [$error]▼[/] sell · no fills yet")
     return "\n".join(lines)
 
 
 def orders_markup(view: View) -> str:
-    lines = ["[b]recent orders[/b]"]
-    for o in reversed(view.orders[-6:]):
+    left = [f"[b]open orders[/b] ({len(view.open_orders)})"]
+    if not view.open_orders:
+        left.append("[$foreground-muted]none working[/]")
+    for o in view.open_orders[-4:]:
         color = "$success" if o["side"] == "buy" else "$error"
-        lines.append(
-            f"{o['action']:<6} [{color}]{o['side']:<4}[/] {escape(str(o['symbol'])):<9} {num(o['size']):.5f}"
-            f" {o['type']:<7} stop {money(num(o['stop_px']))}"
+        where = f"@ {money(num(o['price']))}" if num(o["price"]) == num(o["price"]) else "market"
+        state = " [$warning]cancelling[/]" if o.get("cancelling") else ""
+        left.append(
+            f"[{color}]{o['side']:<4}[/] {escape(str(o['symbol'])):<9} {num(o['size']):.5f} {o['type']:<6} {where}"
+            f" filled {num(o.get('filled', 0.0)):.5f}{state}"
         )
-    lines.append("[b]rejections[/b]")
+    left.append("[b]recent fills[/b] (UTC)")
+    if not view.fills:
+        left.append("[$foreground-muted]none yet[/]")
+    for f in reversed(view.fills[-5:]):
+        color = "$success" if f["side"] == "buy" else "$error"
+        when = clock(num(f["ts"])) if "ts" in f else "—"
+        left.append(
+            f"{when} [{color}]{f['side']:<4}[/] {escape(str(f['symbol'])):<9} {num(f['size']):.5f}"
+            f" @ {money(num(f['price']))} {f['liquidity']}"
+        )
+    right = ["[b]rejections[/b] (why)"]
     if not view.rejects:
-        lines.append("none")
-    for o in reversed(view.rejects[-6:]):
-        lines.append(f"[$warning]{escape(str(o['reason'])):<22}[/] {o['side']:<4} {escape(str(o['symbol']))} {num(o['size']):.5f}")
-    return "\n".join(lines)
+        right.append("[$foreground-muted]none[/]")
+    for o in reversed(view.rejects[-9:]):
+        right.append(f"[$warning]{escape(str(o['reason'])):<22}[/] {o['side']:<4} {escape(str(o['symbol']))}")
+    return "\n".join(side_by_side(left, right, 58))

@@ -24,7 +24,10 @@ class View:
     fills: list[dict[str, object]] = field(default_factory=list)
     rejects: list[dict[str, object]] = field(default_factory=list)
     transitions: list[dict[str, object]] = field(default_factory=list)
-    prices: list[float] = field(default_factory=list)
+    prices: list[tuple[float, float]] = field(default_factory=list)  # (wall time, price) samples, oldest first
+    open_orders: list[dict[str, object]] = field(default_factory=list)
+    trades: list[dict[str, object]] = field(default_factory=list)  # the selected symbol's last market prints
+    limits: dict[str, float] = field(default_factory=dict)
     rates: dict[str, float] = field(default_factory=dict)
     latency: list[object] = field(default_factory=list)
     gate_open: bool = True
@@ -49,15 +52,9 @@ class LocalSource:
         return self.engine.core.snapshot()
 
     def activity(self, selected: str) -> dict[str, object]:
-        e = self.engine
-        return {
-            "orders": list(e.recent_orders)[-30:],
-            "fills": list(e.recent_fills)[-30:],
-            "rejects": list(e.recent_rejects)[-30:],
-            "transitions": list(e.recent_transitions)[-10:],
-            "prices": list(e.price_history.get(selected, [])),
-            "gate_open": e.gate_open,
-        }
+        act = self.engine.activity()
+        act["prices"] = list(self.engine.price_history.get(selected, ()))
+        return act
 
     def kill(self) -> None:
         self.engine.kill("ui")

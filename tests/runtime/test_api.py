@@ -119,3 +119,43 @@ def test_non_loopback_bind_without_env_token_is_refused(app_config: AppConfig, t
     env_token, from_env = load_token(tmp_path, env={"BOT4_API_TOKEN": "s3cret-token-value"})
     assert env_token == "s3cret-token-value" and from_env
     ControlApi(object(), "0.0.0.0", 8764, env_token, from_env)  # type: ignore[arg-type]
+
+
+async def test_snapshot_carries_open_orders_market_prints_and_limits(app_config: AppConfig, state_dir: Path) -> None:
+    risk = replace(app_config.core.risk, loss_streak_max=10**6, max_var_frac=0.04)
+    app_config = replace(app_config, core=replace(app_config.core, risk=risk))
+
+    async def body(engine, s, base, token):  # type: ignore[no-untyped-def]
+        for _ in range(200):
+            btc = next(p for p in engine.core.snapshot().positions() if p.symbol == "BTC/USDT")
+            if btc.last_px > 0:
+                break
+            await asyncio.sleep(0.05)
+        # a resting buy 3 % under the market (inside the 5 % band): it works at the paper venue until cancelled
+        limit = round(btc.last_px * 0.97, 2)
+        order = {"symbol": "BTC/USDT", "side": "buy", "size": 0.01, "stop_px": round(limit * 0.99, 2), "price": limit}
+        async with s.post(base + "/orders", json=order, headers={"Authorization": f"Bearer {token}"}) as r:
+            assert r.status in (200, 202), await r.text()
+        working = []
+        for _ in range(100):
+            async with s.get(base + "/snapshot") as r:
+                doc = await r.json()
+            working = [o for o in doc["recent"]["open"] if o["type"] == "limit" and o["symbol"] == "BTC/USDT"]
+            if working:
+                break
+            await asyncio.sleep(0.05)
+        assert working and working[0]["price"] == pytest.approx(limit) and working[0]["filled"] == 0.0
+        assert doc["limits"]["var_frac"] == 0.04 and doc["limits"]["drawdown_halt"] == 0.15
+        prints = doc["recent"]["trades"]["BTC/USDT"]
+        assert prints and all(p["price"] > 0 and p["size"] > 0 and p["side"] in ("buy", "sell") for p in prints)
+        assert [p["ts_exch_ns"] for p in prints] == sorted(p["ts_exch_ns"] for p in prints)
+        engine.core.cancel(int(working[0]["coid"]))
+        for _ in range(100):
+            async with s.get(base + "/snapshot") as r:
+                doc = await r.json()
+            if not any(o["coid"] == working[0]["coid"] for o in doc["recent"]["open"]):
+                break
+            await asyncio.sleep(0.05)
+        assert not any(o["coid"] == working[0]["coid"] for o in doc["recent"]["open"]), "a cancelled order stays open"
+
+    await _with_engine(app_config, state_dir, body)

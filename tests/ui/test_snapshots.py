@@ -18,6 +18,7 @@ from bot4.venues.backtest import run_backtest
 from bot4.venues.paper import PaperExchange
 from bot4.venues.replay import load_sample
 
+T0 = 1_723_161_600.0  # 2024-08-09 00:00 UTC: the fixed clock of the snapshot feed's samples and fills
 FIXED_LATENCIES_NS = {
     "decision": [60, 70, 80, 90, 120, 400],
     "risk_check": [250, 300, 350, 420, 900, 1_500],
@@ -44,21 +45,36 @@ class FrozenSource:
         self._snap = core.snapshot()
         self._snap.taken_ns = 0
         self.symbols = core.symbols
-        self.prices = [p for p in load_sample(("BTC/USDT",), with_bbo=False)["price"][:20_000:250].tolist()]
+        trades = load_sample(("BTC/USDT",), with_bbo=False)[:20_000]
+        # one price sample every 0.25 s, as the engine takes them, on a fixed clock
+        self.prices = [(T0 + 0.25 * i, p) for i, p in enumerate(trades["price"][::250].tolist())]
+        self.trades = [
+            {"ts_exch_ns": int(t["ts_exch_ns"]), "price": float(t["price"]), "size": float(t["size"]),
+             "side": "buy" if t["side"] > 0 else "sell"}
+            for t in trades[-20:]
+        ]
 
     def snapshot(self) -> CoreSnapshot:
         return self._snap
 
     def activity(self, selected: str) -> dict[str, object]:
-        fill = {"symbol": "BTC/USDT", "side": "buy", "size": 0.80871, "price": 61837.64, "liquidity": "taker"}
+        fills = [
+            {"ts": T0 + 12.0, "symbol": "BTC/USDT", "side": "buy", "size": 0.80871, "price": 61837.64, "liquidity": "taker"},
+            {"ts": T0 + 17.5, "symbol": "BTC/USDT", "side": "sell", "size": 0.80871, "price": 61640.12, "liquidity": "taker"},
+        ]
         order = {"action": "submit", "side": "buy", "symbol": "BTC/USDT", "size": 0.80871, "type": "market", "stop_px": 61528.45}
+        working = {"side": "sell", "symbol": "ETH/USDT", "size": 1.5, "type": "limit", "price": 2690.5, "filled": 0.25}
         reject = {"reason": "loss_streak_cooldown", "side": "sell", "symbol": "ETH/USDT", "size": 18.63}
         return {
             "orders": [order],
-            "fills": [fill],
+            "open": [working],
+            "fills": fills,
             "rejects": [reject],
             "transitions": [],
+            "trades": {"BTC/USDT": self.trades},
             "prices": self.prices if selected == "BTC/USDT" else [],
+            "limits": {"var_frac": 0.05, "var_confidence": 0.99, "drawdown_warn": 0.10, "drawdown_halt": 0.15,
+                       "correlation": 0.7},
             "gate_open": True,
         }
 

@@ -37,11 +37,14 @@ class Pane(KeepLines, Widget):  # type: ignore[misc]
     Pane { border: round $primary 40%; padding: 0 1; height: 1fr; }
     """
 
-    def __init__(self, title: str, render_fn: Callable[[View], str], every: int = 1, *, id: str) -> None:  # noqa: A002
+    def __init__(
+        self, title: str, render_fn: Callable[..., str], every: int = 1, *, id: str, sized: bool = False  # noqa: A002
+    ) -> None:
         super().__init__(id=id)
         self.title = title
         self.render_fn = render_fn
         self.every = every  # the app refreshes at 10 Hz; slow-moving panes redraw less often
+        self.sized = sized  # render_fn(view, rows=...) fits its text to the pane's height (the market chart)
         self._markup = ""
         self._lines: list[str] = []
         self._strips: dict[int, Strip] = {}
@@ -52,8 +55,8 @@ class Pane(KeepLines, Widget):  # type: ignore[misc]
         self.border_title = self.title
 
     def show_view(self, view: View) -> None:
-        """Display ``render_fn(view)``."""
-        self.show(self.render_fn(view))
+        """Display ``render_fn(view)`` (given the rows the pane has, for a sized pane)."""
+        self.show(self.render_fn(view, rows=self.size.height) if self.sized else self.render_fn(view))
 
     def show(self, markup: str) -> None:
         """Display ``markup``; only the lines that differ from what is shown are re-rendered and repainted."""
@@ -215,6 +218,6 @@ def main_panes() -> list[Pane]:
         Pane("order pipeline", render.pipeline_markup, every=5, id="pipeline"),  # percentiles move once a second
         Pane("risk", render.risk_markup, every=3, id="risk"),
         Pane("circuit breakers", render.breakers_markup, every=5, id="breakers"),
-        Pane("market", render.market_markup, id="market"),
+        Pane("market", render.market_markup, every=2, id="market", sized=True),  # the chart takes the pane's height
         Pane("orders & fills", render.orders_markup, every=3, id="orders"),
     ]
