@@ -34,7 +34,11 @@ class UiLogHandler(logging.Handler):
         super().__init__(logging.INFO)
         self.app = app
 
+    QUIET = frozenset({"order_rejected"})  # shown, grouped, in the orders pane: the event log would scroll with them
+
     def emit(self, record: logging.LogRecord) -> None:
+        if getattr(record, "event", None) in self.QUIET:
+            return
         fields = getattr(record, "fields", {})
         text = f"{time.strftime('%H:%M:%S')} {getattr(record, 'event', record.getMessage())} " + " ".join(
             f"{k}={v}" for k, v in fields.items()

@@ -17,7 +17,7 @@ SPARK = "▁▂▃▄▅▆▇█"
 TAG = re.compile(r"\[/?(?:\$[\w-]+(?: \d+%)?|b|i|u|dim|reverse)?\]")
 CHART_ROWS = 7  # the market chart's height when the pane's is not known; a sized pane gives its own
 CHART_COLS = 46
-CHART_STEP_S = 0.25  # the engine samples each symbol's price every 0.25 s: one column each
+CHART_STEP_S = 1.0  # one column a second
 
 
 def spark(values: list[float], width: int = 24) -> str:
@@ -64,18 +64,33 @@ def clock(ts: float) -> str:
     return "—" if ts != ts else time.strftime("%H:%M:%S", time.gmtime(ts))
 
 
+def per_second(prices: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """The last (time, price) sample of each whole second before the latest sample's (which is not over yet)."""
+    if not prices:
+        return []
+    current = math.floor(prices[-1][0])
+    out: list[tuple[float, float]] = []
+    for t, p in prices:
+        second = math.floor(t)
+        if second >= current:
+            break
+        if p != p:
+            continue
+        if out and math.floor(out[-1][0]) == second:
+            out[-1] = (t, p)
+        else:
+            out.append((t, p))
+    return out or [prices[0]]
+
+
 def price_chart(
     prices: list[tuple[float, float]], fills: list[dict[str, object]], rows: int = CHART_ROWS, cols: int = CHART_COLS
 ) -> list[str]:
-    """An area chart of the last ``cols`` price samples (one a column, ``rows`` high, eighth-block resolution), with
-    our fills marked where they happened: ▲ a buy, ▼ a sell, at the fill's price; the range on the right.
-
-    The chart moves once a second: samples of the second still under way are left for the next frame (the pane's
-    header shows the live price), so the pane redraws its rows once a second rather than at every sample."""
-    if prices:
-        done = math.floor(prices[-1][0])  # the latest sample's second is not complete yet
-        prices = [(t, p) for t, p in prices if t < done] or prices[:1]
-    samples = [(t, p) for t, p in prices[-cols:] if p == p]
+    """An area chart of the last ``cols`` seconds (a column each: the second's last price; ``rows`` high, eighth-block
+    resolution), with our fills marked where they happened: ▲ a buy, ▼ a sell, at the fill's price; the range on the
+    right. The second under way is drawn once it is over (the pane's header shows the live price), so the chart moves
+    once a second and the pane redraws its rows once a second."""
+    samples = per_second(prices)[-cols:]
     if not samples:
         return ["[$foreground-muted]no market data yet[/]"] + [""] * (rows - 1)
     t0, t1 = samples[0][0], samples[-1][0]
@@ -255,7 +270,7 @@ def market_markup(view: View, rows: int = CHART_ROWS + 2) -> str:
     ]
     fills = [f for f in view.fills if f["symbol"] == view.selected]
     chart = price_chart(view.prices, fills, rows=chart_rows)
-    trades = ["[b]last trades[/b] (UTC)"]
+    trades = ["[b]last trades[/b] (exchange time)"]
     for t in reversed(view.trades[-(chart_rows - 1) :]):
         color = "$success" if t["side"] == "buy" else "$error" if t["side"] == "sell" else "$foreground-muted"
         ns = int(t["ts_exch_ns"])  # type: ignore[call-overload]
@@ -296,9 +311,14 @@ def orders_markup(view: View) -> str:
             f"{when} [{color}]{f['side']:<4}[/] {escape(str(f['symbol'])):<9} {num(f['size']):.5f}"
             f" @ {money(num(f['price']))} {f['liquidity']}"
         )
-    right = ["[b]rejections[/b] (why)"]
+    right = ["[b]rejections[/b] (why, latest first)"]
     if not view.rejects:
         right.append("[$foreground-muted]none[/]")
-    for o in reversed(view.rejects[-9:]):
-        right.append(f"[$warning]{escape(str(o['reason'])):<22}[/] {o['side']:<4} {escape(str(o['symbol']))}")
+    seen: dict[tuple[str, str, str], int] = {}  # the recent refusals grouped: a cool-down refuses every signal
+    for o in reversed(view.rejects):
+        key = (str(o["reason"]), str(o["side"]), str(o["symbol"]))
+        seen[key] = seen.get(key, 0) + 1
+    for (reason, side, symbol), n in list(seen.items())[:9]:
+        times = f" [$foreground-muted]×{n}[/]" if n > 1 else ""
+        right.append(f"[$warning]{escape(reason):<22}[/] {side:<4} {escape(symbol)}{times}")
     return "\n".join(side_by_side(left, right, 58))
