@@ -10,18 +10,18 @@ from pathlib import Path
 import numpy as np
 
 from bench.common import Figure
+from bot4.core.atomics import monotonic_ns
 from bot4.core.config import CoreConfig, InstrumentConfig, RiskConfig, StrategyConfig
 from bot4.core.jit import kernel
 from bot4.core.records import ACTION_SUBMIT, EXEC_CANCELED
 from bot4.core.ring import ring_advance_nb, ring_available_nb, ring_claim_nb, ring_publish_nb, ring_slot_nb
-from bot4.core.runner import Core
-from bot4.core.atomics import monotonic_ns
 from bot4.core.risk import (
     correlation_matrix_nb,
     rebuild_var_base_nb,
     refresh_risk_views_nb,
     risk_check_arrays_nb,
 )
+from bot4.core.runner import Core
 from bot4.core.state import (
     A_EQUITY,
     I_RET_COUNT,

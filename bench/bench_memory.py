@@ -7,10 +7,10 @@ import time
 from collections import deque
 
 import numpy as np
-from bot4.core.jit import kernel
 
 from bench.common import Figure, median_of, per_op_ns
 from bot4.core.histogram import HIST_STRIDE, hist_record_nb, hist_reset_nb
+from bot4.core.jit import kernel
 from bot4.core.pool import OrderPool, pool_acquire_nb, pool_release_nb
 from bot4.core.records import TICK_DTYPE
 from bot4.core.ring import Ring, ring_pop_many_nb, ring_pop_nb, ring_push_many_nb, ring_push_nb

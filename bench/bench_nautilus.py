@@ -103,7 +103,8 @@ def run_bot4(ticks: np.ndarray) -> Side:
 def run_nautilus(ticks: np.ndarray) -> Side:
     import pandas as pd
     from nautilus_trader.backtest.engine import BacktestEngine, BacktestEngineConfig
-    from nautilus_trader.config import LoggingConfig, StrategyConfig as NtStrategyConfig
+    from nautilus_trader.config import LoggingConfig
+    from nautilus_trader.config import StrategyConfig as NtStrategyConfig
     from nautilus_trader.indicators import ExponentialMovingAverage
     from nautilus_trader.model.currencies import BTC, USDT
     from nautilus_trader.model.data import TradeTick

@@ -7,6 +7,7 @@ import time
 
 import numpy as np
 
+from bench.bench_core import GENEROUS, cancel_everything_nb
 from bench.common import Figure
 from bot4.core.config import CoreConfig, RiskConfig, StrategyConfig
 from bot4.core.records import (
@@ -23,7 +24,6 @@ from bot4.venues.backtest import run_backtest
 from bot4.venues.paper import PaperConfig, PaperExchange
 from bot4.venues.paper_kernels import paper_on_ticks_nb, paper_submit_nb
 from bot4.venues.replay import load_sample, repeat_shifted
-from bench.bench_core import GENEROUS, cancel_everything_nb
 
 
 def replay_into_ring(total: int) -> float:
@@ -189,7 +189,7 @@ def run(quick: bool) -> list[Figure]:
             "tick_to_order_idle_wake_p99_ns",
             statistics.median(t[1] for t in idle),
             "ns",
-            note="a tick every 2 ms: the core sleeps on a futex between ticks",
+            note="a tick every 2 ms: the core thread sleeps between ticks, the producer runs the step",
         ),
         Figure("kill_to_gate_closed_us", gate_us, "us", note="median"),
         Figure("kill_to_core_halted_us", halted_us, "us", note="command ring -> core HALTED, median"),

@@ -72,6 +72,24 @@ def store_release(typingctx, arr, idx, value):  # type: ignore[no-untyped-def]
 
 
 @intrinsic
+def compare_exchange(typingctx, arr, idx, expected, desired):  # type: ignore[no-untyped-def]
+    """Atomically: if ``arr[idx] == expected``, set it to ``desired`` and return True; else False (int64 arrays,
+    sequentially consistent: ``lock cmpxchg`` on x86-64)."""
+    if not (isinstance(arr, types.Array) and arr.dtype == types.int64 and isinstance(idx, types.Integer)):
+        return None
+    sig = types.boolean(arr, idx, expected, desired)
+
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        ptr = _item_pointer(context, builder, signature.args[0], args[0], args[1], signature.args[1])
+        exp = context.cast(builder, args[2], signature.args[2], types.int64)
+        new = context.cast(builder, args[3], signature.args[3], types.int64)
+        pair = builder.cmpxchg(ptr, exp, new, "seq_cst", "seq_cst")
+        return builder.extract_value(pair, 1)
+
+    return sig, codegen
+
+
+@intrinsic
 def fence_seq_cst(typingctx):  # type: ignore[no-untyped-def]
     """A full memory fence (``mfence`` on x86-64): nothing is reordered across it."""
     sig = types.void()

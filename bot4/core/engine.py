@@ -15,6 +15,7 @@ import math
 import numpy as np
 
 from bot4.core.atomics import (
+    compare_exchange,
     eventfd_signal,
     fence_seq_cst,
     futex_wait_ns,
@@ -52,11 +53,11 @@ from bot4.core.records import (
     ORDER_MARKET,
     ORDER_STOP_LIMIT,
     REASON_OK,
-    REASON_REDUCE_ONLY,
     REASON_POOL_EXHAUSTED,
     REASON_REARM_CONFIRM,
     REASON_REARM_COOLDOWN,
     REASON_REARM_NOT_HALTED,
+    REASON_REDUCE_ONLY,
     REASON_RING_FULL,
     REASON_SIZE_ZERO,
     REASON_UNKNOWN_ORDER,
@@ -120,6 +121,7 @@ from bot4.core.state import (
     I_LAST_CMD_KIND,
     I_LAST_CMD_REASON,
     I_LAST_CMD_SEQ,
+    I_LAST_PUBLISH_NS,
     I_LOOPS,
     I_LOSS_STREAK,
     I_LOSSES,
@@ -129,6 +131,7 @@ from bot4.core.state import (
     I_NOTIFY_FD,
     I_OPEN_ORDERS,
     I_ORDER_SEQ,
+    I_OWNER,
     I_PAUSED,
     I_REARM_AFTER_NS,
     I_RET_COUNT,
@@ -136,6 +139,7 @@ from bot4.core.state import (
     I_SLEEPING,
     I_SLEEPS,
     I_STATE_SINCE_NS,
+    I_STEALS,
     I_STOP,
     I_TRADES,
     I_TRADING_STATE,
@@ -148,6 +152,9 @@ from bot4.core.state import (
     I_WINS,
     ORDER_SLOT_BITS,
     ORDER_SLOT_MASK,
+    OWNER_CORE,
+    OWNER_FREE,
+    OWNER_PRODUCER,
     P_BATCH_MAX,
     P_CORR_MIN,
     P_CORR_WINDOW,
@@ -235,6 +242,7 @@ H_ORDER_TO_ACK = HIST_INDEX["order_to_ack"]
 SPIN_ROUNDS = 256  # empty steps spent polling before yielding (~25 us)
 YIELD_ROUNDS = SPIN_ROUNDS + 32  # then a few yields before sleeping on the futex (an idle core costs no CPU)
 MAX_SLEEP_NS = 50_000_000  # a sleeping core wakes at least this often (publishing, stale checks)
+STEAL_MAX_STEPS = 64  # a producer running the step for a sleeping core stops after this many passes (batch_max each)
 EXIT_FLAGS = FLAG_STOP_EXIT | FLAG_KILL | FLAG_REDUCE_ONLY
 EXIT_RETRY_NS = 100_000_000  # a refused stop exit is sent again after this much market time, or at the next report
 
@@ -1005,26 +1013,41 @@ def arm_output_notify_nb(ist: np.ndarray, out_ctrl: np.ndarray) -> int:
     return ring_available_nb(out_ctrl)
 
 
+@helper
+def take_ownership_nb(ist: np.ndarray) -> None:
+    """The core thread takes the step back (after a sleep, or at start): a producer running it finishes first."""
+    while not compare_exchange(ist, I_OWNER, OWNER_FREE, OWNER_CORE):
+        sched_yield_now()  # a producer's pass is bounded (STEAL_MAX_STEPS batches)
+
+
+@helper
+def publish_if_due_nb(st: EngineState, now: int) -> None:
+    if now - st.ist[I_LAST_PUBLISH_NS] >= int(st.params[P_PUBLISH_NS]):
+        engine_publish_inline_nb(st)
+        st.ist[I_LAST_PUBLISH_NS] = now
+
+
 @kernel
 def engine_run_nb(st: EngineState) -> int:
-    """The core thread's loop (GIL released) until ``I_STOP`` is set; returns the iterations run."""
+    """The core thread's loop (GIL released) until ``I_STOP`` is set; returns the iterations run.
+
+    While it sleeps it gives up the step (``I_OWNER``): a producer that finds it asleep runs the step on its own thread
+    (:func:`kick_core_nb`) instead of waking it, and the thread takes the step back when it wakes.
+    """
     ist = st.ist
+    take_ownership_nb(ist)
     store_release(ist, I_RUNNING, 1)
     publish_ns = int(st.params[P_PUBLISH_NS])
     sleep_ns = publish_ns if publish_ns < MAX_SLEEP_NS else MAX_SLEEP_NS
     idle = 0
     loops = 0
-    last_publish = 0
     while load_acquire(ist, I_STOP) == 0:
         loops += 1
         n = engine_step_inline_nb(st)
         if n > 0 and ring_available_nb(st.out_ctrl) > 0:
             notify_output_nb(ist)
-        now = monotonic_ns()
-        if now - last_publish >= publish_ns:
-            ist[I_LOOPS] = loops
-            engine_publish_inline_nb(st)
-            last_publish = now
+        ist[I_LOOPS] = loops
+        publish_if_due_nb(st, monotonic_ns())
         if n > 0:
             idle = 0
             continue
@@ -1038,15 +1061,18 @@ def engine_run_nb(st: EngineState) -> int:
             continue
         wake = load_acquire(ist, I_WAKE)
         store_release(ist, I_SLEEPING, 1)
+        store_release(ist, I_OWNER, OWNER_FREE)  # while we sleep, a producer may run the step itself
         fence_seq_cst()  # producers see I_SLEEPING before we look at the rings one last time
         if not inbound_waiting_nb(st) and load_acquire(ist, I_STOP) == 0:
             ist[I_SLEEPS] += 1
             futex_wait_ns(ist, I_WAKE, wake, sleep_ns)
+        take_ownership_nb(ist)
         store_release(ist, I_SLEEPING, 0)
         idle = SPIN_ROUNDS  # after a sleep, go straight to yielding if still idle
     ist[I_LOOPS] = loops
     engine_publish_inline_nb(st)
     store_release(ist, I_RUNNING, 0)
+    store_release(ist, I_OWNER, OWNER_FREE)
     return loops
 
 
@@ -1076,6 +1102,51 @@ def wake_core_nb(ist: np.ndarray) -> None:
     if load_acquire(ist, I_SLEEPING) != 0:
         store_release(ist, I_WAKE, ist[I_WAKE] + 1)
         futex_wake(ist, I_WAKE)
+
+
+@kernel
+def core_sleeping_nb(ist: np.ndarray) -> bool:
+    """Producers, after pushing: whether the core thread sleeps (the fence orders our push before the look)."""
+    fence_seq_cst()
+    return load_acquire(ist, I_SLEEPING) != 0
+
+
+@kernel
+def kick_core_nb(st: EngineState) -> int:
+    """Producers, after pushing: if the core thread is asleep, run the step here and now; the records handled.
+
+    Waking a sleeping thread costs the wake-up of its CPU: 30-300 us measured on a 2-vCPU VM, more than the order
+    path's 100 us limit, for every batch of a feed that pauses between batches. Instead the producer takes the step
+    (``I_OWNER``: one thread at a time runs it, handed over with an atomic compare-and-swap, so the core's state and
+    its rings keep one consumer at a time) and runs it to the end of what waits, bounded; the core thread sleeps on.
+    Anything it leaves, or a step it could not take (the core thread waking, another producer in it), wakes the core
+    thread as before.
+    """
+    ist = st.ist
+    fence_seq_cst()  # our ring publish is visible before we read I_SLEEPING
+    if load_acquire(ist, I_SLEEPING) == 0:
+        return 0  # awake: it sees the records at its next pass
+    if not compare_exchange(ist, I_OWNER, OWNER_FREE, OWNER_PRODUCER):
+        wake_core_nb(ist)
+        return 0
+    handled = 0
+    for _ in range(STEAL_MAX_STEPS):
+        n = engine_step_nb(st)  # a call, not inlined: one per pass of up to batch_max records
+        if n == 0:
+            break
+        handled += n
+    if handled > 0:
+        ist[I_STEALS] += 1
+        if ring_available_nb(st.out_ctrl) > 0:
+            notify_output_nb(ist)
+        if st.ist[I_WARM_TICKS] > 0 and st.params[P_WARM_TICKS] > 0:
+            warm_nb(st, st.ist[I_WARM_SYMBOL])  # the next order finds the checks warm, as after the thread's own pass
+        publish_if_due_nb(st, monotonic_ns())
+    store_release(ist, I_OWNER, OWNER_FREE)
+    fence_seq_cst()
+    if inbound_waiting_nb(st):
+        wake_core_nb(ist)  # more than one pass's worth, or pushed meanwhile: the thread takes it
+    return handled
 
 
 __all__ = [

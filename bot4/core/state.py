@@ -95,6 +95,11 @@ I_ENV_STALE = 34  # 1 when a position changed since the VaR envelopes were built
 I_NOTIFY_FD = 35  # eventfd the core signals when orders wait in the execution ring and a consumer sleeps (-1 = none)
 I_NOTIFY_ARMED = 36  # 1 while the execution side sleeps waiting for that signal
 I_NOTIFIES = 37  # signals sent
+I_OWNER = 38  # which thread may run the engine step: OWNER_FREE while the core thread sleeps, else its holder
+I_STEALS = 39  # steps run by a producer thread because the core thread was asleep (see engine.kick_core_nb)
+OWNER_FREE = 0
+OWNER_CORE = 1
+OWNER_PRODUCER = 2
 N_IST = 40
 
 # --- acct: float64 account figures ---------------------------------------------------------------------------------

@@ -16,7 +16,6 @@ import time
 import numpy as np
 
 from bot4.core.atomics import fence_acquire, fence_seq_cst, load_acquire, store_release
-from bot4.core.jit import helper, kernel
 from bot4.core.histogram import (
     H_COUNT,
     H_MAX,
@@ -29,6 +28,7 @@ from bot4.core.histogram import (
     bucket_index_nb,
     hist_reset_nb,
 )
+from bot4.core.jit import helper, kernel
 from bot4.core.memory import INT64_PER_LINE, aligned_zeros
 from bot4.core.records import REASON_NAMES
 

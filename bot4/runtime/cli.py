@@ -15,8 +15,8 @@ import platformdirs
 
 import bot4
 from bot4.core.config import ConfigError
-from bot4.runtime.config import AppConfig, load_config, parse_addr
 from bot4.runtime.api import ApiError
+from bot4.runtime.config import AppConfig, load_config, parse_addr
 from bot4.runtime.journal import JournalError
 from bot4.runtime.logs import event, setup_logging
 from bot4.venues.live_config import VenueError
@@ -83,8 +83,9 @@ async def run_headless(cfg: AppConfig, run_for: float | None) -> int:
 
 def first_start_notice() -> str | None:
     """A line to show before the first start compiles the core (nothing when compiled kernels are cached)."""
-    import bot4.core  # noqa: F401 - sets numba's cache dir
     import numba.core.config
+
+    import bot4.core  # noqa: F401 - sets numba's cache dir
 
     cache = Path(numba.core.config.CACHE_DIR or "")
     if cache.is_dir() and any(cache.rglob("*.nbi")):

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from decimal import Decimal
 import math
 import os
 import random
@@ -38,6 +37,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import numpy as np

@@ -8,22 +8,21 @@ ccxt's own error classes, so the local exchange server and the UI see what a rea
 
 from __future__ import annotations
 
+import importlib
 import math
 from dataclasses import dataclass
-
-import importlib
 from types import ModuleType
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from bot4.core.config import ConfigError, CoreConfig
+from bot4.core.jit import bind
 from bot4.core.records import (
     ACTION_CANCEL,
     ACTION_SUBMIT,
     FILL_DTYPE,
     FLAG_REDUCE_ONLY,
-    TICK_DTYPE,
     ORDER_DTYPE,
     ORDER_LIMIT,
     ORDER_MARKET,
@@ -39,6 +38,7 @@ from bot4.core.records import (
     STATUS_NAMES,
     STATUS_PARTIALLY_FILLED,
     STATUS_REJECTED,
+    TICK_DTYPE,
     TIF_FOK,
     TIF_GTC,
     TIF_IOC,
@@ -54,9 +54,21 @@ from bot4.core.records import (
     VENUE_TABLE_FULL,
     VENUE_UNKNOWN_SYMBOL,
 )
-from bot4.core.jit import bind
 from bot4.core.ring import Ring
-from bot4.core.state import A_EQUITY, A_FEES, A_INITIAL, A_PEAK, A_REALIZED, A_UNREALIZED, N_ACCT, N_SYM, S_AVG_PX, S_LAST_PX, S_QTY, S_SIZE_STEP
+from bot4.core.state import (
+    A_EQUITY,
+    A_FEES,
+    A_INITIAL,
+    A_PEAK,
+    A_REALIZED,
+    A_UNREALIZED,
+    N_ACCT,
+    N_SYM,
+    S_AVG_PX,
+    S_LAST_PX,
+    S_QTY,
+    S_SIZE_STEP,
+)
 from bot4.venues.paper_kernels import (
     IN_MIN_SIZE,
     IN_PRICE_TICK,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 import time
 
 import numpy as np
@@ -14,20 +15,34 @@ from bot4.core.records import (
     ACTION_CANCEL,
     ACTION_SUBMIT,
     BREAKER_OPEN,
-    FLAG_MANUAL,
-    FLAG_REDUCE_ONLY,
-    FLAG_STOP_EXIT,
     EXEC_EXPIRED,
     EXEC_FILL,
     FILL_DTYPE,
+    FLAG_MANUAL,
+    FLAG_REDUCE_ONLY,
+    FLAG_STOP_EXIT,
     ORDER_DTYPE,
     SIDE_BUY,
     SIDE_SELL,
+    STATE_HALTED,
     TICK_DTYPE,
     TICK_TRADE,
 )
 from bot4.core.risk import correlation_extremes_nb, envelope_min_nb, rebuild_var_base_nb, var_with_nb
-from bot4.core.state import B_STATE, I_NOTIFIES, I_NOTIFY_FD, I_RET_COUNT, I_WARMS, P_VAR_WINDOW, RX_ENV_LINES
+from bot4.core.ring import RING_HEAD
+from bot4.core.state import (
+    B_STATE,
+    I_NOTIFIES,
+    I_NOTIFY_FD,
+    I_RET_COUNT,
+    I_SLEEPING,
+    I_SLEEPS,
+    I_STEALS,
+    I_TRADING_STATE,
+    I_WARMS,
+    P_VAR_WINDOW,
+    RX_ENV_LINES,
+)
 from tests.harness import Harness, make_core
 
 BIG = dict(max_order_notional_usd=1e9, max_symbol_exposure_usd=1e9, max_gross_exposure_usd=1e9, max_var_frac=1.0)
@@ -380,6 +395,94 @@ def test_core_thread_picks_up_ticks_and_commands_and_stops_cleanly() -> None:
     assert not core.running
     assert core.snapshot().stats.counter("ticks_in") == 200
 
+
+
+def trades(n: int, start_ts: int, base: float = 100.0) -> np.ndarray:
+    ticks = np.zeros(n, TICK_DTYPE)
+    ticks["kind"] = TICK_TRADE
+    ticks["price"] = base + np.sin(np.arange(n) / 3.0) * 3.0
+    ticks["size"] = 1.0
+    ticks["ts_exch_ns"] = start_ts + np.arange(n) * 1_000_000
+    return ticks
+
+
+def test_a_sleeping_core_has_its_step_run_by_the_producer_at_once() -> None:
+    """Ticks pushed while the core thread sleeps are handled before push_ticks returns, on the pushing thread: no
+    wait for the sleeping thread's CPU to wake. The thread sleeps on, then takes the step back."""
+    core = make_core(StrategyConfig(kind="ema_cross", fast_period=2, slow_period=4), **BIG)
+    st = core.state
+    core.start()
+    try:
+        stolen = 0
+        for attempt in range(10):
+            deadline = time.monotonic() + 5.0
+            while not st.ist[I_SLEEPING] and time.monotonic() < deadline:
+                time.sleep(0.001)
+            before = int(st.ist[I_STEALS])
+            assert core.push_ticks(trades(40, 1 + attempt * 100_000_000)) == 40
+            if int(st.ist[I_STEALS]) == before + 1:  # (the thread may wake on its timer in that very instant)
+                assert core.parts.md.depth == 0  # every tick handled before push_ticks returned
+                stolen += 1
+            core.parts.orders.pop_many(np.zeros(1024, ORDER_DTYPE))
+        assert stolen >= 5
+        assert core.parts.orders.depth == 0
+        while not st.ist[I_SLEEPING]:
+            time.sleep(0.001)
+        core.kill()  # a command too: applied on this thread when the core sleeps
+        assert int(st.ist[I_TRADING_STATE]) == STATE_HALTED or not st.ist[I_SLEEPING]
+    finally:
+        core.stop()
+    snap = core.snapshot()
+    assert snap.stats.counter("ticks_in") == 400 and snap.trading_state == "HALTED"
+
+
+def test_producers_and_a_sleeping_waking_core_never_lose_or_repeat_a_record() -> None:
+    """A feed pushing ticks and another thread sending commands, at gaps around the core's sleep threshold, so the
+    step changes hands between the core thread and the producers thousands of times: every record is handled once."""
+    core = make_core(no_strategy=True, **BIG)
+    st = core.state
+    rng = np.random.default_rng(7)
+    gaps_md = rng.choice([0.0, 0.00005, 0.0003, 0.002], size=1500)
+    gaps_cmd = rng.choice([0.0, 0.0001, 0.001, 0.003], size=600)
+    sent = [0]
+
+    def feed() -> None:
+        ts = 1
+        for gap in gaps_md:
+            chunk = trades(int(rng.integers(1, 40)), ts)
+            ts += len(chunk) * 1_000_000
+            pushed = 0
+            while pushed < len(chunk):
+                pushed += core.push_ticks(chunk, pushed)
+            if gap:
+                time.sleep(gap)
+
+    def operator() -> None:
+        for i, gap in enumerate(gaps_cmd):
+            while (core.pause() if i % 2 == 0 else core.resume()) < 0:
+                time.sleep(0.0001)  # the command ring is full: back-pressure, try again
+            sent[0] += 1
+            if gap:
+                time.sleep(gap)
+
+    core.start()
+    try:
+        threads = [threading.Thread(target=feed), threading.Thread(target=operator)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+            assert not t.is_alive()
+        deadline = time.monotonic() + 10.0
+        while time.monotonic() < deadline and (core.parts.md.depth or core.parts.commands.depth):
+            time.sleep(0.01)
+    finally:
+        core.stop()
+    snap = core.snapshot()
+    pushed_ticks = int(core.parts.md.ctrl[RING_HEAD])
+    assert snap.stats.counter("ticks_in") == pushed_ticks and snap.stats.counter("commands") == sent[0] == 600
+    assert snap.stats.counter("out_of_order_ticks") == 0 and snap.stats.counter("bad_ticks") == 0
+    assert int(st.ist[I_STEALS]) > 50 and int(st.ist[I_SLEEPS]) > 0  # the step changed hands, many times
 
 
 def test_core_signals_its_eventfd_when_orders_wait_and_only_when_armed() -> None:

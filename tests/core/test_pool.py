@@ -8,8 +8,8 @@ import numpy as np
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
-from bot4.core.jit import kernel
 
+from bot4.core.jit import kernel
 from bot4.core.pool import (
     RELEASE_DOUBLE,
     RELEASE_FOREIGN,

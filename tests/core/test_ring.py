@@ -9,8 +9,8 @@ import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
-from bot4.core.jit import kernel
 
+from bot4.core.jit import kernel
 from bot4.core.records import CMD_KILL, CMD_MANUAL_ORDER, COMMAND_DTYPE, TICK_DTYPE
 from bot4.core.ring import (
     CommandRing,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 
 import numpy as np
-from bot4.core.jit import kernel
 
+from bot4.core.jit import kernel
 from bot4.core.records import COMMAND_DTYPE, TICK_DTYPE
 from bot4.core.ring import CommandRing, Ring, ring_pop_many_nb, ring_push_many_nb
 

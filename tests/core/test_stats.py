@@ -5,8 +5,9 @@ from __future__ import annotations
 import threading
 
 import numpy as np
-from bot4.core.jit import kernel
 
+from bot4.core.histogram import hist_record_nb
+from bot4.core.jit import kernel
 from bot4.core.memory import aligned_zeros
 from bot4.core.stats import (
     COUNTER_INDEX,
@@ -19,7 +20,6 @@ from bot4.core.stats import (
     seqlock_read_nb,
     seqlock_write_nb,
 )
-from bot4.core.histogram import hist_record_nb
 
 
 def test_every_counter_on_its_own_cache_line() -> None:
