@@ -28,8 +28,9 @@ from bot4.core.records import (
     TICK_DTYPE,
     TICK_TRADE,
 )
-from bot4.core.risk import correlation_extremes_nb, envelope_min_nb, rebuild_var_base_nb, var_with_nb
 from bot4.core.ring import RING_HEAD
+from bot4.core.risk import correlation_extremes_nb, envelope_min_nb, rebuild_var_base_nb, var_with_nb
+from bot4.core.runner import Core
 from bot4.core.state import (
     B_STATE,
     I_NOTIFIES,
@@ -143,13 +144,19 @@ def test_a_signal_against_a_working_entry_waits_for_its_outcome() -> None:
     assert len(h.take_orders()) == 0  # nothing held any more
 
 
-def test_a_refused_stop_exit_is_not_resent_every_tick_and_the_entry_in_its_way_is_cancelled() -> None:
-    core = make_core(no_strategy=True, **BIG)
+def long_ten_btc(core: Core) -> Harness:
+    """A harness whose core holds 10 BTC bought at 100, stop at 98."""
     h = Harness(core)
     h.tick(0, 100.0)
     core.manual_order("BTC/USDT", SIDE_BUY, 10.0, stop_px=98.0)
     core.drain()
     h.fill_all(price=100.0)
+    return h
+
+
+def test_a_refused_stop_exit_is_not_resent_every_tick_and_the_entry_in_its_way_is_cancelled() -> None:
+    core = make_core(no_strategy=True, **BIG)
+    h = long_ten_btc(core)
     # a resting sell for more than the position (a flip by hand) is working when the stop is crossed
     core.manual_order("BTC/USDT", SIDE_SELL, 15.0, stop_px=101.0, price=99.5)
     core.drain()
@@ -176,11 +183,7 @@ def test_a_refused_stop_exit_is_not_resent_every_tick_and_the_entry_in_its_way_i
 
 def test_a_stop_exit_refused_for_another_reason_is_retried_on_the_market_clock() -> None:
     core = make_core(no_strategy=True, price_band_frac=0.05, **BIG)
-    h = Harness(core)
-    h.tick(0, 100.0)
-    core.manual_order("BTC/USDT", SIDE_BUY, 10.0, stop_px=98.0)
-    core.drain()
-    h.fill_all(price=100.0)
+    h = long_ten_btc(core)
     core.state.brk[0, B_STATE] = BREAKER_OPEN  # the venue's breaker opens: the exit is refused
     h.tick(0, 97.0)
     assert len(h.take_orders()) == 0
