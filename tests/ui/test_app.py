@@ -151,6 +151,33 @@ async def test_panes_fill_from_the_engine(tmp_path: Path) -> None:
     await run_app(tmp_path, body)
 
 
+async def test_market_pane_charts_the_price_marks_our_fills_and_lists_the_prints(tmp_path: Path) -> None:
+    async def body(app, pilot, engine):  # type: ignore[no-untyped-def]
+        for _ in range(100):  # the replay's first fills come within seconds
+            await pilot.pause(0.2)
+            if engine.recent_fills and len(engine.price_history["BTC/USDT"]) > 24:
+                break
+        await pilot.pause(1.2)  # the chart draws finished seconds
+        fills = {f["symbol"] for f in engine.recent_fills}
+        app.selected = "BTC/USDT" if "BTC/USDT" in fills else "ETH/USDT"
+        app.refresh_view()
+        await pilot.pause(0.3)
+        pane = app.query_one("#market", Pane)
+        lines = pane._lines
+        assert len(lines) == pane.size.height  # header, a chart as tall as the pane allows, legend
+        text = str(pane.render())
+        assert "last trades" in text and "▲ buy" in text and "last fill" in text
+        prints = [line for line in text.splitlines() if line.count(":") >= 2 and (" buy " in line or " sell " in line)]
+        assert len(prints) >= 3  # market prints with time, side, price, size
+        assert sum(line.count("█") for line in text.splitlines()) > 20  # the area chart is drawn
+        chart_rows = text.splitlines()[1:-1]
+        assert any("▲" in row or "▼" in row for row in chart_rows)  # our fills, marked in the chart
+        orders = str(app.query_one("#orders", Pane).render())
+        assert "open orders" in orders and "recent fills" in orders and "rejections" in orders
+
+    await run_app(tmp_path, body)
+
+
 async def test_a_pane_repaints_only_the_lines_that_changed(tmp_path: Path) -> None:
     """A new view that moves one figure re-renders that one line: the others keep their rendered strips and are not
     marked for repaint (the whole pane was re-parsed and repainted each frame before)."""
