@@ -862,7 +862,7 @@ def warm_nb(st: EngineState, s: int) -> None:
         )
 
 
-@kernel
+@helper
 def engine_step_inline_nb(st: EngineState) -> int:
     now = monotonic_ns()
     n_cmd = ring_available_nb(st.cmd_ctrl)

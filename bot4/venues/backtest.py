@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from bot4.core.engine import engine_step_nb, push_ticks_nb
+from bot4.core.engine import engine_step_inline_nb, engine_step_nb, push_ticks_nb
 from bot4.core.jit import kernel
 from bot4.core.ring import ring_room_nb
 from bot4.core.runner import Core
@@ -34,7 +34,7 @@ def replay_lockstep_nb(st: EngineState, ps: PaperState, ticks: np.ndarray, start
             return k
         paper_on_tick_nb(ps, ticks, start + k, st.fill_ctrl, st.fill_buf)
         push_ticks_nb(st.md_ctrl, st.md_buf, ticks, start + k, 1)
-        engine_step_nb(st)
+        engine_step_inline_nb(st)
         paper_pump_nb(ps, st.out_ctrl, st.out_buf, st.fill_ctrl, st.fill_buf)
     engine_step_nb(st)
     return n

@@ -357,7 +357,7 @@ def match_nb(
             fill_nb(ps, rep_ctrl, rep_buf, slot, limit, qty, LIQUIDITY_MAKER)
 
 
-@kernel
+@helper
 def paper_on_tick_nb(ps: PaperState, ticks: np.ndarray, i: int, rep_ctrl: np.ndarray, rep_buf: np.ndarray) -> bool:
     """Apply one market event; False (nothing done) when the report ring lacks room for its worst case."""
     if ring_room_nb(rep_ctrl) < 2 * ps.ist[PI_LIVE] + 2:
@@ -443,7 +443,7 @@ def paper_submit_nb(ps: PaperState, src: np.ndarray, i: int, rep_ctrl: np.ndarra
     return VENUE_OK
 
 
-@kernel
+@helper
 def paper_pump_nb(
     ps: PaperState, out_ctrl: np.ndarray, out_buf: np.ndarray, rep_ctrl: np.ndarray, rep_buf: np.ndarray
 ) -> int:
