@@ -1143,9 +1143,15 @@ def kick_core_nb(st: EngineState) -> int:
             warm_nb(st, st.ist[I_WARM_SYMBOL])  # the next order finds the checks warm, as after the thread's own pass
         publish_if_due_nb(st, monotonic_ns())
     store_release(ist, I_OWNER, OWNER_FREE)
-    fence_seq_cst()
-    if inbound_waiting_nb(st):
-        wake_core_nb(ist)  # more than one pass's worth, or pushed meanwhile: the thread takes it
+    if handled > 0:
+        # and wake the thread for what comes next: it spins a moment before sleeping again, so a steady stream
+        # finds it awake (a producer's pass costs it the call into the step, ~2 us from Python) and anything left
+        # here is taken at once
+        wake_core_nb(ist)
+    else:
+        fence_seq_cst()
+        if inbound_waiting_nb(st):
+            wake_core_nb(ist)  # pushed meanwhile: the thread takes it
     return handled
 
 
