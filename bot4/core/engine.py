@@ -1032,7 +1032,7 @@ def engine_run_nb(st: EngineState) -> int:
     """The core thread's loop (GIL released) until ``I_STOP`` is set; returns the iterations run.
 
     While it sleeps it gives up the step (``I_OWNER``): a producer that finds it asleep runs the step on its own thread
-    (:func:`kick_core_nb`) instead of waking it, and the thread takes the step back when it wakes.
+    first (:func:`kick_core_nb`), and the thread takes the step back when it wakes.
     """
     ist = st.ist
     take_ownership_nb(ist)
@@ -1115,12 +1115,12 @@ def core_sleeping_nb(ist: np.ndarray) -> bool:
 def kick_core_nb(st: EngineState) -> int:
     """Producers, after pushing: if the core thread is asleep, run the step here and now; the records handled.
 
-    Waking a sleeping thread costs the wake-up of its CPU: 30-300 us measured on a 2-vCPU VM, more than the order
+    Waking a sleeping thread costs the wake-up of its CPU: 30-850 us measured on a 2-vCPU VM, more than the order
     path's 100 us limit, for every batch of a feed that pauses between batches. Instead the producer takes the step
     (``I_OWNER``: one thread at a time runs it, handed over with an atomic compare-and-swap, so the core's state and
-    its rings keep one consumer at a time) and runs it to the end of what waits, bounded; the core thread sleeps on.
-    Anything it leaves, or a step it could not take (the core thread waking, another producer in it), wakes the core
-    thread as before.
+    its rings keep one consumer at a time) and runs it to the end of what waits, bounded. Then it wakes the core
+    thread anyway, off the order path: the thread takes whatever the bound left, and is awake for the next records
+    of a steady stream. A step it could not take (the core thread waking, another producer in it) wakes the thread.
     """
     ist = st.ist
     fence_seq_cst()  # our ring publish is visible before we read I_SLEEPING

@@ -392,7 +392,7 @@ class Core:
 
     def notify(self) -> None:
         """Producers call this after pushing: if the core thread sleeps, the step runs here and now (the thread
-        would take a CPU wake-up, 30-300 us on a small VM, to start); if it is awake, it sees the records itself."""
+        would take a CPU wake-up, 30-850 us on a small VM, to start); if it is awake, it sees the records itself."""
         if self._thread is not None and self._sleeping(self.state.ist):  # one array: cheap to call; the step's 44 are not
             self._kick(self.state)
 
