@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import statistics
+import tempfile
 import time
+from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 
@@ -20,6 +25,8 @@ from bot4.core.records import (
     TIF_GTC,
 )
 from bot4.core.runner import Core
+from bot4.runtime.config import load_config
+from bot4.runtime.engine import Engine
 from bot4.venues.backtest import run_backtest
 from bot4.venues.paper import PaperConfig, PaperExchange
 from bot4.venues.paper_kernels import paper_on_ticks_nb, paper_submit_nb
@@ -156,6 +163,33 @@ def replay_path(total: int) -> tuple[float, int, int, float]:
     return total / seconds, snap.stats.counter("orders_out"), snap.stats.counter("fills"), t2o
 
 
+def paper_engine(seconds: float, producers_run_step: bool) -> tuple[float, float, float, float, int]:
+    """The running paper default (replay x10 in 100 ms batches, journal, execution loop; no UI, API or exporter) for
+    ``seconds``: tick -> order p50 / p99 and risk check p50 / p99 from the core's histograms, and the orders sent.
+
+    ``producers_run_step`` False is the baseline: the feed wakes the sleeping core thread for each batch instead of
+    running the step itself. The loss-streak cool-down is off so that the strategy's orders keep coming.
+    """
+    cfg = load_config(None, env={})
+    cfg = replace(
+        cfg,
+        core=replace(cfg.core, risk=replace(cfg.core.risk, loss_streak_max=10**6)),
+        runtime=replace(cfg.runtime, api_addr="", metrics_addr=""),
+    )
+    quiet = logging.getLogger("bot4").level
+    logging.getLogger("bot4").setLevel(logging.CRITICAL)
+    try:
+        with tempfile.TemporaryDirectory() as state_dir:
+            engine = Engine(cfg, Path(state_dir))
+            engine.core.producers_run_step = producers_run_step
+            asyncio.run(engine.run(run_for=seconds))
+    finally:
+        logging.getLogger("bot4").setLevel(quiet)
+    snap = engine.core.snapshot()
+    t2o, risk = snap.stats.histogram("tick_to_order"), snap.stats.histogram("risk_check")
+    return t2o.percentile(50), t2o.percentile(99), risk.percentile(50), risk.percentile(99), t2o.count
+
+
 def run(quick: bool) -> list[Figure]:
     rounds = 3 if quick else 7
     # latency first, before the throughput runs have churned through caches and memory
@@ -166,7 +200,29 @@ def run(quick: bool) -> list[Figure]:
     gate_us, halted_us = kill_figures(50 if quick else 200)
     paths = [replay_path(1_000_000) for _ in range(3)]
     path = sorted(paths)[len(paths) // 2]
+    engine_s = 15.0 if quick else 40.0
+    stolen = paper_engine(engine_s, producers_run_step=True)
+    woken = paper_engine(engine_s, producers_run_step=False)
     return [
+        Figure(
+            "paper_engine_tick_to_order_p50_ns",
+            stolen[0],
+            "ns",
+            "<= 100000",
+            baseline="paper_engine_wake_tick_to_order_p50_ns",
+            note=f"running paper default, {stolen[4]} orders; from the push of the tick's 100 ms batch",
+        ),
+        Figure("paper_engine_tick_to_order_p99_ns", stolen[1], "ns", note="same run"),
+        Figure(
+            "paper_engine_wake_tick_to_order_p50_ns",
+            woken[0],
+            "ns",
+            note=f"the feed wakes the core thread instead, {woken[4]} orders",
+        ),
+        Figure(
+            "paper_engine_risk_check_p50_ns", stolen[2], "ns", note="few orders, cold caches: not the 10-position case"
+        ),
+        Figure("paper_engine_risk_check_p99_ns", stolen[3], "ns", "<= 10000", note="the spec's limit"),
         Figure("replay_ticks_per_s", replay, "tick/s", higher_is_better=True, note="feed -> md ring, core consuming"),
         Figure(
             "paper_fills_per_s",

@@ -317,6 +317,8 @@ class Core:
         self._publish = bind(engine_publish_nb, self.state)
         self._wake = bind(wake_core_nb, self.state.ist)
         self._kick = bind(kick_core_nb, self.state)
+        # False: producers only wake a sleeping core thread (the design before kick_core_nb; bench/ measures both)
+        self.producers_run_step = True
         self._sleeping = bind(core_sleeping_nb, self.state.ist)
         self._arm = bind(arm_output_notify_nb, self.state.ist, self.state.out_ctrl)
         self._output_fd = -1
@@ -393,7 +395,11 @@ class Core:
     def notify(self) -> None:
         """Producers call this after pushing: if the core thread sleeps, the step runs here and now (the thread
         would take a CPU wake-up, 30-850 us on a small VM, to start); if it is awake, it sees the records itself."""
-        if self._thread is not None and self._sleeping(self.state.ist):  # one array: cheap to call; the step's 44 are not
+        if self._thread is None:
+            return
+        if not self.producers_run_step:
+            self._wake(self.state.ist)
+        elif self._sleeping(self.state.ist):  # one array: cheap to call; the step's 44 are not
             self._kick(self.state)
 
     def output_fd(self) -> int:

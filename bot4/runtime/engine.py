@@ -76,6 +76,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("bot4.engine")
 
 VENUE_GATE_CLOSED = 90  # reason code of orders refused by the closed execution gate
+PRINTS = 20  # market trades kept per symbol for the views
 EXECUTION_IDLE_S = 0.25  # the execution loop's longest sleep with nothing to do (it is woken for work)
 
 
@@ -126,7 +127,9 @@ class Engine:
         self.recent_rejects: deque[dict[str, object]] = deque(maxlen=200)
         self.recent_transitions: deque[dict[str, object]] = deque(maxlen=100)
         self.price_history: dict[str, deque[tuple[float, float]]] = {s: deque(maxlen=600) for s in self.symbols}
-        self.market_trades: dict[str, deque[dict[str, object]]] = {s: deque(maxlen=20) for s in self.symbols}
+        # each symbol's last PRINTS market trades, oldest first, and how many of the slots hold one
+        self._prints = {s: np.zeros(PRINTS, TICK_DTYPE) for s in self.symbols}
+        self._prints_n = dict.fromkeys(self.symbols, 0)
         self.open_orders: dict[int, dict[str, object]] = {}  # working orders at the venue, by client order id
         # refusals come in bursts (every signal of a cool-down): a line per symbol, side and reason a second at most
         self.reject_log = RepeatedEvent(log, "order_rejected", period_s=1.0)
@@ -221,26 +224,30 @@ class Engine:
         _wake(self._waiter)
 
     def _note_trades(self, ticks: np.ndarray) -> None:
-        """Keep each symbol's last few market prints (the market pane's "last trades")."""
-        trades = ticks[ticks["kind"] == TICK_TRADE]
-        if not len(trades):
-            return
-        wall = time.time()
-        ids = trades["symbol_id"]
+        """Keep each symbol's last PRINTS market trades as records (the market pane's "last trades"); turned into
+        plain values only when a view asks (:meth:`market_prints`), not on the feed's path."""
+        is_trade = ticks["kind"] == TICK_TRADE
+        ids = ticks["symbol_id"]
         for s, sym in enumerate(self.symbols):
-            mine = trades[ids == s][-20:]
-            book = self.market_trades[sym]
-            for t in mine:
-                side = int(t["side"])
-                book.append(
-                    {
-                        "ts": wall,
-                        "ts_exch_ns": int(t["ts_exch_ns"]),
-                        "price": float(t["price"]),
-                        "size": float(t["size"]),
-                        "side": "buy" if side > 0 else "sell" if side < 0 else "",
-                    }
-                )
+            mine = np.flatnonzero(is_trade & (ids == s))[-PRINTS:]
+            k = len(mine)
+            if k:
+                book = self._prints[sym]
+                book[: PRINTS - k] = book[k:]  # the older ones move up, the new ones go last
+                book[PRINTS - k :] = ticks[mine]
+                self._prints_n[sym] = min(PRINTS, self._prints_n[sym] + k)
+
+    def market_prints(self, symbol: str) -> list[dict[str, object]]:
+        """``symbol``'s last market trades, oldest first: exchange time, price, size, aggressor side."""
+        return [
+            {
+                "ts_exch_ns": int(t["ts_exch_ns"]),
+                "price": float(t["price"]),
+                "size": float(t["size"]),
+                "side": "buy" if t["side"] > 0 else "sell" if t["side"] < 0 else "",
+            }
+            for t in self._prints[symbol][PRINTS - self._prints_n[symbol] :]
+        ]
 
     def _push_live(self, ticks: np.ndarray, count: int) -> int:
         pushed = self.core.push_ticks(ticks, 0, count)  # orders they cause wake the execution loop (output_fd)
@@ -677,7 +684,7 @@ class Engine:
             "fills": list(self.recent_fills)[-30:],
             "rejects": list(self.recent_rejects)[-30:],
             "transitions": list(self.recent_transitions)[-10:],
-            "trades": {sym: list(book) for sym, book in self.market_trades.items()},
+            "trades": {sym: self.market_prints(sym) for sym in self.symbols},
             "limits": self.limits(),
             "gate_open": self.gate_open,
         }

@@ -11,7 +11,6 @@ the queue's capacity are dropped and counted, and the next line written says how
 
 from __future__ import annotations
 
-import atexit
 import logging
 import queue
 import sys
@@ -108,7 +107,7 @@ class BackgroundHandler(logging.Handler):
 def setup_logging(fmt: str = "json", path: str = "", level: int = logging.INFO, stream: TextIO | None = None) -> logging.Handler:
     """Route bot4's loggers, through a writer thread, to a file or a stream in the chosen format; returns the handler.
 
-    Closing it (``logging.shutdown`` at exit does) writes every record still queued.
+    Closing it writes every record still queued; ``logging.shutdown``, which runs at exit, closes it.
     """
     target: logging.Handler
     if path:
@@ -124,7 +123,6 @@ def setup_logging(fmt: str = "json", path: str = "", level: int = logging.INFO, 
     root.addHandler(handler)
     root.setLevel(level)
     root.propagate = False
-    atexit.register(handler.close)
     return handler
 
 

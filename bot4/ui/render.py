@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import math
-import re
 import time
 
 from textual.markup import escape
 
+from bot4.ui.markup import parse_line
 from bot4.ui.model import LEVEL_COLOR, fmt_ns, level
 from bot4.ui.source import View
 
 STATE_COLOR = {"ACTIVE": "$success", "REDUCING": "$warning", "HALTED": "$error"}
 BREAKER_COLOR = {"CLOSED": "$success", "HALF_OPEN": "$warning", "OPEN": "$error"}
 SPARK = "▁▂▃▄▅▆▇█"
-TAG = re.compile(r"\[/?(?:\$[\w-]+(?: \d+%)?|b|i|u|dim|reverse)?\]")
 CHART_ROWS = 7  # the market chart's height when the pane's is not known; a sized pane gives its own
 CHART_COLS = 46
 CHART_STEP_S = 1.0  # one column a second
@@ -45,8 +44,8 @@ def money(x: float) -> str:
 
 
 def visible_width(markup: str) -> int:
-    """Cells a line of the views' markup takes on screen (tags removed)."""
-    return len(TAG.sub("", markup).replace("\\[", "["))
+    """Cells a line of the views' markup takes on screen (its plain text, as the panes read it)."""
+    return len(parse_line(markup)[0])
 
 
 def side_by_side(left: list[str], right: list[str], width: int) -> list[str]:

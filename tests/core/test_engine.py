@@ -24,7 +24,6 @@ from bot4.core.records import (
     ORDER_DTYPE,
     SIDE_BUY,
     SIDE_SELL,
-    STATE_HALTED,
     TICK_DTYPE,
     TICK_TRADE,
 )
@@ -35,11 +34,11 @@ from bot4.core.state import (
     B_STATE,
     I_NOTIFIES,
     I_NOTIFY_FD,
+    I_PAUSED,
     I_RET_COUNT,
     I_SLEEPING,
     I_SLEEPS,
     I_STEALS,
-    I_TRADING_STATE,
     I_WARMS,
     P_VAR_WINDOW,
     RX_ENV_LINES,
@@ -429,10 +428,18 @@ def test_a_sleeping_core_has_its_step_run_by_the_producer_at_once() -> None:
             core.parts.orders.pop_many(np.zeros(1024, ORDER_DTYPE))
         assert stolen >= 5
         assert core.parts.orders.depth == 0
-        while not st.ist[I_SLEEPING]:
-            time.sleep(0.001)
-        core.kill()  # a command too: applied on this thread when the core sleeps
-        assert int(st.ist[I_TRADING_STATE]) == STATE_HALTED or not st.ist[I_SLEEPING]
+        applied = 0  # commands too: applied on this thread when the core sleeps
+        for i in range(10):
+            deadline = time.monotonic() + 5.0
+            while not st.ist[I_SLEEPING] and time.monotonic() < deadline:
+                time.sleep(0.001)
+            before = int(st.ist[I_STEALS])
+            core.pause() if i % 2 == 0 else core.resume()
+            if int(st.ist[I_STEALS]) == before + 1:
+                assert int(st.ist[I_PAUSED]) == (1 if i % 2 == 0 else 0)  # already, before the call returned
+                applied += 1
+        assert applied >= 5
+        core.kill()
     finally:
         core.stop()
     snap = core.snapshot()

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from bot4.ui.render import TAG, per_second, price_chart, side_by_side, visible_width
+from bot4.ui.markup import parse_line
+from bot4.ui.render import per_second, price_chart, side_by_side, visible_width
 
 
 def plain(line: str) -> str:
-    return TAG.sub("", line)
+    return parse_line(line)[0]
 
 
 def test_chart_rises_with_the_price_and_marks_fills_where_they_happened() -> None:

@@ -139,7 +139,8 @@ async def test_panes_draw_lines_as_textual_would(frozen: FrozenSource, theme: st
     from textual.content import Content
     from textual.visual import Visual
 
-    from bot4.ui.widgets.panes import Pane, parse_line
+    from bot4.ui.markup import parse_line
+    from bot4.ui.widgets.panes import Pane
 
     app = StillApp(frozen, theme=theme)  # type: ignore[arg-type]
     async with app.run_test(size=(200, 50)) as pilot:

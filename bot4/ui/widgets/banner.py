@@ -6,10 +6,10 @@ from textual.content import Content
 from textual.reactive import reactive
 from textual.widgets import Static
 
+from bot4.ui.markup import parse_line
 from bot4.ui.render import banner_markup
 from bot4.ui.source import View
 from bot4.ui.widgets.kept import KeepLines
-from bot4.ui.widgets.panes import parse_line
 
 
 class StateBanner(KeepLines, Static):  # type: ignore[misc]

@@ -14,7 +14,6 @@ the styles cache's whole line drawing again.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 from rich.segment import Segment
@@ -26,6 +25,7 @@ from textual.visual import Visual
 from textual.widget import Widget
 
 from bot4.ui import render
+from bot4.ui.markup import parse_line
 from bot4.ui.source import View
 from bot4.ui.widgets.kept import KeepLines
 
@@ -167,49 +167,6 @@ class Pane(KeepLines, Widget):  # type: ignore[misc]
             tags = tuple(sp.style for sp in spans if sp.start <= a and b <= sp.end)  # type: ignore[misc]
             segments.append(Segment(plain[a:b], self._style(tags)))
         return Strip(segments).crop(0, width)
-
-
-TAG = re.compile(r"\[([^\[\]]*)\]")
-KNOWN_TAG = re.compile(r"(?:b|bold|i|italic|u|underline|dim|reverse)|\$[a-z][a-z0-9-]*(?: \d{1,3}%)?")
-
-
-def parse_line(markup: str) -> tuple[str, list[Span]]:
-    """The plain text and spans of one line of markup; what ``Content.from_markup`` gives, for bot4's subset fast."""
-    if "\\" in markup:
-        content = Content.from_markup(markup)
-        return content.plain, list(content.spans)
-    plain: list[str] = []
-    found: list[tuple[int, int, Span]] = []  # (start, opening order, span): sorted, Textual's order
-    open_tags: list[tuple[str, int, int]] = []  # (style, start, opening order), innermost last
-    at = 0  # length of the plain text so far
-    pos = 0
-    opened = 0
-    for m in TAG.finditer(markup):
-        text = markup[pos : m.start()]
-        plain.append(text)
-        at += len(text)
-        pos = m.end()
-        tag = m.group(1)
-        if tag == "/" and open_tags:
-            style, start, order = open_tags.pop()
-        elif tag.startswith("/") and any(t == tag[1:] for t, _, _ in open_tags):
-            k = max(i for i, (t, _, _) in enumerate(open_tags) if t == tag[1:])
-            style, start, order = open_tags.pop(k)
-        elif KNOWN_TAG.fullmatch(tag):
-            open_tags.append((tag, at, opened))
-            opened += 1
-            continue
-        else:  # not bot4's subset: Textual's own parser decides what it is
-            content = Content.from_markup(markup)
-            return content.plain, list(content.spans)
-        if at > start:
-            found.append((start, order, Span(start, at, style)))
-    plain.append(markup[pos:])
-    at += len(plain[-1])
-    found.extend((start, order, Span(start, at, style)) for style, start, order in open_tags if at > start)
-    found.sort(key=lambda f: (f[0], f[1]))
-    spans = [span for _, _, span in found]
-    return "".join(plain), spans
 
 
 def main_panes() -> list[Pane]:
