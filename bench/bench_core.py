@@ -15,25 +15,9 @@ from bot4.core.config import CoreConfig, InstrumentConfig, RiskConfig, StrategyC
 from bot4.core.jit import kernel
 from bot4.core.records import ACTION_SUBMIT, EXEC_CANCELED
 from bot4.core.ring import ring_advance_nb, ring_available_nb, ring_claim_nb, ring_publish_nb, ring_slot_nb
-from bot4.core.risk import (
-    correlation_matrix_nb,
-    rebuild_var_base_nb,
-    refresh_risk_views_nb,
-    risk_check_arrays_nb,
-)
+from bot4.core.risk import correlation_matrix_nb, rebuild_var_base_nb, refresh_risk_views_nb, risk_check_nb
 from bot4.core.runner import Core
-from bot4.core.state import (
-    A_EQUITY,
-    I_RET_COUNT,
-    I_VAR_DIRTY,
-    P_CORR_MIN,
-    P_CORR_WINDOW,
-    P_VAR_WINDOW,
-    S_AVG_PX,
-    S_LAST_PX,
-    S_QTY,
-    S_SAMPLE_PX,
-)
+from bot4.core.state import RiskViews
 from bot4.venues.replay import load_csv, merge_by_time, repeat_shifted
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "l2"
@@ -88,7 +72,7 @@ def drive(core: Core, ticks: np.ndarray, chunk: int = 4096) -> float:
     while pos < total:
         pos += core.push_ticks(ticks, pos, min(chunk, total - pos))
         while core.step():
-            cancel_everything_nb(st.out_ctrl, st.out_buf, st.fill_ctrl, st.fill_buf)
+            cancel_everything_nb(st.rings.orders.ctrl, st.rings.orders.buf, st.rings.fills.ctrl, st.rings.fills.buf)
     return time.perf_counter() - start
 
 
@@ -102,9 +86,9 @@ def drive_threaded(core: Core, ticks: np.ndarray, chunk: int = 512) -> float:
         total = len(ticks)
         while pos < total:
             pos += core.push_ticks(ticks, pos, min(chunk, total - pos))
-            cancel_everything_nb(st.out_ctrl, st.out_buf, st.fill_ctrl, st.fill_buf)
+            cancel_everything_nb(st.rings.orders.ctrl, st.rings.orders.buf, st.rings.fills.ctrl, st.rings.fills.buf)
         while core.snapshot().stats.counter("ticks_in") < total:
-            cancel_everything_nb(st.out_ctrl, st.out_buf, st.fill_ctrl, st.fill_buf)
+            cancel_everything_nb(st.rings.orders.ctrl, st.rings.orders.buf, st.rings.fills.ctrl, st.rings.fills.buf)
             core.notify()
             time.sleep(0.001)
     finally:
@@ -272,14 +256,14 @@ def latency_figures(quick: bool) -> tuple[float, float, float, float, int]:
     laps = 6 if quick else 20
     ticks = repeat_shifted(ticks, len(ticks) * laps)
     # warm the return history so correlation and VaR have full windows from the first order
-    warm = rng.normal(0.0, 1e-4, size=(n_sym, st.rets.shape[1]))
-    st.rets[:, :] = warm
-    st.ist[I_RET_COUNT] = st.rets.shape[1]
-    st.ist[I_VAR_DIRTY] = 1
+    warm = rng.normal(0.0, 1e-4, size=(n_sym, st.risk.rets.shape[1]))
+    st.risk.rets[:, :] = warm
+    st.core["ret_count"][0] = st.risk.rets.shape[1]
+    st.core["var_dirty"][0] = 1
     for j in range(1, n_sym):
-        st.sym[j, S_QTY] = 0.5
-        st.sym[j, S_AVG_PX] = float(base["price"][0])
-        st.sym[j, S_LAST_PX] = st.sym[j, S_SAMPLE_PX] = float(base["price"][0])
+        st.sym["qty"][j] = 0.5
+        st.sym["avg_px"][j] = float(base["price"][0])
+        st.sym["last_px"][j] = st.sym["sample_px"][j] = float(base["price"][0])
     drive_threaded(core, ticks)
     snap = core.snapshot()
     dec, risk = snap.stats.histogram("decision"), snap.stats.histogram("risk_check")
@@ -290,17 +274,14 @@ def latency_figures(quick: bool) -> tuple[float, float, float, float, int]:
 
 @kernel
 def risk_hot_loop_nb(
-    sym: np.ndarray, ist: np.ndarray, acct: np.ndarray, params: np.ndarray, brk: np.ndarray, corr: np.ndarray,
-    rets: np.ndarray, var_base: np.ndarray, var_scratch: np.ndarray, aux: np.ndarray, env: np.ndarray,
-    tokens: np.ndarray, out: np.ndarray,
+    sym: np.ndarray, core: np.ndarray, acct: np.ndarray, params: np.ndarray, brk: np.ndarray, risk: RiskViews,
+    out: np.ndarray,
 ) -> int:
     """Every check of one entry order, back to back: the code path with its data in cache."""
     reason = 0
     for i in range(out.shape[0]):
         t0 = monotonic_ns()
-        reason = risk_check_arrays_nb(
-            sym, ist, acct, params, brk, corr, rets, var_base, var_scratch, aux, env, tokens, 0, 1, 100.0, 0.01, 99.0, 0
-        )
+        reason = risk_check_nb(sym, core, acct, params, brk, risk, 0, 1, 100.0, 0.01, 99.0, 0)
         out[i] = monotonic_ns() - t0
     return reason
 
@@ -313,25 +294,21 @@ def risk_hot_figures(n: int) -> tuple[float, float]:
         risk=RiskConfig(**GENEROUS, correlation_window=60, var_window=100),  # type: ignore[arg-type]
     )
     st = Core(cfg).state
-    st.rets[:, :] = np.random.default_rng(5).normal(0.0, 1e-4, size=st.rets.shape)
-    st.ist[I_RET_COUNT] = st.rets.shape[1]
-    st.sym[:, S_LAST_PX] = 100.0
-    st.sym[1:, S_QTY] = 0.5
-    st.sym[1:, S_AVG_PX] = 100.0
-    st.acct[A_EQUITY] = 1e6
+    st.risk.rets[:, :] = np.random.default_rng(5).normal(0.0, 1e-4, size=st.risk.rets.shape)
+    st.core["ret_count"][0] = st.risk.rets.shape[1]
+    st.sym["last_px"] = 100.0
+    st.sym["qty"][1:] = 0.5
+    st.sym["avg_px"][1:] = 100.0
+    st.acct["equity"][0] = 1e6
     # the views the engine keeps at each return sample: correlation matrix, VaR base, correlation extremes, envelopes
-    count, window = int(st.ist[I_RET_COUNT]), int(st.params[P_VAR_WINDOW])
-    correlation_matrix_nb(st.rets, count, int(st.params[P_CORR_WINDOW]), int(st.params[P_CORR_MIN]), st.corr)
-    rebuild_var_base_nb(st.rets, st.sym, count, window, st.var_base)
-    st.ist[I_VAR_DIRTY] = 0
-    refresh_risk_views_nb(
-        st.sym, st.ist, st.params, st.corr, st.rets, st.var_base, st.risk_aux, st.var_env, st.var_order, True
-    )
+    count, window = int(st.core["ret_count"][0]), int(st.params["var_window"][0])
+    p = st.params[0]
+    correlation_matrix_nb(st.risk.rets, count, int(p["corr_window"]), int(p["corr_min"]), st.risk.corr)
+    rebuild_var_base_nb(st.risk.rets, st.sym, count, window, st.risk.var_base)
+    st.core["var_dirty"][0] = 0
+    refresh_risk_views_nb(st.sym, st.core, st.params, st.risk, True)
     out = np.zeros(n, np.int64)
-    args = (
-        st.sym, st.ist, st.acct, st.params, st.brk, st.corr, st.rets, st.var_base, st.var_scratch, st.risk_aux,
-        st.var_env, st.venue_tokens,
-    )
+    args = (st.sym, st.core, st.acct, st.params, st.brk, st.risk)
     risk_hot_loop_nb(*args, out[:100])
     if risk_hot_loop_nb(*args, out) != 0:
         raise RuntimeError("the hot-loop order was refused: the measurement would time an early exit")

@@ -20,6 +20,8 @@ from bot4.core.records import (
     FILL_DTYPE,
     ORDER_DTYPE,
     ORDER_LIMIT,
+    STATE_ACTIVE,
+    STATE_HALTED,
     TICK_DTYPE,
     TICK_TRADE,
     TIF_GTC,
@@ -117,7 +119,7 @@ def tick_to_order_across_threads(orders_wanted: int, gap_us: float) -> tuple[flo
             core.push_ticks(one)
             spin_until = time.perf_counter_ns() + gap_ns
             while time.perf_counter_ns() < spin_until:
-                cancel_everything_nb(st.out_ctrl, st.out_buf, st.fill_ctrl, st.fill_buf)
+                cancel_everything_nb(st.rings.orders.ctrl, st.rings.orders.buf, st.rings.fills.ctrl, st.rings.fills.buf)
         time.sleep(0.1)
     finally:
         core.stop()
@@ -138,11 +140,11 @@ def kill_figures(rounds: int) -> tuple[float, float]:
             gate_open[0] = False
             gate.append((time.perf_counter_ns() - t0) / 1e3)
             core.kill()
-            while core.state.ist[0] != 2:  # I_TRADING_STATE, read directly as the runtime's watchdog would
+            while core.state.core["trading_state"][0] != STATE_HALTED:  # read directly, as the runtime's watchdog would
                 pass
             halted.append((time.perf_counter_ns() - t0) / 1e3)
-            core.rearm(int(core.state.ist[1]))
-            while core.state.ist[0] != 0:
+            core.rearm(int(core.state.core["halt_seq"][0]))
+            while core.state.core["trading_state"][0] != STATE_ACTIVE:
                 time.sleep(0.0001)
             gate_open[0] = True
     finally:

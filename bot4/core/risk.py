@@ -57,43 +57,7 @@ from bot4.core.records import (
     STATE_HALTED,
     STATE_REDUCING,
 )
-from bot4.core.state import (
-    A_EQUITY,
-    A_GROSS,
-    B_STATE,
-    I_CLOCK_NS,
-    I_ENTRY_COOLDOWN_UNTIL,
-    I_ENV_STALE,
-    I_PAUSED,
-    I_RET_COUNT,
-    I_TRADING_STATE,
-    I_VAR_DIRTY,
-    P_BURST,
-    P_CORR_MIN,
-    P_MAX_CORR,
-    P_MAX_GROSS,
-    P_MAX_NOTIONAL,
-    P_MAX_RISK_FRAC,
-    P_MAX_VAR_FRAC,
-    P_PRICE_BAND,
-    P_RATE_PER_NS,
-    P_RISK_FRAC,
-    P_VAR_K,
-    P_VAR_WINDOW,
-    RX_CORR_HI,
-    RX_CORR_LO,
-    RX_ENV_LINES,
-    RX_ORDER_LEN,
-    S_LAST_PX,
-    S_MAX_EXPOSURE,
-    S_MIN_SIZE,
-    S_PENDING_BUY,
-    S_PENDING_SELL,
-    S_QTY,
-    S_SIZE_STEP,
-    S_VENUE,
-    EngineState,
-)
+from bot4.core.state import EngineState, RiskViews
 
 LIMIT_TOLERANCE = 1e-9  # relative slack so that a value exactly at a limit is inside it despite rounding
 ENV_BLOCK = 8  # breakpoints per block of the VaR envelope's two-level index (one cache line of float64)
@@ -102,7 +66,7 @@ ENV_BLOCK = 8  # breakpoints per block of the VaR envelope's two-level index (on
 @kernel
 def effective_position_nb(sym: np.ndarray, s: int) -> float:
     """Position including working orders: what it will be if every open order fills."""
-    return sym[s, S_QTY] + sym[s, S_PENDING_BUY] - sym[s, S_PENDING_SELL]
+    return sym[s].qty + sym[s].pending_buy - sym[s].pending_sell
 
 
 @kernel
@@ -121,23 +85,23 @@ def size_for_signal_nb(st: EngineState, s: int, side: int, entry: float, stop: f
     dist = abs(entry - stop)
     if not (dist > 0.0) or not (entry > 0.0):
         return 0.0
-    equity = st.acct[A_EQUITY]
-    size = st.params[P_RISK_FRAC] * equity / dist
-    cap = st.params[P_MAX_NOTIONAL] / entry
+    equity = st.acct[0].equity
+    size = st.params[0].risk_frac * equity / dist
+    cap = st.params[0].max_notional / entry
     if size > cap:
         size = cap
     eff = effective_position_nb(st.sym, s)
-    room_symbol = st.sym[s, S_MAX_EXPOSURE] / entry - abs(eff)
+    room_symbol = st.sym[s].max_exposure / entry - abs(eff)
     if eff * side < 0.0:
-        room_symbol = st.sym[s, S_MAX_EXPOSURE] / entry  # a flip: the exit in flight brings it to zero first
+        room_symbol = st.sym[s].max_exposure / entry  # a flip: the exit in flight brings it to zero first
     if size > room_symbol:
         size = room_symbol
-    room_gross = (st.params[P_MAX_GROSS] - st.acct[A_GROSS]) / entry
+    room_gross = (st.params[0].max_gross - st.acct[0].gross) / entry
     if size > room_gross:
         size = room_gross
-    step = st.sym[s, S_SIZE_STEP]
+    step = st.sym[s].size_step
     size = math.floor(size / step + 1e-9) * step
-    if size < st.sym[s, S_MIN_SIZE] or size <= 0.0:
+    if size < st.sym[s].min_size or size <= 0.0:
         return 0.0
     return size
 
@@ -157,18 +121,16 @@ def window_age_nb(col: int, col0: int, cap: int) -> int:
 
 
 @kernel
-def rebuild_var_base_nb(
-    rets: np.ndarray, sym: np.ndarray, count: int, window: int, var_base: np.ndarray
-) -> int:
+def rebuild_var_base_nb(rets: np.ndarray, sym: np.ndarray, count: int, window: int, var_base: np.ndarray) -> int:
     """var_base[t] = sum over symbols of position value * return, for the last min(count, window) samples."""
     cap = rets.shape[1]
     n, col = window_start_nb(count, window, cap)
     for t in range(n):
         total = 0.0
         for j in range(sym.shape[0]):
-            q = sym[j, S_QTY]
+            q = sym[j].qty
             if q != 0.0:
-                px = sym[j, S_LAST_PX]
+                px = sym[j].last_px
                 if px == px:
                     total += q * px * rets[j, col]
         var_base[t] = total
@@ -179,7 +141,9 @@ def rebuild_var_base_nb(
 
 
 @helper
-def shift_var_base_nb(rets: np.ndarray, var_base: np.ndarray, count: int, window: int, s: int, delta_value: float) -> None:
+def shift_var_base_nb(
+    rets: np.ndarray, var_base: np.ndarray, count: int, window: int, s: int, delta_value: float
+) -> None:
     """One symbol's position value changed by ``delta_value``: var_base[t] += delta_value * its return at t.
 
     O(window) for the one symbol, where a rebuild is O(window x symbols) with a modulo per step: a fill keeps the
@@ -301,15 +265,15 @@ def correlation_extremes_nb(sym: np.ndarray, corr: np.ndarray, risk_aux: np.ndar
         hi = -np.inf
         lo = np.inf
         for j in range(n_sym):
-            q = sym[j, S_QTY]
+            q = sym[j].qty
             if j != s and q != 0.0:
                 c = corr[s, j]
                 if c == c:
                     v = c if q > 0.0 else -c
                     hi = v if v > hi else hi
                     lo = v if v < lo else lo
-        risk_aux[s, RX_CORR_HI] = hi
-        risk_aux[s, RX_CORR_LO] = lo
+        risk_aux[s].corr_hi = hi
+        risk_aux[s].corr_lo = lo
 
 
 @kernel
@@ -323,7 +287,7 @@ def sort_var_order_nb(rets: np.ndarray, count: int, window: int, var_order: np.n
     n, col0 = window_start_nb(count, window, cap)
     new_col = (count - 1) % cap
     for s in range(rets.shape[0]):
-        prev = int(risk_aux[s, RX_ORDER_LEN])
+        prev = risk_aux[s].order_len
         kept = 0
         for idx in range(prev):
             c = var_order[s, idx]
@@ -346,12 +310,17 @@ def sort_var_order_nb(rets: np.ndarray, count: int, window: int, var_order: np.n
                 var_order[s, j] = var_order[s, j - 1]
                 j -= 1
             var_order[s, j] = c
-        risk_aux[s, RX_ORDER_LEN] = n
+        risk_aux[s].order_len = n
 
 
 @kernel
 def build_var_envelopes_nb(
-    rets: np.ndarray, var_base: np.ndarray, count: int, window: int, var_order: np.ndarray, risk_aux: np.ndarray,
+    rets: np.ndarray,
+    var_base: np.ndarray,
+    count: int,
+    window: int,
+    var_order: np.ndarray,
+    risk_aux: np.ndarray,
     var_env: np.ndarray,
 ) -> None:
     """For every symbol, the lower envelope of the lines y_t(d) = var_base[t] + d * return_t over the VaR window.
@@ -365,8 +334,8 @@ def build_var_envelopes_nb(
     cap = rets.shape[1]
     n, col0 = window_start_nb(count, window, cap)
     for s in range(rets.shape[0]):
-        if int(risk_aux[s, RX_ORDER_LEN]) != n:
-            risk_aux[s, RX_ENV_LINES] = 0.0
+        if risk_aux[s].order_len != n:
+            risk_aux[s].env_lines = 0
             continue
         h = 0
         for idx in range(n):
@@ -396,7 +365,7 @@ def build_var_envelopes_nb(
             var_env[s, 0, i] = (var_env[s, 1, i + 1] - var_env[s, 1, i]) / (var_env[s, 2, i] - var_env[s, 2, i + 1])
             if i % ENV_BLOCK == 0:
                 var_env[s, 3, i // ENV_BLOCK] = var_env[s, 0, i]
-        risk_aux[s, RX_ENV_LINES] = h
+        risk_aux[s].env_lines = h
 
 
 @helper
@@ -435,54 +404,45 @@ def envelope_min_nb(var_env: np.ndarray, s: int, lines: int, d: float) -> float:
 
 
 @helper
-def refresh_risk_views_nb(
-    sym: np.ndarray, ist: np.ndarray, params: np.ndarray, corr: np.ndarray, rets: np.ndarray, var_base: np.ndarray,
-    risk_aux: np.ndarray, var_env: np.ndarray, var_order: np.ndarray, resort: bool,
-) -> None:
+def refresh_risk_views_nb(sym: np.ndarray, core: np.ndarray, params: np.ndarray, risk: RiskViews, resort: bool) -> None:
     """Rebuild what the risk check reads instead of looping: correlation extremes and VaR envelopes.
 
     ``resort`` after a new return sample (the window moved); a position change keeps the sort and only rebuilds the
     envelopes (their intercepts, the VaR base, moved).
     """
-    correlation_extremes_nb(sym, corr, risk_aux)
-    count = ist[I_RET_COUNT]
-    window = int(params[P_VAR_WINDOW])
+    correlation_extremes_nb(sym, risk.corr, risk.aux)
+    count = core[0].ret_count
+    window = params[0].var_window
     if resort:
-        sort_var_order_nb(rets, count, window, var_order, risk_aux)
-    build_var_envelopes_nb(rets, var_base, count, window, var_order, risk_aux, var_env)
+        sort_var_order_nb(risk.rets, count, window, risk.var_order, risk.aux)
+    build_var_envelopes_nb(risk.rets, risk.var_base, count, window, risk.var_order, risk.aux, risk.var_env)
 
 
 @helper
 def take_token_nb(venue_tokens: np.ndarray, params: np.ndarray, venue: int, now_mkt: int) -> bool:
     """Order-rate token bucket of ``venue`` on the market clock."""
-    tokens = venue_tokens[venue, 0]
-    last = venue_tokens[venue, 1]
+    tokens = venue_tokens[venue].tokens
+    last = venue_tokens[venue].refill_ns
     if now_mkt > last:
-        tokens += (now_mkt - last) * params[P_RATE_PER_NS]
-        if tokens > params[P_BURST]:
-            tokens = params[P_BURST]
-        venue_tokens[venue, 1] = now_mkt
+        tokens += (now_mkt - last) * params[0].rate_per_ns
+        if tokens > params[0].burst:
+            tokens = params[0].burst
+        venue_tokens[venue].refill_ns = now_mkt
     if tokens < 1.0:
-        venue_tokens[venue, 0] = tokens
+        venue_tokens[venue].tokens = tokens
         return False
-    venue_tokens[venue, 0] = tokens - 1.0
+    venue_tokens[venue].tokens = tokens - 1.0
     return True
 
 
 @kernel
-def risk_check_arrays_nb(
+def risk_check_nb(
     sym: np.ndarray,
-    ist: np.ndarray,
+    core: np.ndarray,
     acct: np.ndarray,
     params: np.ndarray,
     brk: np.ndarray,
-    corr: np.ndarray,
-    rets: np.ndarray,
-    var_base: np.ndarray,
-    var_scratch: np.ndarray,
-    risk_aux: np.ndarray,
-    var_env: np.ndarray,
-    venue_tokens: np.ndarray,
+    risk: RiskViews,
     s: int,
     side: int,
     price: float,
@@ -492,19 +452,22 @@ def risk_check_arrays_nb(
 ) -> int:
     """Every pre-trade check for one order; the first failing REASON_*, or REASON_OK.
 
-    It takes the arrays it reads rather than the EngineState tuple: measured in a tight loop, the same checks
-    reading ``st.<field>`` inside an inlined helper cost 1.0-1.3 us per entry order, with the arrays 0.18-0.19 us
-    (numba handles the 44-array tuple as one aggregate value, and every field access paid for it). The correlation
-    and VaR rules read per-symbol views kept current off the order path (``refresh_risk_views_nb``): an O(1)
-    comparison and a branch-free count over the envelope's breakpoints instead of loops over the positions and the window; when an
-    envelope is not built (a fill since the last refresh, VaR at k > 1) the window is scanned as before.
+    It takes the tables and the risk views it reads rather than the EngineState tuple: measured in a tight loop, the
+    same checks reading ``st.<field>`` inside an inlined helper cost 1.0-1.3 us per entry order, with the arrays
+    0.18-0.19 us (numba handles the whole state tuple as one aggregate value, and every field access paid for it).
+    The correlation and VaR rules read per-symbol views kept current off the order path
+    (``refresh_risk_views_nb``): an O(1) comparison and a branch-free count over the envelope's breakpoints instead of
+    loops over the positions and the window; when an envelope is not built (a fill since the last refresh, VaR at
+    k > 1) the window is scanned as before.
     """
+    corr, rets, var_base, var_scratch = risk.corr, risk.rets, risk.var_base, risk.var_scratch
+    risk_aux, var_env, venue_tokens = risk.aux, risk.var_env, risk.tokens
     n_sym = sym.shape[0]
     if s < 0 or s >= n_sym:
         return REASON_UNKNOWN_SYMBOL
     reduces = order_reduces_nb(sym, s, side, size)
     protective = (flags & (FLAG_STOP_EXIT | FLAG_KILL)) != 0
-    state = ist[I_TRADING_STATE]
+    state = core[0].trading_state
     if state == STATE_HALTED and not (protective and reduces):
         return REASON_HALTED
     if state == STATE_REDUCING and not reduces:
@@ -513,78 +476,74 @@ def risk_check_arrays_nb(
         return REASON_REDUCE_ONLY
     if not (size > 0.0) or math.isinf(size):
         return REASON_BAD_SIZE
-    last = sym[s, S_LAST_PX]
+    last = sym[s].last_px
     if not (last > 0.0):
         return REASON_NO_MARKET_PRICE
     if not (price > 0.0) or math.isinf(price):
         return REASON_BAD_PRICE
-    if abs(price - last) > params[P_PRICE_BAND] * last * (1.0 + LIMIT_TOLERANCE):
+    if abs(price - last) > params[0].price_band * last * (1.0 + LIMIT_TOLERANCE):
         return REASON_PRICE_BAND
-    venue = int(sym[s, S_VENUE])
-    if brk[venue, B_STATE] == BREAKER_OPEN:
+    venue = sym[s].venue
+    if brk[venue].state == BREAKER_OPEN:
         return REASON_VENUE_BREAKER
     if not reduces:
-        if ist[I_PAUSED] != 0 and (flags & FLAG_MANUAL) == 0:
+        if core[0].paused != 0 and (flags & FLAG_MANUAL) == 0:
             return REASON_PAUSED
-        if ist[I_CLOCK_NS] < ist[I_ENTRY_COOLDOWN_UNTIL]:
+        if core[0].clock_ns < core[0].entry_cooldown_until:
             return REASON_COOLDOWN
         n_venues = venue_tokens.shape[0]
-        if brk[n_venues + venue, B_STATE] == BREAKER_OPEN:
+        if brk[n_venues + venue].state == BREAKER_OPEN:
             return REASON_FEED_STALE
         if not (stop > 0.0):
             return REASON_STOP_MISSING
         if side * (price - stop) <= 0.0:
             return REASON_STOP_WRONG_SIDE
-        equity = acct[A_EQUITY]
-        if abs(price - stop) * size > params[P_MAX_RISK_FRAC] * equity * (1.0 + LIMIT_TOLERANCE):
+        equity = acct[0].equity
+        if abs(price - stop) * size > params[0].max_risk_frac * equity * (1.0 + LIMIT_TOLERANCE):
             return REASON_RISK_PER_TRADE
         notional = price * size
-        if notional > params[P_MAX_NOTIONAL] * (1.0 + LIMIT_TOLERANCE):
+        if notional > params[0].max_notional * (1.0 + LIMIT_TOLERANCE):
             return REASON_MAX_NOTIONAL
         eff = effective_position_nb(sym, s)
         new_exposure = abs(eff + side * size) * price
-        if new_exposure > sym[s, S_MAX_EXPOSURE] * (1.0 + LIMIT_TOLERANCE):
+        if new_exposure > sym[s].max_exposure * (1.0 + LIMIT_TOLERANCE):
             return REASON_SYMBOL_EXPOSURE
-        gross = acct[A_GROSS] - abs(sym[s, S_QTY]) * last + new_exposure
-        if gross > params[P_MAX_GROSS] * (1.0 + LIMIT_TOLERANCE):
+        gross = acct[0].gross - abs(sym[s].qty) * last + new_exposure
+        if gross > params[0].max_gross * (1.0 + LIMIT_TOLERANCE):
             return REASON_GROSS_EXPOSURE
-        count = ist[I_RET_COUNT]
-        window = int(params[P_VAR_WINDOW])
-        if ist[I_VAR_DIRTY] != 0:  # positions were set from outside the fill path (journal restore, tests)
+        count = core[0].ret_count
+        window = params[0].var_window
+        if core[0].var_dirty != 0:  # positions were set from outside the fill path (journal restore, tests)
             rebuild_var_base_nb(rets, sym, count, window, var_base)
             correlation_extremes_nb(sym, corr, risk_aux)
             for j in range(n_sym):
-                risk_aux[j, RX_ENV_LINES] = 0.0
-            ist[I_VAR_DIRTY] = 0
-            ist[I_ENV_STALE] = 1
+                risk_aux[j].env_lines = 0
+            core[0].var_dirty = 0
+            core[0].env_stale = 1
         if eff + side * size > 0.0:
-            if risk_aux[s, RX_CORR_HI] >= params[P_MAX_CORR]:
+            if risk_aux[s].corr_hi >= params[0].max_corr:
                 return REASON_CORRELATION
-        elif -risk_aux[s, RX_CORR_LO] >= params[P_MAX_CORR]:
+        elif -risk_aux[s].corr_lo >= params[0].max_corr:
             return REASON_CORRELATION
-        if count >= params[P_CORR_MIN]:
+        if count >= params[0].corr_min:
             n = count if count < window else window
             delta = side * size * price
-            lines = int(risk_aux[s, RX_ENV_LINES])
-            k = int(params[P_VAR_K])
+            lines = risk_aux[s].env_lines
+            k = params[0].var_k
             if lines > 0 and k == 1:
                 worst = envelope_min_nb(var_env, s, lines, delta)
                 var = -worst if worst < 0.0 else 0.0
             else:
                 var = var_with_nb(rets, var_base, var_scratch, n, count, k, s, delta)
-            if var > params[P_MAX_VAR_FRAC] * equity * (1.0 + LIMIT_TOLERANCE):
+            if var > params[0].max_var_frac * equity * (1.0 + LIMIT_TOLERANCE):
                 return REASON_VAR
-    if not protective and not take_token_nb(venue_tokens, params, venue, ist[I_CLOCK_NS]):
+    if not protective and not take_token_nb(venue_tokens, params, venue, core[0].clock_ns):
         return REASON_ORDER_RATE
     return REASON_OK
 
 
 @helper
-def risk_check_nb(st: EngineState, s: int, side: int, price: float, size: float, stop: float, flags: int) -> int:
-    """:func:`risk_check_arrays_nb` on the engine's state, positions taken as set by hand (views rebuilt first)."""
-    st.ist[I_VAR_DIRTY] = 1
-    return risk_check_arrays_nb(
-        st.sym, st.ist, st.acct, st.params, st.brk, st.corr, st.rets, st.var_base, st.var_scratch, st.risk_aux,
-        st.var_env, st.venue_tokens, s, side, price, size, stop, flags,
-    )
-
+def check_order_nb(st: EngineState, s: int, side: int, price: float, size: float, stop: float, flags: int) -> int:
+    """:func:`risk_check_nb` on the engine's state, positions taken as set by hand (views rebuilt first)."""
+    st.core[0].var_dirty = 1
+    return risk_check_nb(st.sym, st.core, st.acct, st.params, st.brk, st.risk, s, side, price, size, stop, flags)

@@ -15,20 +15,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bot4.core.breaker import BreakerBank
 from bot4.core.config import CoreConfig
-from bot4.core.engine import (
-    arm_output_notify_nb,
-    core_sleeping_nb,
-    engine_publish_nb,
-    engine_read_nb,
-    engine_run_nb,
-    engine_step_nb,
-    kick_core_nb,
-    push_ticks_nb,
-    wake_core_nb,
-)
+from bot4.core.instruments import Instruments
 from bot4.core.jit import bind
 from bot4.core.pool import POOL_HIGH_WATER, POOL_IN_USE, POOL_OVERFLOWS
+from bot4.core.publish import engine_publish_nb, engine_read_nb
 from bot4.core.records import (
     BREAKER_STATE_NAMES,
     CMD_CANCEL,
@@ -45,58 +37,17 @@ from bot4.core.records import (
     STATE_NAMES,
 )
 from bot4.core.ring import RING_FULL, RING_HEAD, RING_HIGH_WATER, RING_TAIL
-from bot4.core.state import (
-    A_DRAWDOWN,
-    A_EQUITY,
-    A_FEES,
-    A_GROSS,
-    A_NET,
-    A_PEAK,
-    A_REALIZED,
-    A_UNREALIZED,
-    A_VAR,
-    B_CALLS,
-    B_LAST_CAUSE,
-    B_LAST_LATENCY_NS,
-    B_OUTCOMES,
-    B_SINCE_NS,
-    B_STATE,
-    I_CLOCK_NS,
-    I_ENTRY_COOLDOWN_UNTIL,
-    I_HALT_SEQ,
-    I_KILLS,
-    I_LAST_CMD_KIND,
-    I_LAST_CMD_REASON,
-    I_LAST_CMD_SEQ,
-    I_LOSS_STREAK,
-    I_LOSSES,
-    I_NOTIFY_FD,
-    I_OPEN_ORDERS,
-    I_PAUSED,
-    I_REARM_AFTER_NS,
-    I_RUNNING,
-    I_STATE_SINCE_NS,
-    I_STOP,
-    I_TRADES,
-    I_TRADING_STATE,
-    I_WINS,
-    RING_ROWS,
-    S_ASK,
-    S_AVG_PX,
-    S_BID,
-    S_EXPOSURE,
-    S_LAST_PX,
-    S_MAX_EXPOSURE,
-    S_QTY,
-    S_REALIZED,
-    S_STOP_PX,
-    S_TP_PX,
-    S_UNREALIZED,
-    CoreParts,
-    EngineState,
-    build_state,
-)
+from bot4.core.state import RING_ROWS, W_NOTIFY_FD, W_RUNNING, W_STOP, CoreParts, EngineState, Published, build_state
 from bot4.core.stats import StatsSnapshot
+from bot4.core.step import engine_step_nb
+from bot4.core.thread import (
+    arm_output_notify_nb,
+    core_sleeping_nb,
+    engine_run_nb,
+    kick_core_nb,
+    push_ticks_nb,
+    wake_core_nb,
+)
 
 
 @dataclass(frozen=True)
@@ -135,10 +86,18 @@ class RingView:
 
 
 class CoreSnapshot:
-    """A consistent copy of everything the core publishes, with named access."""
+    """A consistent copy of everything the core publishes, with named access.
 
-    def __init__(self, core: Core, arrays: tuple[np.ndarray, ...]) -> None:
-        self.stats_data, self.ist, self.acct, self.sym, self.corr, self.brk, self.pool, self.rings = arrays
+    ``core``, ``acct`` are the one-row tables as records (``snap.core["clock_ns"]``); ``sym`` and ``brk`` the per-symbol
+    and per-breaker tables (``snap.sym["qty"]``, a column per field).
+    """
+
+    def __init__(self, core: Core, arrays: Published) -> None:
+        self.stats_data = arrays.stats
+        self.core = arrays.core[0]
+        self.acct = arrays.acct[0]
+        self.sym, self.corr, self.brk = arrays.sym, arrays.corr, arrays.brk
+        self.pool, self.rings = arrays.pool, arrays.rings
         self.stats = StatsSnapshot(self.stats_data)
         self.symbols = core.symbols
         self.breaker_names = core.breaker_names
@@ -146,93 +105,99 @@ class CoreSnapshot:
         self.pool_capacity = core.parts.pool.capacity
         self.taken_ns = time.monotonic_ns()
 
+    def _int(self, name: str) -> int:
+        return int(self.core[name])
+
     @property
     def trading_state(self) -> str:
-        return STATE_NAMES[int(self.ist[I_TRADING_STATE])]
+        return STATE_NAMES[self._int("trading_state")]
 
     @property
     def state_since_ns(self) -> int:
-        return int(self.ist[I_STATE_SINCE_NS])
+        return self._int("state_since_ns")
 
     @property
     def halt_seq(self) -> int:
         """The confirmation value a re-arm must quote."""
-        return int(self.ist[I_HALT_SEQ])
+        return self._int("halt_seq")
 
     @property
     def rearm_wait_s(self) -> float:
         """Seconds of re-arm cool-down left (0 when a re-arm would be admitted by time)."""
-        return max(0.0, (int(self.ist[I_REARM_AFTER_NS]) - time.monotonic_ns()) / 1e9)
+        return max(0.0, (self._int("rearm_after_ns") - time.monotonic_ns()) / 1e9)
 
     @property
     def paused(self) -> bool:
-        return bool(self.ist[I_PAUSED])
+        return bool(self.core["paused"])
 
     @property
     def market_clock_ns(self) -> int:
-        return int(self.ist[I_CLOCK_NS])
+        return self._int("clock_ns")
 
     @property
     def entry_cooldown_until_ns(self) -> int:
-        return int(self.ist[I_ENTRY_COOLDOWN_UNTIL])
+        return self._int("entry_cooldown_until")
 
     @property
     def loss_streak(self) -> int:
-        return int(self.ist[I_LOSS_STREAK])
+        return self._int("loss_streak")
 
     @property
     def open_orders(self) -> int:
-        return int(self.ist[I_OPEN_ORDERS])
+        return self._int("open_orders")
 
     @property
     def trades(self) -> tuple[int, int, int]:
         """(closed round trips, wins, losses)."""
-        return int(self.ist[I_TRADES]), int(self.ist[I_WINS]), int(self.ist[I_LOSSES])
+        return self._int("trades"), self._int("wins"), self._int("losses")
 
     @property
     def kills(self) -> int:
-        return int(self.ist[I_KILLS])
+        return self._int("kills")
 
     @property
     def last_command(self) -> tuple[int, int, str]:
         """(sequence, kind, result) of the last command the core handled."""
-        return int(self.ist[I_LAST_CMD_SEQ]), int(self.ist[I_LAST_CMD_KIND]), REASON_NAMES[int(self.ist[I_LAST_CMD_REASON])]
+        return self._int("last_cmd_seq"), self._int("last_cmd_kind"), REASON_NAMES[self._int("last_cmd_reason")]
+
+    def _money(self, name: str) -> float:
+        return float(self.acct[name])
 
     @property
     def equity(self) -> float:
-        return float(self.acct[A_EQUITY])
+        return self._money("equity")
 
     @property
     def peak_equity(self) -> float:
-        return float(self.acct[A_PEAK])
+        return self._money("peak")
 
     @property
     def drawdown(self) -> float:
-        return float(self.acct[A_DRAWDOWN])
+        return self._money("drawdown")
 
     @property
     def realized(self) -> float:
-        return float(self.acct[A_REALIZED])
+        return self._money("realized")
 
     @property
     def fees(self) -> float:
-        return float(self.acct[A_FEES])
+        return self._money("fees")
 
     @property
     def unrealized(self) -> float:
-        return float(self.acct[A_UNREALIZED])
+        return self._money("unrealized")
 
     @property
     def gross_exposure(self) -> float:
-        return float(self.acct[A_GROSS])
+        return self._money("gross")
 
     @property
     def net_exposure(self) -> float:
-        return float(self.acct[A_NET])
+        return self._money("net")
 
     @property
     def var(self) -> float:
-        return float(self.acct[A_VAR])
+        return self._money("var")
 
     def positions(self) -> list[Position]:
         out = []
@@ -241,17 +206,17 @@ class CoreSnapshot:
             out.append(
                 Position(
                     name,
-                    float(row[S_QTY]),
-                    float(row[S_AVG_PX]),
-                    float(row[S_LAST_PX]),
-                    float(row[S_BID]),
-                    float(row[S_ASK]),
-                    float(row[S_UNREALIZED]),
-                    float(row[S_REALIZED]),
-                    float(row[S_EXPOSURE]),
-                    float(row[S_MAX_EXPOSURE]),
-                    float(row[S_STOP_PX]),
-                    float(row[S_TP_PX]),
+                    float(row["qty"]),
+                    float(row["avg_px"]),
+                    float(row["last_px"]),
+                    float(row["bid"]),
+                    float(row["ask"]),
+                    float(row["unrealized"]),
+                    float(row["realized"]),
+                    float(row["exposure"]),
+                    float(row["max_exposure"]),
+                    float(row["stop_px"]),
+                    float(row["tp_px"]),
                 )
             )
         return out
@@ -260,16 +225,16 @@ class CoreSnapshot:
         out = []
         for b, name in enumerate(self.breaker_names):
             row = self.brk[b]
-            calls = int(row[B_CALLS])
-            failed = bin(int(row[B_OUTCOMES]) & ((1 << 64) - 1)).count("1")
+            calls = int(row["calls"])
+            failed = bin(int(row["outcomes"]) & ((1 << 64) - 1)).count("1")
             out.append(
                 BreakerView(
                     name,
-                    BREAKER_STATE_NAMES[int(row[B_STATE])],
-                    int(row[B_SINCE_NS]),
+                    BREAKER_STATE_NAMES[int(row["state"])],
+                    int(row["since_ns"]),
                     failed / calls if calls else 0.0,
-                    int(row[B_LAST_LATENCY_NS]),
-                    int(row[B_LAST_CAUSE]),
+                    int(row["last_latency_ns"]),
+                    int(row["last_cause"]),
                 )
             )
         return out
@@ -309,30 +274,35 @@ class Core:
         self.symbol_ids = {name: i for i, name in enumerate(self.symbols)}
         venues = self.config.venues
         self.breaker_names = tuple(f"venue:{v}" for v in venues) + tuple(f"feed:{v}" for v in venues)
-        self.ring_capacities = tuple(
-            r.capacity for r in (self.parts.md, self.parts.fills, self.parts.commands, self.parts.orders,
-                                 self.parts.rejects, self.parts.state_log, self.parts.transitions)
-        )
+        self.ring_capacities = tuple(r.capacity for r in self.parts.rings())
         self._step = bind(engine_step_nb, self.state)
         self._publish = bind(engine_publish_nb, self.state)
-        self._wake = bind(wake_core_nb, self.state.ist)
+        self._wake = bind(wake_core_nb, self.state.sync)
         self._kick = bind(kick_core_nb, self.state)
         # False: producers only wake a sleeping core thread (the design before kick_core_nb; bench/ measures both)
         self.producers_run_step = True
-        self._sleeping = bind(core_sleeping_nb, self.state.ist)
-        self._arm = bind(arm_output_notify_nb, self.state.ist, self.state.out_ctrl)
+        self._sleeping = bind(core_sleeping_nb, self.state.sync)
+        self._arm = bind(arm_output_notify_nb, self.state.sync, self.state.rings.orders.ctrl)
         self._output_fd = -1
         self._thread: threading.Thread | None = None
         self._read_lock = threading.Lock()
         self._snap_arrays = self._new_snapshot_arrays()  # the reader's argument types, to bind it once
-        self._read = bind(engine_read_nb, self.state, *self._snap_arrays, 64)
+        self._read = bind(engine_read_nb, self.state, self._snap_arrays, 64)
         self._publish(self.state)
 
-    def _new_snapshot_arrays(self) -> tuple[np.ndarray, ...]:
+    def _new_snapshot_arrays(self) -> Published:
+        pub = self.state.pub
+        return Published(np.zeros(pub.stats.shape, pub.stats.dtype), *(np.empty_like(a) for a in pub[1:]))
+
+    # --- views for the venues ------------------------------------------------------------------------------------------
+    def instruments(self) -> Instruments:
+        """The instrument table a venue adapter reads and corrects (steps, ticks), without the rest of the core."""
+        return Instruments(self.config.instruments, self.state.sym)
+
+    def breakers(self) -> BreakerBank:
+        """The breaker table for the side that makes the venue's calls."""
         st = self.state
-        return (np.zeros(st.pub_stats.shape, st.pub_stats.dtype),) + tuple(
-            np.empty_like(a) for a in (st.pub_ist, st.pub_acct, st.pub_sym, st.pub_corr, st.pub_brk, st.pub_pool, st.pub_rings)
-        )
+        return BreakerBank(st.brk, st.brk_cfg, st.rings.transitions.buf, st.rings.transitions.ctrl, len(self.config.venues))
 
     # --- running ------------------------------------------------------------------------------------------------------
     @property
@@ -343,18 +313,18 @@ class Core:
         """Run the core on its own thread (GIL released)."""
         if self.running:
             raise RuntimeError("the core is already running")
-        self.state.ist[I_STOP] = 0
+        self.state.sync[W_STOP] = 0
         self._thread = threading.Thread(target=engine_run_nb, args=(self.state,), name="bot4-core", daemon=True)
         self._thread.start()
-        while not self.state.ist[I_RUNNING] and self._thread.is_alive():
+        while not self.state.sync[W_RUNNING] and self._thread.is_alive():
             time.sleep(0.0005)
 
     def stop(self, timeout: float = 5.0) -> None:
         """Ask the core thread to finish its pass, publish, and return."""
         if self._thread is None:
             return
-        self.state.ist[I_STOP] = 1
-        self._wake(self.state.ist)  # the thread itself must see the stop: wake it, never run its step here
+        self.state.sync[W_STOP] = 1
+        self._wake(self.state.sync)  # the thread itself must see the stop: wake it, never run its step here
         self._thread.join(timeout)
         if self._thread.is_alive():
             raise RuntimeError(f"the core thread did not stop within {timeout} s")
@@ -388,7 +358,7 @@ class Core:
         Ticks that do not fit are refused and counted as back-pressure; the caller keeps them and retries.
         """
         n = len(ticks) - start if count is None else count
-        pushed = int(push_ticks_nb(self.state.md_ctrl, self.state.md_buf, ticks, start, n))
+        pushed = int(push_ticks_nb(self.state.rings.md.ctrl, self.state.rings.md.buf, ticks, start, n))
         self.notify()
         return pushed
 
@@ -398,8 +368,8 @@ class Core:
         if self._thread is None:
             return
         if not self.producers_run_step:
-            self._wake(self.state.ist)
-        elif self._sleeping(self.state.ist):  # one array: cheap to call; the step's 44 are not
+            self._wake(self.state.sync)
+        elif self._sleeping(self.state.sync):  # one array: cheap to call; the whole state is not
             self._kick(self.state)
 
     def output_fd(self) -> int:
@@ -407,19 +377,19 @@ class Core:
         called since the last signal: an event loop waits on it instead of polling the ring on a timer."""
         if self._output_fd < 0:
             self._output_fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
-            self.state.ist[I_NOTIFY_FD] = self._output_fd
+            self.state.sync[W_NOTIFY_FD] = self._output_fd
         return self._output_fd
 
     def arm_output(self) -> int:
         """Ask for a signal on :meth:`output_fd` at the next order; returns the orders already waiting (0 = sleep)."""
-        return int(self._arm(self.state.ist, self.state.out_ctrl))
+        return int(self._arm(self.state.sync, self.state.rings.orders.ctrl))
 
     def close_output_fd(self) -> None:
         """Close the eventfd (after :meth:`stop`: the core thread no longer signals it)."""
         if self._output_fd >= 0:
             if self.running:
                 raise RuntimeError("close_output_fd() while the core thread runs")
-            self.state.ist[I_NOTIFY_FD] = -1
+            self.state.sync[W_NOTIFY_FD] = -1
             os.close(self._output_fd)
             self._output_fd = -1
 
@@ -429,7 +399,7 @@ class Core:
             self._publish(self.state)
         arrays = self._new_snapshot_arrays()  # the snapshot's own; the read fills only the histograms' used buckets
         with self._read_lock:
-            while self._read(self.state, *arrays, 64) < 0:
+            while self._read(self.state, arrays, 64) < 0:
                 time.sleep(0)
         return CoreSnapshot(self, arrays)
 

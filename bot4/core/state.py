@@ -1,9 +1,14 @@
-"""The core's state: every array the kernels work on, their field indices, and how they are built from config.
+"""The core's state: every array the kernels work on, read by field name, and how it is built from config.
 
-All state lives in preallocated numpy arrays gathered in one :class:`EngineState` named tuple, so a kernel takes a
-single argument and touches nothing else. Field indices below are compile-time constants for the kernels. Arrays
-the core shares with other threads (rings, stats) are cache-line aligned; the rest are owned by the core thread and
-read by others only through the published snapshot.
+Each kind of row is a numpy record dtype (``align=True``, a comment per field, ints stored as ints), read by name in
+kernels (``st.sym[s].qty``, ``st.core[0].clock_ns``) and in Python (``snap.sym["qty"]``). One-row tables (params,
+core, account) are arrays of length 1, so kernels write through them. The words other threads read or write while
+the core runs (stop, sleep, wake, step owner, notify) are not in these rows: they live in ``sync``, one int64 per
+64-byte line, and are touched only through the atomics in ``atomics.py``.
+
+Kernels take small groups, not the whole state: :class:`RiskViews` for what the correlation and VaR checks read,
+:class:`Strategies` for the strategy rows, :class:`Rings` (each a :class:`RingArrays`), :class:`PoolArrays` and
+:class:`Published`. :class:`EngineState` holds them all and is the one argument of the engine's step.
 """
 
 from __future__ import annotations
@@ -14,136 +19,143 @@ from typing import NamedTuple
 import numpy as np
 
 from bot4.core.config import STRATEGY_KINDS, BreakerConfig, CoreConfig
-from bot4.core.memory import aligned_zeros
+from bot4.core.memory import INT64_PER_LINE, aligned_zeros
 from bot4.core.pool import Pool
-from bot4.core.records import (
-    COMMAND_DTYPE,
-    FILL_DTYPE,
-    ORDER_DTYPE,
-    STATE_CHANGE_DTYPE,
-    TICK_DTYPE,
-    TRANSITION_DTYPE,
-)
-from bot4.core.ring import Ring
+from bot4.core.records import FILL_DTYPE, ORDER_DTYPE, STATE_CHANGE_DTYPE, TICK_DTYPE, TRANSITION_DTYPE
+from bot4.core.ring import CommandRing, Ring
 from bot4.core.stats import StatsBlock
 
 NS = 1_000_000_000
 
-# --- params: float64 limits and settings (from config) ----------------------------------------------------------------
-P_RISK_FRAC = 0  # sizing: equity fraction at risk per trade
-P_MAX_RISK_FRAC = 1  # rejection: max equity fraction at risk per trade
-P_MAX_NOTIONAL = 2  # USD per order
-P_MAX_GROSS = 3  # USD gross exposure
-P_PRICE_BAND = 4  # fraction of last trade
-P_RATE_PER_NS = 5  # order tokens refilled per ns of market clock
-P_BURST = 6  # token bucket depth
-P_MAX_CORR = 7
-P_CORR_WINDOW = 8  # samples
-P_CORR_MIN = 9  # samples
-P_SAMPLE_NS = 10  # return sampling interval, market-clock ns
-P_VAR_WINDOW = 11  # samples
-P_VAR_K = 12  # rank of the VaR loss among var_window samples (1 = worst)
-P_MAX_VAR_FRAC = 13
-P_DD_WARN = 14
-P_DD_HALT = 15
-P_REARM_COOLDOWN_NS = 16  # wall clock
-P_STREAK_MAX = 17
-P_STREAK_COOLDOWN_NS = 18  # market clock
-P_FLATTEN_ON_KILL = 19  # 0/1
-P_PUBLISH_NS = 20  # how often the core publishes its snapshot, wall clock
-P_BATCH_MAX = 21
-P_DD_RESUME = 22  # REDUCING -> ACTIVE again below this drawdown (hysteresis)
-P_WARM_TICKS = 23  # ticks between dry runs of the risk checks (0 = none)
-N_PARAMS = 24
+PARAMS_DTYPE = np.dtype(
+    [
+        ("risk_frac", np.float64),  # sizing: equity fraction put at risk (entry to stop) by one trade
+        ("max_risk_frac", np.float64),  # refusal: max equity fraction at risk per trade
+        ("max_notional", np.float64),  # quote units per order
+        ("max_gross", np.float64),  # quote units of gross exposure
+        ("price_band", np.float64),  # an order's price within this fraction of the last trade
+        ("rate_per_ns", np.float64),  # order tokens refilled per ns of market clock
+        ("burst", np.float64),  # token bucket depth
+        ("max_corr", np.float64),  # correlation of a new position with an open one, refusal level
+        ("corr_window", np.int64),  # return samples in the correlation window
+        ("corr_min", np.int64),  # samples below which the correlation and VaR rules cannot judge (admit)
+        ("sample_ns", np.int64),  # return sampling interval, market-clock ns
+        ("var_window", np.int64),  # return samples in the VaR window
+        ("var_k", np.int64),  # rank of the VaR loss among var_window samples (1 = worst)
+        ("max_var_frac", np.float64),  # VaR limit, fraction of equity
+        ("dd_warn", np.float64),  # drawdown fraction: ACTIVE -> REDUCING
+        ("dd_halt", np.float64),  # drawdown fraction: -> HALTED (the breaker)
+        ("dd_resume", np.float64),  # REDUCING -> ACTIVE again below this drawdown (hysteresis)
+        ("rearm_cooldown_ns", np.int64),  # monotonic ns a re-arm waits after a halt
+        ("streak_max", np.int64),  # losing round trips in a row that start the entry cool-down
+        ("streak_cooldown_ns", np.int64),  # market-clock ns of that cool-down
+        ("flatten_on_kill", np.bool_),  # the kill switch also closes every position
+        ("publish_ns", np.int64),  # how often the core publishes its snapshot, monotonic ns
+        ("batch_max", np.int64),  # records of one kind handled per step
+        ("warm_ticks", np.int64),  # ticks between dry runs of the risk checks (0 = none)
+    ],
+    align=True,
+)
 
-# --- ist: int64 state owned by the core ----------------------------------------------------------------------------
-I_TRADING_STATE = 0  # STATE_*
-I_HALT_SEQ = 1  # increments on every halt; a re-arm must quote it as its confirmation
-I_REARM_AFTER_NS = 2  # monotonic ns before which a re-arm is refused
-I_ENTRY_COOLDOWN_UNTIL = 3  # market-clock ns before which entries are refused (loss streak)
-I_LOSS_STREAK = 4  # consecutive losing trades
-I_PAUSED = 5  # 1 = strategies muted by an operator
-I_ORDER_SEQ = 6  # last client order sequence used
-I_STOP = 7  # set by the owner to make the run loop return
-I_LAST_PUBLISH_NS = 8
-I_CLOCK_NS = 9  # market clock: latest exchange timestamp seen
-I_NEXT_SAMPLE_NS = 10  # market-clock time of the next return sample
-I_RET_COUNT = 11  # return samples taken
-I_OPEN_ORDERS = 12  # order records in use
-I_TRADES = 13  # round trips closed
-I_WINS = 14
-I_LOSSES = 15
-I_LAST_CMD_SEQ = 16  # sequence number of the last command handled
-I_LAST_CMD_REASON = 17  # its result (REASON_*; 0 = done)
-I_LAST_CMD_KIND = 18
-I_KILLS = 19  # kill commands handled
-I_STATE_SINCE_NS = 20  # monotonic ns of the last trading-state change
-I_KILL_NS = 21  # monotonic ns when the last kill was applied by the core
-I_RUNNING = 22  # 1 while the run loop is inside the kernel
-I_VAR_DIRTY = 23  # positions changed since the VaR base series was built
-I_LAST_TICK_SEQ = 24  # per-engine last tick seq seen (for out-of-order detection)
-I_UNKNOWN_EXEC = 25  # execution reports for orders the core does not know
-I_LOOPS = 26  # run-loop iterations
-I_CANCEL_ALL_PENDING = 27  # cancels not all pushed yet (execution ring full): 1 all, 2 all but protective exits
-I_SLEEPING = 28  # 1 while the core thread sleeps on I_WAKE (producers must wake it)
-I_WAKE = 29  # futex word: producers bump it to wake a sleeping core
-I_SLEEPS = 30  # times the run loop went to sleep
-I_WARM_TICKS = 31  # ticks handled since the last dry run of the risk checks
-I_WARMS = 32  # dry runs of the risk checks (warm_nb)
-I_WARM_SYMBOL = 33  # latest symbol ticking with a strategy: the dry runs check an order on it
-I_ENV_STALE = 34  # 1 when a position changed since the VaR envelopes were built (the next warm-up rebuilds them)
-I_NOTIFY_FD = 35  # eventfd the core signals when orders wait in the execution ring and a consumer sleeps (-1 = none)
-I_NOTIFY_ARMED = 36  # 1 while the execution side sleeps waiting for that signal
-I_NOTIFIES = 37  # signals sent
-I_OWNER = 38  # which thread may run the engine step: OWNER_FREE while the core thread sleeps, else its holder
-I_STEALS = 39  # steps run by a producer thread because the core thread was asleep (see engine.kick_core_nb)
+CORE_DTYPE = np.dtype(
+    [
+        ("trading_state", np.int64),  # STATE_*
+        ("halt_seq", np.int64),  # increments on every halt; a re-arm must quote it as its confirmation
+        ("rearm_after_ns", np.int64),  # monotonic ns before which a re-arm is refused
+        ("entry_cooldown_until", np.int64),  # market-clock ns before which entries are refused (loss streak)
+        ("loss_streak", np.int64),  # consecutive losing round trips
+        ("paused", np.int64),  # 1 = strategies muted by an operator
+        ("order_seq", np.int64),  # last client order sequence used
+        ("last_publish_ns", np.int64),  # monotonic ns of the last publish
+        ("clock_ns", np.int64),  # market clock: latest exchange timestamp seen
+        ("next_sample_ns", np.int64),  # market-clock time of the next return sample (0 = none taken yet)
+        ("ret_count", np.int64),  # return samples taken
+        ("open_orders", np.int64),  # order records in use
+        ("trades", np.int64),  # round trips closed
+        ("wins", np.int64),
+        ("losses", np.int64),
+        ("last_cmd_seq", np.int64),  # sequence number of the last command handled
+        ("last_cmd_reason", np.int64),  # its result (REASON_*; 0 = done)
+        ("last_cmd_kind", np.int64),  # its CMD_*
+        ("kills", np.int64),  # kill commands handled
+        ("state_since_ns", np.int64),  # monotonic ns of the last trading-state change
+        ("kill_ns", np.int64),  # monotonic ns when the last kill was applied
+        ("var_dirty", np.int64),  # 1 when positions were set from outside the fill path (views rebuilt on first use)
+        ("unknown_exec", np.int64),  # execution reports for orders the core does not know
+        ("loops", np.int64),  # run-loop iterations
+        ("cancel_all_pending", np.int64),  # cancels not all pushed (execution ring full): 1 all, 2 all but exits
+        ("sleeps", np.int64),  # times the run loop went to sleep
+        ("warm_ticks", np.int64),  # ticks handled since the last dry run of the risk checks
+        ("warms", np.int64),  # dry runs of the risk checks
+        ("warm_symbol", np.int64),  # latest symbol ticking with a strategy: the dry runs check an order on it
+        ("env_stale", np.int64),  # 1 when a position changed since the VaR envelopes were built
+        ("notifies", np.int64),  # eventfd signals sent to the execution side
+        ("steals", np.int64),  # steps run by a producer thread because the core thread slept
+    ],
+    align=True,
+)
+
+# sync: the words shared with other threads while the core runs, each on its own cache line (the value is its index)
+W_STOP = 0 * INT64_PER_LINE  # set by the owner to make the run loop return
+W_RUNNING = 1 * INT64_PER_LINE  # 1 while the run loop is inside the kernel
+W_SLEEPING = 2 * INT64_PER_LINE  # 1 while the core thread sleeps on W_WAKE (producers wake it, or run the step)
+W_WAKE = 3 * INT64_PER_LINE  # futex word: producers bump it to wake a sleeping core
+W_OWNER = 4 * INT64_PER_LINE  # which thread may run the engine step: OWNER_FREE while the core thread sleeps
+W_NOTIFY_FD = 5 * INT64_PER_LINE  # eventfd the core signals when orders wait and the execution side sleeps (-1: none)
+W_NOTIFY_ARMED = 6 * INT64_PER_LINE  # 1 while the execution side sleeps waiting for that signal
+SYNC_SIZE = 7 * INT64_PER_LINE
 OWNER_FREE = 0
 OWNER_CORE = 1
 OWNER_PRODUCER = 2
-N_IST = 40
 
-# --- acct: float64 account figures ---------------------------------------------------------------------------------
-A_INITIAL = 0
-A_EQUITY = 1
-A_PEAK = 2
-A_DRAWDOWN = 3  # fraction of peak
-A_REALIZED = 4  # realized PnL, quote units, before fees
-A_FEES = 5  # fees paid
-A_UNREALIZED = 6
-A_GROSS = 7  # sum |qty| * price
-A_VAR = 8  # portfolio VaR of the current positions, quote units
-A_NET = 9  # sum qty * price
-N_ACCT = 12
+ACCOUNT_DTYPE = np.dtype(
+    [
+        ("initial", np.float64),  # equity at the start of the journal, quote units
+        ("equity", np.float64),  # initial + realized - fees + unrealized
+        ("peak", np.float64),  # highest equity seen (reset by a re-arm)
+        ("drawdown", np.float64),  # fraction of peak
+        ("realized", np.float64),  # realized PnL before fees
+        ("fees", np.float64),  # fees paid
+        ("unrealized", np.float64),
+        ("gross", np.float64),  # sum |qty| * price
+        ("var", np.float64),  # portfolio VaR of the current positions, quote units
+        ("net", np.float64),  # sum qty * price
+    ],
+    align=True,
+)
 
-# --- sym: float64 per symbol ---------------------------------------------------------------------------------------
-S_QTY = 0  # position, base units, signed
-S_AVG_PX = 1  # average entry price of the open position
-S_REALIZED = 2
-S_FEES = 3
-S_LAST_PX = 4  # last trade (or mid / bar close)
-S_BID = 5
-S_ASK = 6
-S_STOP_PX = 7  # the open position's protective stop (NaN when flat)
-S_TP_PX = 8  # take profit (NaN when none)
-S_SIZE_STEP = 9
-S_PRICE_TICK = 10
-S_MIN_SIZE = 11
-S_MAX_EXPOSURE = 12  # USD
-S_PENDING_BUY = 13  # open buy order size not yet filled
-S_PENDING_SELL = 14
-S_EXIT_PENDING = 15  # 1 while an exit (stop / take profit / kill) order is working
-S_SAMPLE_PX = 16  # last price at the previous return sample
-S_VENUE = 17  # venue id
-S_STRATEGY = 18  # STRAT_* (0 = none)
-S_TICKS = 19
-S_UNREALIZED = 20
-S_EXPOSURE = 21  # |qty| * last
-S_TRADE_PNL = 22  # realized PnL minus fees of the current round trip
-S_LAST_TS = 23  # exchange ns of the last tick
-S_BAD_TICKS = 24
-S_DEFERRED_SIG = 25  # a strategy signal (+1 / -1) held while an entry the other way is still working (0 = none)
-S_EXIT_RETRY_CLOCK = 26  # market clock before which a refused stop exit is not sent again (a report clears it)
-N_SYM = 28
+SYMBOL_DTYPE = np.dtype(
+    [
+        ("qty", np.float64),  # position, base units, signed
+        ("avg_px", np.float64),  # average entry price of the open position (NaN when flat)
+        ("realized", np.float64),  # realized PnL before fees, quote units
+        ("fees", np.float64),
+        ("last_px", np.float64),  # last trade (or mid, or bar close)
+        ("bid", np.float64),
+        ("ask", np.float64),
+        ("stop_px", np.float64),  # the open position's protective stop (NaN when flat)
+        ("tp_px", np.float64),  # its take profit (NaN when none)
+        ("size_step", np.float64),  # base units
+        ("price_tick", np.float64),  # quote units
+        ("min_size", np.float64),  # base units
+        ("max_exposure", np.float64),  # quote units
+        ("pending_buy", np.float64),  # open buy orders' size not yet filled
+        ("pending_sell", np.float64),
+        ("sample_px", np.float64),  # last price at the previous return sample
+        ("unrealized", np.float64),
+        ("exposure", np.float64),  # |qty| * last
+        ("trade_pnl", np.float64),  # realized PnL minus fees of the current round trip
+        ("venue", np.int64),  # venue id
+        ("strategy", np.int64),  # STRAT_* (0 = none)
+        ("ticks", np.int64),  # ticks taken
+        ("last_ts", np.int64),  # exchange ns of the last tick
+        ("bad_ticks", np.int64),  # ticks refused by the sanity checks
+        ("exit_pending", np.int64),  # 1 while an exit (stop / take profit / kill / flatten) order is working
+        ("deferred_sig", np.int64),  # a signal (+1 / -1) held while an entry the other way is still working (0 = none)
+        ("exit_retry_clock", np.int64),  # market clock before which a refused stop exit is not sent again
+    ],
+    align=True,
+)
 
 # --- strategies ----------------------------------------------------------------------------------------------------
 STRAT_NONE = 0
@@ -153,120 +165,172 @@ STRAT_ZSCORE = 3
 STRAT_CODES = {"ema_cross": STRAT_EMA_CROSS, "breakout": STRAT_BREAKOUT, "zscore": STRAT_ZSCORE}
 assert set(STRAT_CODES) == set(STRATEGY_KINDS)
 
-SP_FAST = 0
-SP_SLOW = 1
-SP_LOOKBACK = 2
-SP_WINDOW = 3
-SP_ENTRY_Z = 4
-SP_EXIT_Z = 5
-SP_STOP_FRAC = 6
-SP_TP_FRAC = 7
-N_SP = 8
+STRAT_PARAMS_DTYPE = np.dtype(
+    [
+        ("fast", np.int64),  # ema_cross: prices in the fast EMA
+        ("slow", np.int64),  # ema_cross: prices in the slow EMA
+        ("lookback", np.int64),  # breakout: prices in the channel
+        ("window", np.int64),  # zscore: prices in the rolling mean and deviation
+        ("entry_z", np.float64),  # zscore: |z| to enter against the move
+        ("exit_z", np.float64),  # zscore: |z| under which the view is closed
+        ("stop_frac", np.float64),  # stop-loss distance from entry, fraction of price
+        ("tp_frac", np.float64),  # take-profit distance, fraction of price (0 = none)
+    ],
+    align=True,
+)
 
-SS_EMA_FAST = 0
-SS_EMA_SLOW = 1
-SS_COUNT = 2  # prices seen
-SS_SUM = 3  # zscore running sum over the window
-SS_SUMSQ = 4
-SS_LAST_DIR = 5  # last direction signalled (+1, -1, 0)
-SS_HIST_POS = 6  # next write position in the price history
-N_SS = 8
+STRAT_STATE_DTYPE = np.dtype(
+    [
+        ("ema_fast", np.float64),
+        ("ema_slow", np.float64),
+        ("sum", np.float64),  # zscore: running sum over the window
+        ("sumsq", np.float64),  # zscore: running sum of squares
+        ("count", np.int64),  # prices seen
+        ("last_dir", np.int64),  # last direction signalled (+1, -1, 0)
+        ("hist_pos", np.int64),  # next write position in the price history
+    ],
+    align=True,
+)
 
-# --- risk_aux columns: per-symbol values the risk check reads in O(1) ----------------------------------------------
-RX_CORR_HI = 0  # max over open positions j != s of corr[s, j] * sign(qty_j) (-inf when none)
-RX_CORR_LO = 1  # min of the same (+inf when none)
-RX_ENV_LINES = 2  # lines in var_env[s] (0 = not built for the current VaR base: the check scans the window)
-RX_ORDER_LEN = 3  # ring columns in var_order[s] (sorted for the current window)
-N_RX = 4
+# --- risk views ------------------------------------------------------------------------------------------------------
+RISK_AUX_DTYPE = np.dtype(
+    [
+        ("corr_hi", np.float64),  # max over open positions j != s of corr[s, j] * sign(qty_j) (-inf when none)
+        ("corr_lo", np.float64),  # min of the same (+inf when none)
+        ("env_lines", np.int64),  # lines in var_env[s] (0 = not built for the current VaR base: the check scans)
+        ("order_len", np.int64),  # ring columns in var_order[s] (sorted for the current window)
+    ],
+    align=True,
+)
 
-# --- breakers (int64) ------------------------------------------------------------------------------------------------
-B_STATE = 0  # BREAKER_*
-B_SINCE_NS = 1  # monotonic ns of the last transition
-B_OUTCOMES = 2  # bit i = 1 when the i-th most recent call failed
-B_CALLS = 3  # calls in the window (<= window)
-B_CONSEC_FAIL = 4
-B_LAST_OK_NS = 5  # monotonic ns of the last success
-B_PROBES_OK = 6  # successful probes in this HALF_OPEN period
-B_PROBES_OUT = 7  # probes admitted and not yet reported
-B_TO_CLOSED = 8  # transitions into each state
-B_TO_OPEN = 9
-B_TO_HALF_OPEN = 10
-B_LAST_LATENCY_NS = 11
-B_FAILURES = 12  # failures ever
-B_TOTAL = 13  # calls ever
-B_LAST_CAUSE = 14
-B_KIND = 15  # 0 = venue, 1 = feed
-N_B = 16
+TOKENS_DTYPE = np.dtype(
+    [
+        ("tokens", np.float64),  # orders the venue's bucket admits now
+        ("refill_ns", np.int64),  # market-clock ns of the last refill
+    ],
+    align=True,
+)
 
-BC_ERROR_RATE = 0
-BC_MIN_CALLS = 1
-BC_WINDOW = 2
-BC_CONSEC = 3
-BC_SLOW_NS = 4
-BC_STALE_NS = 5
-BC_OPEN_NS = 6
-BC_PROBES = 7
-N_BC = 8
+# --- breakers --------------------------------------------------------------------------------------------------------
+BREAKER_DTYPE = np.dtype(
+    [
+        ("state", np.int64),  # BREAKER_*
+        ("since_ns", np.int64),  # monotonic ns of the last transition
+        ("outcomes", np.int64),  # bit i = 1 when the i-th most recent call failed
+        ("calls", np.int64),  # calls in the window (<= window)
+        ("consec_fail", np.int64),
+        ("last_ok_ns", np.int64),  # monotonic ns of the last success
+        ("probes_ok", np.int64),  # successful probes in this HALF_OPEN period
+        ("probes_out", np.int64),  # probes admitted and not yet reported
+        ("to_closed", np.int64),  # transitions into each state
+        ("to_open", np.int64),
+        ("to_half_open", np.int64),
+        ("last_latency_ns", np.int64),
+        ("failures", np.int64),  # failures ever
+        ("total", np.int64),  # calls ever
+        ("last_cause", np.int64),  # CAUSE_* of the last transition
+        ("kind", np.int64),  # BREAKER_VENUE or BREAKER_FEED
+    ],
+    align=True,
+)
+
+BREAKER_CFG_DTYPE = np.dtype(
+    [
+        ("error_rate", np.float64),  # failure fraction over the window that opens
+        ("min_calls", np.int64),  # calls in the window before the rate counts
+        ("window", np.int64),  # calls in the window (<= 64)
+        ("consec", np.int64),  # failures in a row that open
+        ("slow_ns", np.int64),  # a call slower than this is a failure
+        ("stale_ns", np.int64),  # no success for this long opens (0 = never)
+        ("open_ns", np.int64),  # OPEN this long before probing
+        ("probes", np.int64),  # probes admitted in HALF_OPEN; this many successes close
+    ],
+    align=True,
+)
 
 BREAKER_VENUE = 0
 BREAKER_FEED = 1
-
-# published ring rows
-RING_ROWS = ("md", "fills", "commands", "orders", "rejects", "state_log", "transitions")
-PUB_RING_MD, PUB_RING_FILLS, PUB_RING_CMDS, PUB_RING_ORDERS, PUB_RING_REJECTS, PUB_RING_STATES, PUB_RING_TRANS = range(7)
 
 ORDER_SLOT_BITS = 14  # client order id = seq << 14 | pool slot
 ORDER_SLOT_MASK = (1 << ORDER_SLOT_BITS) - 1
 
 
-class EngineState(NamedTuple):
-    """Every array of the core; the one argument of the engine kernels."""
+class RingArrays(NamedTuple):
+    buf: np.ndarray  # records
+    ctrl: np.ndarray  # int64 head/tail/counters (ring.py)
 
-    params: np.ndarray
-    ist: np.ndarray
-    acct: np.ndarray
-    sym: np.ndarray
-    strat_params: np.ndarray
-    strat_state: np.ndarray
-    px_hist: np.ndarray
+
+class Rings(NamedTuple):
+    """The core's rings; this order is the published rows' order (``RING_ROWS``)."""
+
+    md: RingArrays  # market data in (TICK_DTYPE)
+    fills: RingArrays  # execution reports in (FILL_DTYPE)
+    commands: RingArrays  # commands in (COMMAND_DTYPE)
+    orders: RingArrays  # orders and cancels out to execution (ORDER_DTYPE)
+    rejects: RingArrays  # refused orders out, for the views (ORDER_DTYPE)
+    state_log: RingArrays  # trading-state changes out (STATE_CHANGE_DTYPE)
+    transitions: RingArrays  # breaker transitions out (TRANSITION_DTYPE)
+
+
+RING_ROWS = Rings._fields
+
+
+class PoolArrays(NamedTuple):
+    records: np.ndarray  # ORDER_DTYPE, indexed by pool slot
+    free: np.ndarray
+    slot_state: np.ndarray
+    ctrl: np.ndarray
+
+
+class Strategies(NamedTuple):
+    params: np.ndarray  # STRAT_PARAMS_DTYPE per symbol
+    state: np.ndarray  # STRAT_STATE_DTYPE per symbol
+    hist: np.ndarray  # float64 [symbol, price]: the windowed strategies' price history
+
+
+class RiskViews(NamedTuple):
+    """What the correlation and VaR rules read, and the order-rate buckets."""
+
     rets: np.ndarray  # [symbol, sample % window] log returns
     corr: np.ndarray  # [symbol, symbol] correlation over the last corr_window samples (NaN = unknown)
     var_base: np.ndarray  # portfolio PnL per sample of the current positions
     var_scratch: np.ndarray  # the k worst outcomes while computing a VaR
-    risk_aux: np.ndarray  # [symbol, N_RX]: what the risk check reads instead of looping (see RX_*)
+    aux: np.ndarray  # RISK_AUX_DTYPE per symbol: what the check reads instead of looping
     var_env: np.ndarray  # [symbol, 4, line]: lower envelope of the VaR lines (breakpoints, intercepts, slopes, index)
     var_order: np.ndarray  # [symbol, var_window] int64: ring columns of the window sorted by return, descending
-    venue_tokens: np.ndarray  # [venue, 2]: tokens, market-clock ns of the last refill
-    brk: np.ndarray  # [breaker, N_B] int64
-    brk_cfg: np.ndarray  # [breaker, N_BC] float64
-    orders: np.ndarray  # ORDER_DTYPE records, indexed by pool slot
-    pool_free: np.ndarray
-    pool_state: np.ndarray
-    pool_ctrl: np.ndarray
-    md_buf: np.ndarray
-    md_ctrl: np.ndarray
-    fill_buf: np.ndarray
-    fill_ctrl: np.ndarray
-    cmd_buf: np.ndarray
-    cmd_ctrl: np.ndarray
-    out_buf: np.ndarray
-    out_ctrl: np.ndarray
-    rej_buf: np.ndarray
-    rej_ctrl: np.ndarray
-    slog_buf: np.ndarray
-    slog_ctrl: np.ndarray
-    trans_buf: np.ndarray
-    trans_ctrl: np.ndarray
+    tokens: np.ndarray  # TOKENS_DTYPE per venue
+
+
+class Published(NamedTuple):
+    """The copies readers take under the seqlock (written by ``engine_publish_nb``)."""
+
     stats: np.ndarray
-    seq: np.ndarray
-    pub_stats: np.ndarray
-    pub_ist: np.ndarray
-    pub_acct: np.ndarray
-    pub_sym: np.ndarray
-    pub_corr: np.ndarray
-    pub_brk: np.ndarray
-    pub_pool: np.ndarray
-    pub_rings: np.ndarray  # [RING_ROWS, RING_CTRL_SIZE]
+    core: np.ndarray
+    acct: np.ndarray
+    sym: np.ndarray
+    corr: np.ndarray
+    brk: np.ndarray
+    pool: np.ndarray  # the pool's ctrl words
+    rings: np.ndarray  # [RING_ROWS, RING_CTRL_SIZE]
+
+
+class EngineState(NamedTuple):
+    """Every array of the core; the one argument of the engine's step."""
+
+    params: np.ndarray  # PARAMS_DTYPE[1]
+    core: np.ndarray  # CORE_DTYPE[1]: written only by whoever holds the step
+    sync: np.ndarray  # int64: the cross-thread words (W_*), one per cache line
+    acct: np.ndarray  # ACCOUNT_DTYPE[1]
+    sym: np.ndarray  # SYMBOL_DTYPE per symbol
+    strat: Strategies
+    risk: RiskViews
+    brk: np.ndarray  # BREAKER_DTYPE per breaker (venues, then feeds)
+    brk_cfg: np.ndarray  # BREAKER_CFG_DTYPE per breaker
+    pool: PoolArrays
+    rings: Rings
+    stats: np.ndarray  # the live stats block (stats.py)
+    seq: np.ndarray  # the seqlock word
+    pub: Published
     scratch_tick: np.ndarray  # one tick record
     scratch_fill: np.ndarray  # one fill record
 
@@ -276,7 +340,7 @@ class CoreParts(NamedTuple):
 
     md: Ring
     fills: Ring
-    commands: Ring
+    commands: CommandRing
     orders: Ring
     rejects: Ring
     state_log: Ring
@@ -284,18 +348,56 @@ class CoreParts(NamedTuple):
     pool: Pool
     stats: StatsBlock
 
+    def rings(self) -> tuple[Ring, ...]:
+        """The rings in ``RING_ROWS`` order."""
+        return tuple(getattr(self, name) for name in RING_ROWS)
 
-def breaker_config_row(cfg: BreakerConfig) -> np.ndarray:
-    row = np.zeros(N_BC)
-    row[BC_ERROR_RATE] = cfg.error_rate
-    row[BC_MIN_CALLS] = cfg.min_calls
-    row[BC_WINDOW] = cfg.window
-    row[BC_CONSEC] = cfg.consecutive_failures
-    row[BC_SLOW_NS] = cfg.slow_call_s * NS
-    row[BC_STALE_NS] = cfg.stale_after_s * NS
-    row[BC_OPEN_NS] = cfg.open_timeout_s * NS
-    row[BC_PROBES] = cfg.probes
+
+def breaker_config_row(cfg: BreakerConfig) -> np.void:
+    row = np.zeros(1, BREAKER_CFG_DTYPE)[0]
+    row["error_rate"] = cfg.error_rate
+    row["min_calls"] = cfg.min_calls
+    row["window"] = cfg.window
+    row["consec"] = cfg.consecutive_failures
+    row["slow_ns"] = cfg.slow_call_s * NS
+    row["stale_ns"] = cfg.stale_after_s * NS
+    row["open_ns"] = cfg.open_timeout_s * NS
+    row["probes"] = cfg.probes
     return row
+
+
+def params_row(config: CoreConfig, publish_interval_s: float) -> np.ndarray:
+    risk = config.risk
+    p = np.zeros(1, PARAMS_DTYPE)
+    p["risk_frac"] = risk.risk_per_trade_frac
+    p["max_risk_frac"] = risk.max_risk_per_trade_frac
+    p["max_notional"] = risk.max_order_notional_usd
+    p["max_gross"] = risk.max_gross_exposure_usd
+    p["price_band"] = risk.price_band_frac
+    p["rate_per_ns"] = risk.max_orders_per_s / NS
+    p["burst"] = risk.order_burst
+    p["max_corr"] = risk.max_correlation
+    p["corr_window"] = risk.correlation_window
+    p["corr_min"] = risk.correlation_min_samples
+    p["sample_ns"] = round(risk.return_sample_interval_s * NS)
+    p["var_window"] = risk.var_window
+    p["var_k"] = max(1, math.floor((1.0 - risk.var_confidence) * risk.var_window))
+    p["max_var_frac"] = risk.max_var_frac
+    p["dd_warn"] = risk.drawdown_warn_frac
+    p["dd_halt"] = risk.max_drawdown_frac
+    p["dd_resume"] = 0.8 * risk.drawdown_warn_frac
+    p["rearm_cooldown_ns"] = round(risk.rearm_cooldown_s * NS)
+    p["streak_max"] = risk.loss_streak_max
+    p["streak_cooldown_ns"] = round(risk.loss_streak_cooldown_s * NS)
+    p["flatten_on_kill"] = risk.flatten_on_kill
+    p["publish_ns"] = round(publish_interval_s * NS)
+    p["batch_max"] = config.batch_max
+    p["warm_ticks"] = config.warm_every_ticks
+    return p
+
+
+def _ring_arrays(ring: Ring) -> RingArrays:
+    return RingArrays(ring.buf, ring.ctrl)
 
 
 def build_state(config: CoreConfig, publish_interval_s: float = 0.05) -> tuple[EngineState, CoreParts]:
@@ -304,53 +406,30 @@ def build_state(config: CoreConfig, publish_interval_s: float = 0.05) -> tuple[E
     n_sym = len(config.instruments)
     venues = config.venues
     n_venues = len(venues)
+    params = params_row(config, publish_interval_s)
 
-    params = np.zeros(N_PARAMS)
-    params[P_RISK_FRAC] = risk.risk_per_trade_frac
-    params[P_MAX_RISK_FRAC] = risk.max_risk_per_trade_frac
-    params[P_MAX_NOTIONAL] = risk.max_order_notional_usd
-    params[P_MAX_GROSS] = risk.max_gross_exposure_usd
-    params[P_PRICE_BAND] = risk.price_band_frac
-    params[P_RATE_PER_NS] = risk.max_orders_per_s / NS
-    params[P_BURST] = risk.order_burst
-    params[P_MAX_CORR] = risk.max_correlation
-    params[P_CORR_WINDOW] = risk.correlation_window
-    params[P_CORR_MIN] = risk.correlation_min_samples
-    params[P_SAMPLE_NS] = risk.return_sample_interval_s * NS
-    params[P_VAR_WINDOW] = risk.var_window
-    var_k = max(1, math.floor((1.0 - risk.var_confidence) * risk.var_window))
-    params[P_VAR_K] = var_k
-    params[P_MAX_VAR_FRAC] = risk.max_var_frac
-    params[P_DD_WARN] = risk.drawdown_warn_frac
-    params[P_DD_HALT] = risk.max_drawdown_frac
-    params[P_DD_RESUME] = 0.8 * risk.drawdown_warn_frac
-    params[P_REARM_COOLDOWN_NS] = risk.rearm_cooldown_s * NS
-    params[P_STREAK_MAX] = risk.loss_streak_max
-    params[P_STREAK_COOLDOWN_NS] = risk.loss_streak_cooldown_s * NS
-    params[P_FLATTEN_ON_KILL] = 1.0 if risk.flatten_on_kill else 0.0
-    params[P_PUBLISH_NS] = publish_interval_s * NS
-    params[P_BATCH_MAX] = config.batch_max
-    params[P_WARM_TICKS] = config.warm_every_ticks
+    core = aligned_zeros(1, CORE_DTYPE)
+    sync = aligned_zeros(SYNC_SIZE)
+    sync[W_NOTIFY_FD] = -1
+    acct = np.zeros(1, ACCOUNT_DTYPE)
+    acct["initial"] = acct["equity"] = acct["peak"] = risk.initial_equity_usd
 
-    ist = aligned_zeros(N_IST)
-    ist[I_NOTIFY_FD] = -1
-    acct = np.zeros(N_ACCT)
-    acct[A_INITIAL] = acct[A_EQUITY] = acct[A_PEAK] = risk.initial_equity_usd
-
-    sym = np.zeros((n_sym, N_SYM))
-    strat_params = np.zeros((n_sym, N_SP))
-    strat_state = np.zeros((n_sym, N_SS))
+    sym = np.zeros(n_sym, SYMBOL_DTYPE)
+    for name in ("stop_px", "tp_px", "avg_px", "last_px", "bid", "ask", "sample_px"):
+        sym[name] = np.nan
+    strat_params = np.zeros(n_sym, STRAT_PARAMS_DTYPE)
+    strat_state = np.zeros(n_sym, STRAT_STATE_DTYPE)
     hist_len = 2
     for s, inst in enumerate(config.instruments):
-        sym[s, S_SIZE_STEP] = inst.size_step
-        sym[s, S_PRICE_TICK] = inst.price_tick
-        sym[s, S_MIN_SIZE] = inst.min_size
-        sym[s, S_MAX_EXPOSURE] = inst.max_exposure_usd or risk.max_symbol_exposure_usd
-        sym[s, S_VENUE] = venues.index(inst.venue)
-        sym[s, [S_STOP_PX, S_TP_PX, S_AVG_PX, S_LAST_PX, S_BID, S_ASK, S_SAMPLE_PX]] = np.nan
+        row = sym[s]
+        row["size_step"] = inst.size_step
+        row["price_tick"] = inst.price_tick
+        row["min_size"] = inst.min_size
+        row["max_exposure"] = inst.max_exposure_usd or risk.max_symbol_exposure_usd
+        row["venue"] = venues.index(inst.venue)
         strat = config.strategy_for(inst.symbol)
         if strat is not None:
-            sym[s, S_STRATEGY] = STRAT_CODES[strat.kind]
+            row["strategy"] = STRAT_CODES[strat.kind]
             strat_params[s] = (
                 strat.fast_period,
                 strat.slow_period,
@@ -362,92 +441,73 @@ def build_state(config: CoreConfig, publish_interval_s: float = 0.05) -> tuple[E
                 strat.take_profit_frac,
             )
             hist_len = max(hist_len, strat.lookback if strat.kind == "breakout" else strat.window)
-    px_hist = np.zeros((n_sym, hist_len))
     window = max(risk.correlation_window, risk.var_window)
-    rets = np.zeros((n_sym, window))
-    corr = np.full((n_sym, n_sym), np.nan)
-    var_base = np.zeros(risk.var_window)
-    var_scratch = np.zeros(var_k + 1)
-    risk_aux = np.zeros((n_sym, N_RX))
-    risk_aux[:, RX_CORR_HI] = -np.inf  # no open position: nothing to be correlated with
-    risk_aux[:, RX_CORR_LO] = np.inf
-    var_env = np.zeros((n_sym, 4, risk.var_window))
-    var_order = np.zeros((n_sym, risk.var_window), np.int64)
-    venue_tokens = np.zeros((n_venues, 2))
-    venue_tokens[:, 0] = risk.order_burst
+    var_k = int(params["var_k"][0])
+    aux = np.zeros(n_sym, RISK_AUX_DTYPE)
+    aux["corr_hi"] = -np.inf  # no open position: nothing to be correlated with
+    aux["corr_lo"] = np.inf
+    tokens = np.zeros(n_venues, TOKENS_DTYPE)
+    tokens["tokens"] = risk.order_burst
+    risk_views = RiskViews(
+        rets=np.zeros((n_sym, window)),
+        corr=np.full((n_sym, n_sym), np.nan),
+        var_base=np.zeros(risk.var_window),
+        var_scratch=np.zeros(var_k + 1),
+        aux=aux,
+        var_env=np.zeros((n_sym, 4, risk.var_window)),
+        var_order=np.zeros((n_sym, risk.var_window), np.int64),
+        tokens=tokens,
+    )
 
     n_brk = 2 * n_venues
-    brk = aligned_zeros(n_brk * N_B).reshape(n_brk, N_B)
-    brk_cfg = np.zeros((n_brk, N_BC))
+    brk = aligned_zeros(n_brk, BREAKER_DTYPE)
+    brk_cfg = np.zeros(n_brk, BREAKER_CFG_DTYPE)
     for v in range(n_venues):
         brk_cfg[v] = breaker_config_row(config.venue_breaker)
         brk_cfg[n_venues + v] = breaker_config_row(config.feed_breaker)
-        brk[n_venues + v, B_KIND] = BREAKER_FEED
+        brk[n_venues + v]["kind"] = BREAKER_FEED
 
     pool = Pool(ORDER_DTYPE, config.order_pool_capacity, "orders")
-    md = Ring(TICK_DTYPE, config.md_ring_capacity, "md")
-    fills = Ring(FILL_DTYPE, config.fill_ring_capacity, "fills")
-    from bot4.core.ring import CommandRing
-
-    commands = CommandRing(1024)
-    orders = Ring(ORDER_DTYPE, config.order_ring_capacity, "orders")
-    rejects = Ring(ORDER_DTYPE, 1024, "rejects")
-    state_log = Ring(STATE_CHANGE_DTYPE, 256, "state_log")
-    transitions = Ring(TRANSITION_DTYPE, 1024, "transitions")
-    stats = StatsBlock()
-    rings = (md, fills, commands, orders, rejects, state_log, transitions)
-
+    parts = CoreParts(
+        md=Ring(TICK_DTYPE, config.md_ring_capacity, "md"),
+        fills=Ring(FILL_DTYPE, config.fill_ring_capacity, "fills"),
+        commands=CommandRing(1024),
+        orders=Ring(ORDER_DTYPE, config.order_ring_capacity, "orders"),
+        rejects=Ring(ORDER_DTYPE, 1024, "rejects"),
+        state_log=Ring(STATE_CHANGE_DTYPE, 256, "state_log"),
+        transitions=Ring(TRANSITION_DTYPE, 1024, "transitions"),
+        pool=pool,
+        stats=StatsBlock(),
+    )
+    rings = Rings(*(_ring_arrays(r) for r in parts.rings()))
     st = EngineState(
         params=params,
-        ist=ist,
+        core=core,
+        sync=sync,
         acct=acct,
         sym=sym,
-        strat_params=strat_params,
-        strat_state=strat_state,
-        px_hist=px_hist,
-        rets=rets,
-        corr=corr,
-        var_base=var_base,
-        var_scratch=var_scratch,
-        risk_aux=risk_aux,
-        var_env=var_env,
-        var_order=var_order,
-        venue_tokens=venue_tokens,
+        strat=Strategies(strat_params, strat_state, np.zeros((n_sym, hist_len))),
+        risk=risk_views,
         brk=brk,
         brk_cfg=brk_cfg,
-        orders=pool.records,
-        pool_free=pool.free,
-        pool_state=pool.slot_state,
-        pool_ctrl=pool.ctrl,
-        md_buf=md.buf,
-        md_ctrl=md.ctrl,
-        fill_buf=fills.buf,
-        fill_ctrl=fills.ctrl,
-        cmd_buf=commands.buf,
-        cmd_ctrl=commands.ctrl,
-        out_buf=orders.buf,
-        out_ctrl=orders.ctrl,
-        rej_buf=rejects.buf,
-        rej_ctrl=rejects.ctrl,
-        slog_buf=state_log.buf,
-        slog_ctrl=state_log.ctrl,
-        trans_buf=transitions.buf,
-        trans_ctrl=transitions.ctrl,
-        stats=stats.live,
-        seq=stats.seq,
-        pub_stats=stats.published,
-        pub_ist=np.zeros_like(ist),
-        pub_acct=np.zeros_like(acct),
-        pub_sym=np.zeros_like(sym),
-        pub_corr=np.zeros_like(corr),
-        pub_brk=np.zeros_like(brk),
-        pub_pool=np.zeros_like(pool.ctrl),
-        pub_rings=np.zeros((len(rings), md.ctrl.shape[0]), dtype=np.int64),
+        pool=PoolArrays(pool.records, pool.free, pool.slot_state, pool.ctrl),
+        rings=rings,
+        stats=parts.stats.live,
+        seq=parts.stats.seq,
+        pub=Published(
+            stats=parts.stats.published,
+            core=np.zeros_like(core),
+            acct=np.zeros_like(acct),
+            sym=np.zeros_like(sym),
+            corr=np.zeros_like(risk_views.corr),
+            brk=np.zeros_like(brk),
+            pool=np.zeros_like(pool.ctrl),
+            rings=np.zeros((len(RING_ROWS), rings.md.ctrl.shape[0]), dtype=np.int64),
+        ),
         scratch_tick=np.zeros(1, TICK_DTYPE),
         scratch_fill=np.zeros(1, FILL_DTYPE),
     )
-    parts = CoreParts(md, fills, commands, orders, rejects, state_log, transitions, pool, stats)
     return st, parts
 
 
-__all__ = ["EngineState", "CoreParts", "build_state", "COMMAND_DTYPE"]
+__all__ = ["EngineState", "CoreParts", "build_state"]

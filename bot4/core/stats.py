@@ -73,6 +73,36 @@ HIST_NAMES: tuple[str, ...] = (
 N_HISTS = len(HIST_NAMES)
 HIST_INDEX = {name: i for i, name in enumerate(HIST_NAMES)}
 
+# the kernels' names for the counters and histograms they write
+C_TICKS_IN = COUNTER_INDEX["ticks_in"]
+C_SIGNALS = COUNTER_INDEX["signals"]
+C_SIGNALS_DEFERRED = COUNTER_INDEX["signals_deferred"]
+C_ORDERS_OUT = COUNTER_INDEX["orders_out"]
+C_CANCELS_OUT = COUNTER_INDEX["cancels_out"]
+C_EXEC_REPORTS = COUNTER_INDEX["exec_reports"]
+C_FILLS = COUNTER_INDEX["fills"]
+C_RISK_REJECTS = COUNTER_INDEX["risk_rejects"]
+C_VENUE_REJECTS = COUNTER_INDEX["venue_rejects"]
+C_COMMANDS = COUNTER_INDEX["commands"]
+C_ORDER_RING_FULL = COUNTER_INDEX["order_ring_full"]
+C_POOL_OVERFLOWS = COUNTER_INDEX["pool_overflows"]
+C_BATCHES = COUNTER_INDEX["batches"]
+C_PUBLISHES = COUNTER_INDEX["publishes"]
+C_BAD_TICKS = COUNTER_INDEX["bad_ticks"]
+C_STOP_EXITS = COUNTER_INDEX["stop_exits"]
+C_ENTRIES = COUNTER_INDEX["entries"]
+C_EXITS = COUNTER_INDEX["exits"]
+C_KILLS = COUNTER_INDEX["kills"]
+C_STATE_CHANGES = COUNTER_INDEX["state_changes"]
+C_UNKNOWN_EXEC = COUNTER_INDEX["unknown_exec"]
+C_OUT_OF_ORDER = COUNTER_INDEX["out_of_order_ticks"]
+C_REARM_REFUSED = COUNTER_INDEX["rearm_refused"]
+C_TRADES_CLOSED = COUNTER_INDEX["trades_closed"]
+H_DECISION = HIST_INDEX["decision"]
+H_RISK = HIST_INDEX["risk_check"]
+H_TICK_TO_ORDER = HIST_INDEX["tick_to_order"]
+H_ORDER_TO_ACK = HIST_INDEX["order_to_ack"]
+
 HEADER_LAYOUT = 0  # layout id: N_COUNTERS * 1000 + N_HISTS, so a reader can check it matches
 HEADER_TS_NS = 1  # monotonic ns of the last publish
 COUNTERS_BASE = INT64_PER_LINE

@@ -20,26 +20,7 @@ import math
 import numpy as np
 
 from bot4.core.jit import helper
-from bot4.core.state import (
-    SP_ENTRY_Z,
-    SP_EXIT_Z,
-    SP_FAST,
-    SP_LOOKBACK,
-    SP_SLOW,
-    SP_STOP_FRAC,
-    SP_TP_FRAC,
-    SP_WINDOW,
-    SS_COUNT,
-    SS_EMA_FAST,
-    SS_EMA_SLOW,
-    SS_HIST_POS,
-    SS_LAST_DIR,
-    SS_SUM,
-    SS_SUMSQ,
-    STRAT_BREAKOUT,
-    STRAT_EMA_CROSS,
-    STRAT_ZSCORE,
-)
+from bot4.core.state import STRAT_BREAKOUT, STRAT_EMA_CROSS, STRAT_ZSCORE
 
 SIG_NONE = 0
 SIG_BUY = 1
@@ -49,31 +30,31 @@ SIG_FLAT = 2
 
 @helper
 def ema_cross_nb(sp: np.ndarray, ss: np.ndarray, s: int, price: float) -> int:
-    count = ss[s, SS_COUNT] + 1.0
-    ss[s, SS_COUNT] = count
-    if count == 1.0:
-        ss[s, SS_EMA_FAST] = price
-        ss[s, SS_EMA_SLOW] = price
+    count = ss[s].count + 1
+    ss[s].count = count
+    if count == 1:
+        ss[s].ema_fast = price
+        ss[s].ema_slow = price
     else:
-        af = 2.0 / (sp[s, SP_FAST] + 1.0)
-        aslow = 2.0 / (sp[s, SP_SLOW] + 1.0)
-        ss[s, SS_EMA_FAST] += af * (price - ss[s, SS_EMA_FAST])
-        ss[s, SS_EMA_SLOW] += aslow * (price - ss[s, SS_EMA_SLOW])
-    if count < sp[s, SP_SLOW]:
+        af = 2.0 / (sp[s].fast + 1.0)
+        aslow = 2.0 / (sp[s].slow + 1.0)
+        ss[s].ema_fast += af * (price - ss[s].ema_fast)
+        ss[s].ema_slow += aslow * (price - ss[s].ema_slow)
+    if count < sp[s].slow:
         return SIG_NONE
-    diff = ss[s, SS_EMA_FAST] - ss[s, SS_EMA_SLOW]
+    diff = ss[s].ema_fast - ss[s].ema_slow
     side = SIG_BUY if diff >= 0.0 else SIG_SELL
-    if side != ss[s, SS_LAST_DIR]:
-        ss[s, SS_LAST_DIR] = side
+    if side != ss[s].last_dir:
+        ss[s].last_dir = side
         return side
     return SIG_NONE
 
 
 @helper
 def breakout_nb(sp: np.ndarray, ss: np.ndarray, hist: np.ndarray, s: int, price: float) -> int:
-    n = int(sp[s, SP_LOOKBACK])
-    count = int(ss[s, SS_COUNT])
-    pos = int(ss[s, SS_HIST_POS])
+    n = sp[s].lookback
+    count = ss[s].count
+    pos = ss[s].hist_pos
     sig = SIG_NONE
     if count >= n:
         hi = -np.inf
@@ -89,50 +70,50 @@ def breakout_nb(sp: np.ndarray, ss: np.ndarray, hist: np.ndarray, s: int, price:
             side = SIG_BUY
         elif price < lo:
             side = SIG_SELL
-        if side != SIG_NONE and side != ss[s, SS_LAST_DIR]:
-            ss[s, SS_LAST_DIR] = side
+        if side != SIG_NONE and side != ss[s].last_dir:
+            ss[s].last_dir = side
             sig = side
     hist[s, pos] = price
-    ss[s, SS_HIST_POS] = (pos + 1) % n
-    ss[s, SS_COUNT] = count + 1
+    ss[s].hist_pos = (pos + 1) % n
+    ss[s].count = count + 1
     return sig
 
 
 @helper
 def zscore_nb(sp: np.ndarray, ss: np.ndarray, hist: np.ndarray, s: int, price: float) -> int:
-    n = int(sp[s, SP_WINDOW])
-    count = int(ss[s, SS_COUNT])
-    pos = int(ss[s, SS_HIST_POS])
+    n = sp[s].window
+    count = ss[s].count
+    pos = ss[s].hist_pos
     sig = SIG_NONE
     if count >= n:
-        mean = ss[s, SS_SUM] / n
-        var = ss[s, SS_SUMSQ] / n - mean * mean
+        mean = ss[s].sum / n
+        var = ss[s].sumsq / n - mean * mean
         if var > 1e-18 * mean * mean:
             z = (price - mean) / math.sqrt(var)
-            last = ss[s, SS_LAST_DIR]
+            last = ss[s].last_dir
             side = SIG_NONE
-            if z <= -sp[s, SP_ENTRY_Z]:
+            if z <= -sp[s].entry_z:
                 side = SIG_BUY
-            elif z >= sp[s, SP_ENTRY_Z]:
+            elif z >= sp[s].entry_z:
                 side = SIG_SELL
-            elif abs(z) <= sp[s, SP_EXIT_Z] and last != 0.0:
+            elif abs(z) <= sp[s].exit_z and last != 0:
                 side = SIG_FLAT
             if side == SIG_FLAT:
-                ss[s, SS_LAST_DIR] = 0.0
+                ss[s].last_dir = 0
                 sig = SIG_FLAT
             elif side != SIG_NONE and side != last:
-                ss[s, SS_LAST_DIR] = side
+                ss[s].last_dir = side
                 sig = side
         old = hist[s, pos]
-        ss[s, SS_SUM] += price - old
-        ss[s, SS_SUMSQ] += price * price - old * old
+        ss[s].sum += price - old
+        ss[s].sumsq += price * price - old * old
     else:
-        ss[s, SS_SUM] += price
-        ss[s, SS_SUMSQ] += price * price
+        ss[s].sum += price
+        ss[s].sumsq += price * price
     hist[s, pos] = price
     pos = (pos + 1) % n
-    ss[s, SS_HIST_POS] = pos
-    ss[s, SS_COUNT] = count + 1
+    ss[s].hist_pos = pos
+    ss[s].count = count + 1
     if pos == 0 and count >= n:
         # re-derive the running sums from the window once per lap so rounding never accumulates
         total = 0.0
@@ -140,8 +121,8 @@ def zscore_nb(sp: np.ndarray, ss: np.ndarray, hist: np.ndarray, s: int, price: f
         for k in range(n):
             total += hist[s, k]
             total_sq += hist[s, k] * hist[s, k]
-        ss[s, SS_SUM] = total
-        ss[s, SS_SUMSQ] = total_sq
+        ss[s].sum = total
+        ss[s].sumsq = total_sq
     return sig
 
 
@@ -160,13 +141,13 @@ def strategy_on_price_nb(kind: int, sp: np.ndarray, ss: np.ndarray, hist: np.nda
 @helper
 def stop_price_nb(sp: np.ndarray, s: int, side: int, entry: float) -> float:
     """The stop-loss for an entry on ``side`` at ``entry`` (below for buys, above for sells)."""
-    return entry * (1.0 - side * sp[s, SP_STOP_FRAC])
+    return entry * (1.0 - side * sp[s].stop_frac)
 
 
 @helper
 def take_profit_price_nb(sp: np.ndarray, s: int, side: int, entry: float) -> float:
     """The take-profit for an entry, NaN when the strategy sets none."""
-    frac = sp[s, SP_TP_FRAC]
+    frac = sp[s].tp_frac
     if frac <= 0.0:
         return np.nan
     return entry * (1.0 + side * frac)

@@ -23,8 +23,8 @@ from typing import Any
 import orjson
 from aiohttp import WSMsgType, web
 
+from bot4.logs import event
 from bot4.runtime.engine import Engine
-from bot4.runtime.logs import event
 
 log = logging.getLogger("bot4.api")
 

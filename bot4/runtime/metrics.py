@@ -19,7 +19,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 
 from bot4.core.records import BREAKER_STATE_NAMES, REASON_NAMES, STATE_NAMES
-from bot4.runtime.logs import event
+from bot4.logs import event
 
 if TYPE_CHECKING:
     from bot4.runtime.engine import Engine
@@ -137,9 +137,9 @@ class EngineCollector(Collector):
         for b, view in enumerate(snap.breakers()):
             for s_name in BREAKER_STATE_NAMES:
                 bstate.add_metric([view.name, s_name], 1.0 if view.state == s_name else 0.0)
-            btrans.add_metric([view.name, "CLOSED"], float(brk[b, 8]))
-            btrans.add_metric([view.name, "OPEN"], float(brk[b, 9]))
-            btrans.add_metric([view.name, "HALF_OPEN"], float(brk[b, 10]))
+            btrans.add_metric([view.name, "CLOSED"], float(brk["to_closed"][b]))
+            btrans.add_metric([view.name, "OPEN"], float(brk["to_open"][b]))
+            btrans.add_metric([view.name, "HALF_OPEN"], float(brk["to_half_open"][b]))
             berr.add_metric([view.name], view.error_rate)
         yield bstate
         yield btrans
@@ -175,7 +175,7 @@ class EngineCollector(Collector):
             "bot4_feed_staleness_seconds",
             "Seconds since the feed last delivered data",
             "feed",
-            {"replay": max(0.0, time.monotonic() - e.last_feed_s)},
+            {"replay": max(0.0, time.monotonic() - e.feed.last_tick_s)},
         )
         yield stale
         yield GaugeMetricFamily(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Iterable
@@ -14,7 +13,6 @@ from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import RichLog
 
-from bot4.runtime.config import AppConfig
 from bot4.runtime.grid import sleep_on_grid
 from bot4.ui.model import PipelineModel
 from bot4.ui.screens import HelpScreen, OrderScreen, RearmScreen
@@ -231,51 +229,3 @@ class Bot4App(App[int]):
         yield SystemCommand("Pause / resume entries", "Mute or unmute the strategies' entries", self.action_pause)
         yield SystemCommand("Manual order", "Enter an order that passes the same risk checks", self.action_order)
         yield from super().get_system_commands(screen)
-
-
-async def run_local(app_config: AppConfig, state_dir: Path, run_for: float | None, headless: bool = False) -> int:
-    """The default: engine and UI in this process; returns the exit code."""
-    from bot4.runtime.engine import Engine
-
-    engine = Engine(app_config, state_dir)
-    app = Bot4App(LocalSource(engine), run_for=run_for)
-    handler = UiLogHandler(app)
-    logging.getLogger("bot4").addHandler(handler)
-    logging.getLogger("bot4").setLevel(logging.INFO)
-    runner = asyncio.create_task(engine.run())
-
-    def engine_ended(task: asyncio.Task[int]) -> None:
-        # an engine that cannot start (a dead venue) or that failed: never leave a screen that looks live
-        if app.is_running and (task.cancelled() or task.exception() is not None or task.result() != 0):
-            app.exit(return_code=1)
-
-    runner.add_done_callback(engine_ended)
-    try:
-        await app.run_async(headless=headless)
-    finally:
-        engine.request_stop()
-        code = await runner  # re-raises what stopped the engine: the CLI says it
-        logging.getLogger("bot4").removeHandler(handler)
-    return code
-
-
-async def run_remote(url: str, token: str, run_for: float | None, headless: bool = False) -> int:
-    """Attach to a headless engine's control API."""
-    from bot4.ui.remote import RemoteSource
-
-    source = RemoteSource(url, token)
-    await source.start()
-    app = Bot4App(source, run_for=run_for)  # type: ignore[arg-type]
-    try:
-        await app.run_async(headless=headless)
-    finally:
-        await source.close()
-    return 0
-
-
-def run_tui(app_config: AppConfig, state_dir: Path, connect: str | None, token: str, run_for: float | None) -> int:
-    if connect:
-        if not token:
-            raise ValueError("--connect needs the engine's API token: pass --token or set BOT4_API_TOKEN")
-        return asyncio.run(run_remote(connect, token, run_for))
-    return asyncio.run(run_local(app_config, state_dir, run_for))

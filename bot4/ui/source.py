@@ -42,7 +42,9 @@ class LocalSource:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.name = f"local · paper · replay x{engine.config.replay.speed:g}"
+        venue = engine.venue.name
+        feed = "live data" if engine.venue.streams_market_data else f"replay x{engine.config.replay.speed:g}"
+        self.name = f"local · {venue} · {feed}"
 
     @property
     def symbols(self) -> tuple[str, ...]:

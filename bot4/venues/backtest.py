@@ -13,29 +13,30 @@ import time
 
 import numpy as np
 
-from bot4.core.engine import engine_step_inline_nb, engine_step_nb, push_ticks_nb
 from bot4.core.jit import kernel
 from bot4.core.ring import ring_room_nb
 from bot4.core.runner import Core
 from bot4.core.state import EngineState
+from bot4.core.step import engine_step_inline_nb, engine_step_nb
+from bot4.core.thread import push_ticks_nb
 from bot4.venues.paper import PaperExchange
-from bot4.venues.paper_kernels import PI_LIVE, PaperState, paper_on_tick_nb, paper_pump_nb
+from bot4.venues.paper_kernels import PaperState, paper_on_tick_nb, paper_pump_nb
 
 
 @kernel
 def replay_lockstep_nb(st: EngineState, ps: PaperState, ticks: np.ndarray, start: int, n: int) -> int:
     """Replay ``ticks[start:start+n]`` through venue and core in lockstep; ticks done."""
     for k in range(n):
-        if ring_room_nb(st.fill_ctrl) < 2 * ps.ist[PI_LIVE] + 8:
+        if ring_room_nb(st.rings.fills.ctrl) < 2 * ps.venue[0].live + 8:
             engine_step_nb(st)  # let the core drain its reports first
-            if ring_room_nb(st.fill_ctrl) < 2 * ps.ist[PI_LIVE] + 8:
+            if ring_room_nb(st.rings.fills.ctrl) < 2 * ps.venue[0].live + 8:
                 return k
-        if ring_room_nb(st.md_ctrl) < 1:
+        if ring_room_nb(st.rings.md.ctrl) < 1:
             return k
-        paper_on_tick_nb(ps, ticks, start + k, st.fill_ctrl, st.fill_buf)
-        push_ticks_nb(st.md_ctrl, st.md_buf, ticks, start + k, 1)
+        paper_on_tick_nb(ps, ticks, start + k, st.rings.fills.ctrl, st.rings.fills.buf)
+        push_ticks_nb(st.rings.md.ctrl, st.rings.md.buf, ticks, start + k, 1)
         engine_step_inline_nb(st)
-        paper_pump_nb(ps, st.out_ctrl, st.out_buf, st.fill_ctrl, st.fill_buf)
+        paper_pump_nb(ps, st.rings.orders.ctrl, st.rings.orders.buf, st.rings.fills.ctrl, st.rings.fills.buf)
     engine_step_nb(st)
     return n
 

@@ -35,14 +35,15 @@ import os
 import random
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 import numpy as np
 
-from bot4.core.breaker import breaker_allow_nb, breaker_check_stale_nb, breaker_record_nb
+from bot4.core.breaker import BreakerBank
+from bot4.core.instruments import Instruments
 from bot4.core.records import (
     ACTION_CANCEL,
     BREAKER_CLOSED,
@@ -74,9 +75,7 @@ from bot4.core.records import (
     VENUE_UNKNOWN_SYMBOL,
 )
 from bot4.core.ring import RING_HEAD, RING_TAIL, Ring
-from bot4.core.runner import Core
-from bot4.core.state import B_STATE, S_MIN_SIZE, S_PRICE_TICK, S_QTY, S_SIZE_STEP
-from bot4.runtime.logs import event
+from bot4.logs import event
 from bot4.venues.live_config import LiveConfig, VenueError
 
 log = logging.getLogger("bot4.live")
@@ -175,27 +174,33 @@ def build_client(config: LiveConfig, env: Mapping[str, str] | None = None) -> An
 class CcxtVenue:
     """The engine's venue for the core's instruments on one ccxt exchange."""
 
-    def __init__(self, core: Core, config: LiveConfig, venue_id: int = 0, client: Any = None) -> None:
+    streams_market_data = True  # trades and best bid/ask come from the exchange's websockets (run_feed)
+
+    def __init__(
+        self, config: LiveConfig, instruments: Instruments, breakers: BreakerBank, venue_id: int = 0, client: Any = None
+    ) -> None:
         import ccxt
 
         self.ccxt = ccxt
-        self.core = core
+        self.name = config.exchange
+        self.instruments = instruments
+        self.breakers = breakers
         self.config = config
         self.venue_id = venue_id
-        self.symbols = core.symbols
+        self.symbols = instruments.symbols
         self.client = client if client is not None else build_client(config)
         self.reports = Ring(FILL_DTYPE, 1 << 14, "live_reports")
         self.backlog: deque[np.ndarray] = deque()  # reports that found the ring full, oldest first
         self.on_report: Callable[[], None] | None = None  # the engine's kick: a report is waiting
         self.stats_ = LiveStats()
-        n_venues = len(core.config.venues)
-        self.venue_breaker = venue_id
-        self.feed_breaker = n_venues + venue_id
+        self.venue_breaker = breakers.venue(venue_id)
+        self.feed_breaker = breakers.feed(venue_id)
         self.queue: deque[np.void] = deque()
         self.tracked: dict[int, Tracked] = {}
         self.unknown: dict[int, tuple[np.void, float]] = {}  # create_order outcome not known yet: (order, give-up time)
         self.tick_seq = 0
         self.markets: dict[str, dict[str, Any]] = {}
+        self.journal_positions: dict[int, float] = {}  # symbol id -> qty, as the journal left it
         self.balance: dict[str, Any] = {}
         self._wake = asyncio.Event()
         self._orders_buf = np.zeros(4096, ORDER_DTYPE)
@@ -204,12 +209,10 @@ class CcxtVenue:
 
     # --- breaker plumbing ---------------------------------------------------------------------------------------------
     def _allow(self, b: int) -> bool:
-        st = self.core.state
-        return bool(breaker_allow_nb(st.brk, st.brk_cfg, b, time.monotonic_ns(), st.trans_buf, st.trans_ctrl))
+        return self.breakers.allow(b)
 
     def _record(self, b: int, ok: bool, latency_ns: int) -> None:
-        st = self.core.state
-        breaker_record_nb(st.brk, st.brk_cfg, b, time.monotonic_ns(), ok, latency_ns, st.trans_buf, st.trans_ctrl)
+        self.breakers.record(b, ok, latency_ns)
 
     def _feed_outcome(self, ok: bool, latency_ns: int) -> None:
         """A stream message or error, for the feed's breaker. Data is always taken; the breaker only judges it: once
@@ -219,7 +222,7 @@ class CcxtVenue:
             self._record(self.feed_breaker, ok, latency_ns)
 
     def breaker_state(self, b: int | None = None) -> int:
-        return int(self.core.state.brk[self.venue_breaker if b is None else b, B_STATE])
+        return self.breakers.state(self.venue_breaker if b is None else b)
 
     def _is_failure(self, exc: BaseException) -> bool:
         return isinstance(exc, self.ccxt.OperationFailed | self.ccxt.AuthenticationError | asyncio.TimeoutError)
@@ -244,6 +247,17 @@ class CcxtVenue:
         self._record(self.venue_breaker, True, time.monotonic_ns() - t0)
         return result
 
+    # --- the engine's venue ------------------------------------------------------------------------------------------
+    def restore(self, positions: dict[int, tuple[float, float, float, float]], realized: float, fees: float) -> None:
+        """The journal's positions, which :meth:`connect` compares with the exchange's balances."""
+        self.journal_positions = {s: p[0] for s, p in positions.items()}
+
+    async def start(self, journal_open: list[dict[str, object]]) -> None:
+        await self.connect(journal_open)
+
+    def background(self, stopping: asyncio.Event) -> list[Coroutine[Any, Any, None]]:
+        return [self.run_orders(stopping), self.run_poll(stopping)]
+
     # --- start-up -----------------------------------------------------------------------------------------------------
     async def connect(self, journal_open: list[dict[str, object]] | None = None) -> None:
         """Markets, balance and reconciliation; raises VenueError when the venue cannot be used."""
@@ -262,7 +276,6 @@ class CcxtVenue:
                         f"({type(exc).__name__}: {exc})"
                     ) from None
                 await asyncio.sleep(next(delays))
-        st = self.core.state
         for s, sym in enumerate(self.symbols):
             m = markets.get(sym)
             if m is None:
@@ -271,17 +284,17 @@ class CcxtVenue:
             step = m["precision"].get("amount")
             tick = m["precision"].get("price")
             min_size = (m.get("limits", {}).get("amount") or {}).get("min")
-            ins = self.core.config.instruments[s]
-            for col, venue_value, configured, name in (
-                (S_SIZE_STEP, step, ins.size_step, "size_step"),
-                (S_PRICE_TICK, tick, ins.price_tick, "price_tick"),
-                (S_MIN_SIZE, min_size, ins.min_size, "min_size"),
+            ins = self.instruments.configured[s]
+            for name, venue_value, configured in (
+                ("size_step", step, ins.size_step),
+                ("price_tick", tick, ins.price_tick),
+                ("min_size", min_size, ins.min_size),
             ):
                 if venue_value is None:
                     continue
                 if not math.isclose(float(venue_value), configured, rel_tol=1e-9):
                     event(log, "instrument_from_venue", logging.WARNING, symbol=sym, key=name, config=configured, venue=float(venue_value))
-                st.sym[s, col] = float(venue_value)
+                self.instruments.set_step(s, name, float(venue_value))
         try:
             self.balance = await self.call("fetch_balance", self.client.fetch_balance)
         except self.ccxt.AuthenticationError as exc:
@@ -291,8 +304,8 @@ class CcxtVenue:
         for s, sym in enumerate(self.symbols):
             base = sym.split("/")[0]
             held = float((self.balance.get("total") or {}).get(base) or 0.0)
-            known = float(st.sym[s, S_QTY])
-            if not math.isclose(held, known, rel_tol=1e-9, abs_tol=float(st.sym[s, S_SIZE_STEP]) / 2):
+            known = self.journal_positions.get(s, 0.0)
+            if not math.isclose(held, known, rel_tol=1e-9, abs_tol=self.instruments.step(s) / 2):
                 event(log, "reconcile_position", logging.WARNING, symbol=sym, journal=known, venue=held)
         await self._reconcile_orders(journal_open or [])
         event(log, "venue_connected", exchange=self.config.exchange, symbols=list(self.symbols), url=self.config.rest_url or "exchange")
@@ -402,7 +415,7 @@ class CcxtVenue:
 
     def _on_step(self, size: float, symbol_id: int) -> float:
         """The size as the exact multiple of the step it stands for: ccxt truncates, so 0.26626999.. would lose a step."""
-        step = Decimal(repr(float(self.core.state.sym[symbol_id, S_SIZE_STEP])))
+        step = Decimal(repr(self.instruments.step(symbol_id)))
         return float(Decimal(round(Decimal(repr(size)) / step)) * step)
 
     async def _submit(self, o: np.void) -> None:
@@ -479,7 +492,7 @@ class CcxtVenue:
         filled = float(order.get("filled") or 0.0)
         if status == "open":
             return False
-        step = float(self.core.state.sym[t.symbol_id, S_SIZE_STEP])
+        step = self.instruments.step(t.symbol_id)
         if t.filled + step / 2 < filled and t.polls_closed < 5:
             t.polls_closed += 1  # fills not seen yet: the trade list catches up on the next poll
             return False
@@ -533,7 +546,7 @@ class CcxtVenue:
         for t in list(self.tracked.values()):
             sym = self.symbols[t.symbol_id]
             res = await self.call("fetch_order", self.client.fetch_order, t.venue_id or str(t.coid), sym)
-            step = float(self.core.state.sym[t.symbol_id, S_SIZE_STEP])
+            step = self.instruments.step(t.symbol_id)
             if float(res.get("filled") or 0.0) > t.filled + step / 2:
                 trades = await self.call(
                     "fetch_my_trades", self.client.fetch_my_trades, sym, None, None, {"orderId": t.venue_id or str(t.coid)}
@@ -555,8 +568,7 @@ class CcxtVenue:
                     await self.call("fetch_time", self.client.fetch_time)  # public and light (weight 1)
             except (self.ccxt.BaseError, asyncio.TimeoutError, OSError) as exc:
                 event(log, "venue_call_failed", logging.WARNING, error=type(exc).__name__, breaker=self.breaker_state())
-            st = self.core.state
-            breaker_check_stale_nb(st.brk, st.brk_cfg, self.feed_breaker, time.monotonic_ns(), st.trans_buf, st.trans_ctrl)
+            self.breakers.check_stale(self.feed_breaker)
             await asyncio.sleep(self.config.poll_interval_s)
 
     # --- market data --------------------------------------------------------------------------------------------------
@@ -609,13 +621,13 @@ class CcxtVenue:
         now = time.time_ns()
         for tr in trades[-len(buf):]:
             sym = tr.get("symbol")
-            if sym not in self.core.symbol_ids:
+            if sym not in self.instruments.ids:
                 continue
             t = buf[n]
             t["ts_exch_ns"] = int(tr["timestamp"]) * 1_000_000 if tr.get("timestamp") else now
             t["ts_in_ns"] = 0
             t["seq"] = self._next_seq()
-            t["symbol_id"] = self.core.symbol_ids[sym]
+            t["symbol_id"] = self.instruments.ids[sym]
             t["kind"] = TICK_TRADE
             t["side"] = SIDE_BUY if tr.get("side") == "buy" else SIDE_SELL
             t["price"] = float(tr["price"])
@@ -630,13 +642,13 @@ class CcxtVenue:
         n = 0
         now = time.time_ns()
         for sym, tk in list(tickers.items())[: len(buf)]:
-            if sym not in self.core.symbol_ids or tk.get("bid") is None or tk.get("ask") is None:
+            if sym not in self.instruments.ids or tk.get("bid") is None or tk.get("ask") is None:
                 continue
             t = buf[n]
             t["ts_exch_ns"] = int(tk["timestamp"]) * 1_000_000 if tk.get("timestamp") else now
             t["ts_in_ns"] = 0
             t["seq"] = self._next_seq()
-            t["symbol_id"] = self.core.symbol_ids[sym]
+            t["symbol_id"] = self.instruments.ids[sym]
             t["kind"] = TICK_BBO
             t["side"] = 0
             t["bid_px"], t["bid_sz"] = float(tk["bid"]), float(tk.get("bidVolume") or 0.0)

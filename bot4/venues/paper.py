@@ -8,11 +8,14 @@ ccxt's own error classes, so the local exchange server and the UI see what a rea
 
 from __future__ import annotations
 
+import asyncio
 import importlib
+import logging
 import math
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -54,43 +57,18 @@ from bot4.core.records import (
     VENUE_TABLE_FULL,
     VENUE_UNKNOWN_SYMBOL,
 )
-from bot4.core.ring import Ring
-from bot4.core.state import (
-    A_EQUITY,
-    A_FEES,
-    A_INITIAL,
-    A_PEAK,
-    A_REALIZED,
-    A_UNREALIZED,
-    N_ACCT,
-    N_SYM,
-    S_AVG_PX,
-    S_LAST_PX,
-    S_QTY,
-    S_SIZE_STEP,
-)
+from bot4.core.ring import RING_HEAD, RING_TAIL, Ring
+from bot4.core.state import ACCOUNT_DTYPE, SYMBOL_DTYPE
+from bot4.logs import event
 from bot4.venues.paper_kernels import (
-    IN_MIN_SIZE,
-    IN_PRICE_TICK,
-    IN_SIZE_STEP,
-    N_BK,
-    N_IN,
-    N_PI,
-    N_PP,
-    PI_ACCEPTED,
-    PI_BLOCKED,
-    PI_CANCELED,
-    PI_EXPIRED,
-    PI_FILLS,
-    PI_LIVE,
-    PI_REJECTED,
-    PP_LATENCY_NS,
-    PP_LEVERAGE,
-    PP_MAKER_FEE,
-    PP_TAKER_FEE,
+    BOOK_DTYPE,
+    INSTRUMENT_DTYPE,
+    PAPER_PARAMS_DTYPE,
     TABLE_MASK,
     TABLE_SIZE,
+    VENUE_DTYPE,
     PaperState,
+    margin_available_nb,
     paper_on_ticks_nb,
     paper_pump_nb,
     paper_submit_nb,
@@ -98,6 +76,8 @@ from bot4.venues.paper_kernels import (
 
 if TYPE_CHECKING:
     import ccxt as ccxt_module
+
+log = logging.getLogger("bot4.paper")
 
 
 def _ccxt() -> ModuleType:
@@ -150,7 +130,10 @@ class PaperConfig:
 
 
 class PaperExchange:
-    """A simulated exchange for the instruments of ``core_config``."""
+    """A simulated exchange for the instruments of ``core_config`` (a :class:`bot4.venues.base.Venue`)."""
+
+    name = "paper"
+    streams_market_data = False  # the engine replays recorded data and shows it to us (on_ticks)
 
     def __init__(self, core_config: CoreConfig, config: PaperConfig | None = None, venue_id: int = 0) -> None:
         self.config = config or PaperConfig()
@@ -158,33 +141,31 @@ class PaperExchange:
         self.symbol_ids = {s: i for i, s in enumerate(self.symbols)}
         self.venue_id = venue_id
         n = len(self.symbols)
-        params = np.zeros(N_PP)
-        params[PP_MAKER_FEE] = self.config.maker_fee
-        params[PP_TAKER_FEE] = self.config.taker_fee
-        params[PP_LATENCY_NS] = self.config.latency_ms * 1e6
-        params[PP_LEVERAGE] = self.config.leverage
-        inst = np.zeros((n, N_IN))
-        sym = np.zeros((n, N_SYM))
+        params = np.zeros(1, PAPER_PARAMS_DTYPE)
+        params["maker_fee"] = self.config.maker_fee
+        params["taker_fee"] = self.config.taker_fee
+        params["latency_ns"] = round(self.config.latency_ms * 1e6)
+        params["leverage"] = self.config.leverage
+        inst = np.zeros(n, INSTRUMENT_DTYPE)
+        sym = np.zeros(n, SYMBOL_DTYPE)
         for i, ins in enumerate(core_config.instruments):
-            inst[i, IN_SIZE_STEP] = ins.size_step
-            inst[i, IN_PRICE_TICK] = ins.price_tick
-            inst[i, IN_MIN_SIZE] = ins.min_size
-            sym[i, S_SIZE_STEP] = ins.size_step
-        sym[:, S_AVG_PX] = np.nan
-        acct = np.zeros(N_ACCT)
-        acct[A_INITIAL] = acct[A_EQUITY] = acct[A_PEAK] = core_config.risk.initial_equity_usd
+            inst[i] = (ins.size_step, ins.price_tick, ins.min_size)
+        sym["size_step"] = inst["size_step"]
+        sym["avg_px"] = np.nan
+        acct = np.zeros(1, ACCOUNT_DTYPE)
+        acct["initial"] = acct["equity"] = acct["peak"] = core_config.risk.initial_equity_usd
         orders = np.zeros(TABLE_SIZE, ORDER_DTYPE)
         orders["client_order_id"] = -1
         self.state = PaperState(
             params=params,
             inst=inst,
-            book=np.zeros((n, N_BK)),
+            book=np.zeros(n, BOOK_DTYPE),
             orders=orders,
             active_at=np.zeros(TABLE_SIZE, np.int64),
             act=np.zeros(TABLE_SIZE, np.uint8),
             live=np.zeros(TABLE_SIZE, np.int64),
             live_pos=np.full(TABLE_SIZE, -1, np.int64),
-            ist=np.zeros(N_PI, np.int64),
+            venue=np.zeros(1, VENUE_DTYPE),
             sym=sym,
             acct=acct,
             reject_counts=np.zeros(len(VENUE_REASON_NAMES), np.int64),
@@ -195,15 +176,50 @@ class PaperExchange:
         self._one = np.zeros(1, ORDER_DTYPE)
         self._next_id = 1
         self._on_ticks: tuple[np.ndarray, object] | None = None
+        self.on_report: Callable[[], None] | None = None
+        self.closed = False
 
     def attach(self, fills: Ring) -> None:
         """Send execution reports into ``fills`` (the core's fill ring)."""
         self._rep_ctrl, self._rep_buf = fills.ctrl, fills.buf
 
+    # --- the engine's venue ------------------------------------------------------------------------------------------
+    def restore(self, positions: dict[int, tuple[float, float, float, float]], realized: float, fees: float) -> None:
+        """The simulated account as the journal left it (its positions, realized PnL and fees)."""
+        for s, (qty, avg, sym_realized, sym_fees) in positions.items():
+            row = self.state.sym[s]
+            row["qty"], row["avg_px"], row["realized"], row["fees"] = qty, avg, sym_realized, sym_fees
+        self.state.acct["realized"] = realized
+        self.state.acct["fees"] = fees
+
+    async def start(self, journal_open: list[dict[str, object]]) -> None:
+        """Nothing to connect to; the orders the journal left open never existed here (the restore closed them)."""
+        self.closed = False
+        event(log, "venue_ready", venue=self.name, symbols=list(self.symbols), left_open=len(journal_open))
+
+    def background(self, stopping: asyncio.Event) -> list[Coroutine[Any, Any, None]]:
+        return []
+
+    def busy(self) -> bool:
+        return False  # every order is answered within the pump or tick batch that carried it
+
+    async def close(self) -> None:
+        """No order is taken after this (an engine that stopped must not trade on)."""
+        self.closed = True
+
     # --- records ----------------------------------------------------------------------------------------------------
     def pump(self, orders: Ring) -> int:
-        """Take the core's pending orders; how many."""
-        return int(paper_pump_nb(self.state, orders.ctrl, orders.buf, self._rep_ctrl, self._rep_buf))
+        """Take the core's pending orders; how many (none once closed)."""
+        if self.closed:
+            return 0
+        taken = int(paper_pump_nb(self.state, orders.ctrl, orders.buf, self._rep_ctrl, self._rep_buf))
+        self._reports_waiting()
+        return taken
+
+    def _reports_waiting(self) -> None:
+        ctrl = self._rep_ctrl
+        if self.on_report is not None and ctrl[RING_HEAD] != ctrl[RING_TAIL]:
+            self.on_report()
 
     def on_ticks(self, ticks: np.ndarray, start: int = 0, count: int | None = None) -> int:
         """Match open orders against market events; how many were applied (the rest wait for report room)."""
@@ -213,7 +229,9 @@ class PaperExchange:
             self._on_ticks = (self._rep_ctrl, entry)
         if ticks.dtype != TICK_DTYPE or not ticks.flags.c_contiguous or ticks.ndim != 1:
             raise ValueError("on_ticks takes a 1-D contiguous array of TICK_DTYPE records")
-        return int(self._on_ticks[1](self.state, ticks, start, n, self._rep_ctrl, self._rep_buf))
+        applied = int(self._on_ticks[1](self.state, ticks, start, n, self._rep_ctrl, self._rep_buf))
+        self._reports_waiting()
+        return applied
 
     # --- ccxt-shaped edge -------------------------------------------------------------------------------------------
     def _symbol_id(self, symbol: str) -> int:
@@ -289,24 +307,22 @@ class PaperExchange:
         return self.order_dict(coid)
 
     def fetch_open_orders(self, symbol: str | None = None) -> list[dict[str, object]]:
-        live = self.state.live[: int(self.state.ist[PI_LIVE])]
+        live = self.state.live[: int(self.state.venue["live"][0])]
         out = [self.order_dict(int(self.state.orders[slot]["client_order_id"])) for slot in live]
         return [o for o in out if symbol is None or o["symbol"] == symbol]
 
     def fetch_balance(self) -> dict[str, object]:
         """Quote-currency margin account: equity, what open positions and orders tie up, and the rest."""
-        acct = self.state.acct
-        equity = float(acct[A_EQUITY])
-        from bot4.venues.paper_kernels import margin_available_nb
-
+        acct = self.state.acct[0]
+        equity = float(acct["equity"])
         free = float(margin_available_nb(self.state))
         quote = self.symbols[0].split("/")[1] if self.symbols else "USDT"
         balance: dict[str, object] = {
             "info": {
-                "realized": float(acct[A_REALIZED]),
-                "unrealized": float(acct[A_UNREALIZED]),
-                "fees": float(acct[A_FEES]),
-                "positions": {s: float(self.state.sym[i, S_QTY]) for i, s in enumerate(self.symbols)},
+                "realized": float(acct["realized"]),
+                "unrealized": float(acct["unrealized"]),
+                "fees": float(acct["fees"]),
+                "positions": {s: float(self.state.sym["qty"][i]) for i, s in enumerate(self.symbols)},
             },
             quote: {"free": free, "used": equity - free, "total": equity},
             "free": {quote: free},
@@ -349,16 +365,9 @@ class PaperExchange:
         }
 
     def stats(self) -> dict[str, int]:
-        ist = self.state.ist
-        out = {
-            "open_orders": int(ist[PI_LIVE]),
-            "accepted": int(ist[PI_ACCEPTED]),
-            "rejected": int(ist[PI_REJECTED]),
-            "fills": int(ist[PI_FILLS]),
-            "canceled": int(ist[PI_CANCELED]),
-            "expired": int(ist[PI_EXPIRED]),
-            "blocked": int(ist[PI_BLOCKED]),
-        }
+        v = self.state.venue[0]
+        out = {"open_orders": int(v["live"])}
+        out.update({name: int(v[name]) for name in ("accepted", "rejected", "fills", "canceled", "expired", "blocked")})
         for code, name in enumerate(VENUE_REASON_NAMES):
             if code and self.state.reject_counts[code]:
                 out[f"reject_{name}"] = int(self.state.reject_counts[code])
@@ -367,7 +376,8 @@ class PaperExchange:
     def position(self, symbol: str) -> tuple[float, float]:
         """(qty, average price) the venue holds for ``symbol``."""
         i = self._symbol_id(symbol)
-        return float(self.state.sym[i, S_QTY]), float(self.state.sym[i, S_AVG_PX])
+        row = self.state.sym[i]
+        return float(row["qty"]), float(row["avg_px"])
 
     def last_price(self, symbol: str) -> float:
-        return float(self.state.sym[self._symbol_id(symbol), S_LAST_PX])
+        return float(self.state.sym["last_px"][self._symbol_id(symbol)])

@@ -72,37 +72,52 @@ from bot4.core.ring import (
     ring_room_nb,
     ring_slot_nb,
 )
-from bot4.core.state import A_EQUITY, S_LAST_PX, S_QTY
 
-PP_MAKER_FEE = 0  # fraction of notional
-PP_TAKER_FEE = 1
-PP_LATENCY_NS = 2  # market-time ns between arrival and being matchable
-PP_LEVERAGE = 3
-N_PP = 4
+PAPER_PARAMS_DTYPE = np.dtype(
+    [
+        ("maker_fee", np.float64),  # fraction of notional
+        ("taker_fee", np.float64),
+        ("latency_ns", np.int64),  # market-time ns between an order's arrival and its first chance to match
+        ("leverage", np.float64),  # margin needed by an order that grows exposure = notional / leverage
+    ],
+    align=True,
+)
 
-IN_SIZE_STEP = 0
-IN_PRICE_TICK = 1
-IN_MIN_SIZE = 2
-N_IN = 3
+INSTRUMENT_DTYPE = np.dtype(
+    [
+        ("size_step", np.float64),  # base units
+        ("price_tick", np.float64),  # quote units
+        ("min_size", np.float64),  # base units
+    ],
+    align=True,
+)
 
-BK_BID = 0
-BK_BID_SZ = 1
-BK_ASK = 2
-BK_ASK_SZ = 3
-BK_LAST = 4
-N_BK = 5
+BOOK_DTYPE = np.dtype(
+    [
+        ("bid", np.float64),  # best bid seen (NaN or 0 before any)
+        ("bid_sz", np.float64),
+        ("ask", np.float64),
+        ("ask_sz", np.float64),
+        ("last", np.float64),  # last trade price
+    ],
+    align=True,
+)
 
-PI_LIVE = 0  # open orders
-PI_CLOCK = 1  # market clock, ns
-PI_ACCEPTED = 2
-PI_REJECTED = 3
-PI_FILLS = 4
-PI_CANCELED = 5
-PI_EXPIRED = 6
-PI_REPORTS = 7
-PI_BLOCKED = 8  # times a tick or order had to wait for room in the report ring
-PI_CANCEL_MISSES = 9  # cancels of orders not open here
-N_PI = 12
+VENUE_DTYPE = np.dtype(
+    [
+        ("live", np.int64),  # open orders
+        ("clock", np.int64),  # market clock, ns
+        ("accepted", np.int64),
+        ("rejected", np.int64),
+        ("fills", np.int64),
+        ("canceled", np.int64),
+        ("expired", np.int64),
+        ("reports", np.int64),
+        ("blocked", np.int64),  # times a tick or order had to wait for room in the report ring
+        ("cancel_misses", np.int64),  # cancels of orders not open here
+    ],
+    align=True,
+)
 
 ACT_TRIGGERED = 1  # a stop order has triggered
 ACT_ACTIVATED = 2  # the order has had its first matching pass
@@ -114,17 +129,17 @@ STEP_TOLERANCE = 1e-6  # fraction of a step that still counts as on the grid
 
 
 class PaperState(NamedTuple):
-    params: np.ndarray
-    inst: np.ndarray  # [symbol, N_IN]
-    book: np.ndarray  # [symbol, N_BK]
+    params: np.ndarray  # PAPER_PARAMS_DTYPE[1]
+    inst: np.ndarray  # INSTRUMENT_DTYPE per symbol
+    book: np.ndarray  # BOOK_DTYPE per symbol
     orders: np.ndarray  # ORDER_DTYPE[TABLE_SIZE], slot = client order id & TABLE_MASK
     active_at: np.ndarray  # int64[TABLE_SIZE]: market ns from which the order may match
     act: np.ndarray  # uint8[TABLE_SIZE]: ACT_* bits
     live: np.ndarray  # int64[TABLE_SIZE]: dense list of open slots
     live_pos: np.ndarray  # int64[TABLE_SIZE]: where each open slot sits in `live`
-    ist: np.ndarray  # int64[N_PI]
-    sym: np.ndarray  # [symbol, N_SYM] positions, the core's layout
-    acct: np.ndarray  # [N_ACCT] account, the core's layout
+    venue: np.ndarray  # VENUE_DTYPE[1]: clock and counters
+    sym: np.ndarray  # SYMBOL_DTYPE per symbol: positions, in the core's layout
+    acct: np.ndarray  # ACCOUNT_DTYPE[1]: the account, in the core's layout
     reject_counts: np.ndarray  # int64 per VENUE_* reason
 
 
@@ -151,12 +166,12 @@ def report_nb(
     """Push one execution report for the order in ``slot``; False when the report ring is full."""
     i = ring_claim_nb(rep_ctrl)
     if i < 0:
-        ps.ist[PI_BLOCKED] += 1
+        ps.venue[0].blocked += 1
         return False
     o = ps.orders[slot]
     r = rep_buf[i]
     r.client_order_id = o.client_order_id
-    r.ts_exch_ns = ps.ist[PI_CLOCK]
+    r.ts_exch_ns = ps.venue[0].clock
     r.ts_in_ns = monotonic_ns()
     r.symbol_id = o.symbol_id
     r.venue_id = o.venue_id
@@ -169,47 +184,47 @@ def report_nb(
     r.fee = fee
     r.leaves = leaves
     ring_publish_nb(rep_ctrl, 1)
-    ps.ist[PI_REPORTS] += 1
+    ps.venue[0].reports += 1
     return True
 
 
 @helper
 def unlist_nb(ps: PaperState, slot: int) -> None:
     pos = ps.live_pos[slot]
-    last = ps.ist[PI_LIVE] - 1
+    last = ps.venue[0].live - 1
     moved = ps.live[last]
     ps.live[pos] = moved
     ps.live_pos[moved] = pos
     ps.live_pos[slot] = -1
-    ps.ist[PI_LIVE] = last
+    ps.venue[0].live = last
 
 
 @helper
 def reference_price_nb(ps: PaperState, s: int, side: int, limit: float) -> float:
     if limit > 0.0:
         return limit
-    px = ps.book[s, BK_ASK] if side > 0 else ps.book[s, BK_BID]
+    px = ps.book[s].ask if side > 0 else ps.book[s].bid
     if px > 0.0:
         return px
-    return ps.book[s, BK_LAST]
+    return ps.book[s].last
 
 
 @kernel
 def margin_available_nb(ps: PaperState) -> float:
     """Equity not tied up by positions and open orders (notional / leverage)."""
     used = 0.0
-    lev = ps.params[PP_LEVERAGE]
+    lev = ps.params[0].leverage
     for s in range(ps.sym.shape[0]):
-        px = ps.sym[s, S_LAST_PX]
+        px = ps.sym[s].last_px
         if px > 0.0:
-            used += abs(ps.sym[s, S_QTY]) * px / lev
-    for k in range(ps.ist[PI_LIVE]):
+            used += abs(ps.sym[s].qty) * px / lev
+    for k in range(ps.venue[0].live):
         o = ps.orders[ps.live[k]]
         if (o.flags & FLAG_REDUCE_ONLY) == 0:
             px = reference_price_nb(ps, o.symbol_id, o.side, o.price)
             if px > 0.0:
                 used += (o.size - o.filled) * px / lev
-    return ps.acct[A_EQUITY] - used
+    return ps.acct[0].equity - used
 
 
 @kernel
@@ -227,25 +242,25 @@ def validate_nb(ps: PaperState, o: np.ndarray, i: int) -> int:
     size = rec.size
     if not (size > 0.0) or math.isinf(size):
         return VENUE_BAD_ORDER
-    if size < ps.inst[s, IN_MIN_SIZE] * (1.0 - STEP_TOLERANCE):
+    if size < ps.inst[s].min_size * (1.0 - STEP_TOLERANCE):
         return VENUE_MIN_SIZE
-    if not on_grid_nb(size, ps.inst[s, IN_SIZE_STEP]):
+    if not on_grid_nb(size, ps.inst[s].size_step):
         return VENUE_BAD_SIZE_STEP
     if otype == ORDER_LIMIT or otype == ORDER_STOP_LIMIT:
         if not (rec.price > 0.0) or math.isinf(rec.price):
             return VENUE_BAD_ORDER
-        if not on_grid_nb(rec.price, ps.inst[s, IN_PRICE_TICK]):
+        if not on_grid_nb(rec.price, ps.inst[s].price_tick):
             return VENUE_BAD_PRICE_STEP
     if otype == ORDER_STOP_MARKET or otype == ORDER_STOP_LIMIT:
         if not (rec.stop_px > 0.0) or math.isinf(rec.stop_px):
             return VENUE_BAD_ORDER
-    q = ps.sym[s, S_QTY]
+    q = ps.sym[s].qty
     reduces = q * rec.side < 0.0 and size <= abs(q) * (1.0 + 1e-9)
     if (rec.flags & FLAG_REDUCE_ONLY) != 0 and not reduces:
         return VENUE_REDUCE_ONLY
     if not reduces:
         ref = reference_price_nb(ps, s, rec.side, rec.price if rec.price > 0.0 else 0.0)
-        if ref > 0.0 and size * ref / ps.params[PP_LEVERAGE] > margin_available_nb(ps) * (1.0 + 1e-9):
+        if ref > 0.0 and size * ref / ps.params[0].leverage > margin_available_nb(ps) * (1.0 + 1e-9):
             return VENUE_INSUFFICIENT_FUNDS
     return VENUE_OK
 
@@ -253,12 +268,12 @@ def validate_nb(ps: PaperState, o: np.ndarray, i: int) -> int:
 @kernel
 def fill_nb(ps: PaperState, rep_ctrl: np.ndarray, rep_buf: np.ndarray, slot: int, price: float, size: float, liq: int) -> None:
     o = ps.orders[slot]
-    rate = ps.params[PP_MAKER_FEE] if liq == LIQUIDITY_MAKER else ps.params[PP_TAKER_FEE]
+    rate = ps.params[0].maker_fee if liq == LIQUIDITY_MAKER else ps.params[0].taker_fee
     fee = price * size * rate
     s = o.symbol_id
     apply_fill_nb(ps.sym, ps.acct, s, o.side, price, size, fee)
-    if not (ps.sym[s, S_LAST_PX] > 0.0):
-        ps.sym[s, S_LAST_PX] = price
+    if not (ps.sym[s].last_px > 0.0):
+        ps.sym[s].last_px = price
     mark_symbol_nb(ps.sym, ps.acct, s)
     filled = o.filled + size
     o.avg_px = price if o.filled == 0.0 else (o.avg_px * o.filled + price * size) / filled
@@ -266,7 +281,7 @@ def fill_nb(ps: PaperState, rep_ctrl: np.ndarray, rep_buf: np.ndarray, slot: int
     leaves = o.size - filled
     if leaves <= o.size * 1e-9:
         leaves = 0.0
-    ps.ist[PI_FILLS] += 1
+    ps.venue[0].fills += 1
     report_nb(ps, rep_ctrl, rep_buf, slot, EXEC_FILL, liq, VENUE_OK, price, size, fee, leaves)
     if leaves == 0.0:
         o.status = STATUS_FILLED
@@ -279,7 +294,7 @@ def fill_nb(ps: PaperState, rep_ctrl: np.ndarray, rep_buf: np.ndarray, slot: int
 def expire_nb(ps: PaperState, rep_ctrl: np.ndarray, rep_buf: np.ndarray, slot: int, reason: int) -> None:
     o = ps.orders[slot]
     o.status = STATUS_EXPIRED
-    ps.ist[PI_EXPIRED] += 1
+    ps.venue[0].expired += 1
     ps.reject_counts[reason] += 1
     report_nb(ps, rep_ctrl, rep_buf, slot, EXEC_EXPIRED, 0, reason, np.nan, 0.0, 0.0, o.size - o.filled)
     unlist_nb(ps, slot)
@@ -291,14 +306,14 @@ def match_nb(
 ) -> None:
     """Give the open order in ``slot`` its chance against the latest market event of its symbol."""
     o = ps.orders[slot]
-    if ps.ist[PI_CLOCK] < ps.active_at[slot]:
+    if ps.venue[0].clock < ps.active_at[slot]:
         return
     s = o.symbol_id
     side = o.side
-    bid = ps.book[s, BK_BID]
-    ask = ps.book[s, BK_ASK]
+    bid = ps.book[s].bid
+    ask = ps.book[s].ask
     opp_px = ask if side > 0 else bid
-    opp_sz = ps.book[s, BK_ASK_SZ] if side > 0 else ps.book[s, BK_BID_SZ]
+    opp_sz = ps.book[s].ask_sz if side > 0 else ps.book[s].bid_sz
     otype = o.order_type
     first_pass = (ps.act[slot] & ACT_ACTIVATED) == 0
     ps.act[slot] |= ACT_ACTIVATED
@@ -360,37 +375,37 @@ def match_nb(
 @helper
 def paper_on_tick_nb(ps: PaperState, ticks: np.ndarray, i: int, rep_ctrl: np.ndarray, rep_buf: np.ndarray) -> bool:
     """Apply one market event; False (nothing done) when the report ring lacks room for its worst case."""
-    if ring_room_nb(rep_ctrl) < 2 * ps.ist[PI_LIVE] + 2:
-        ps.ist[PI_BLOCKED] += 1
+    if ring_room_nb(rep_ctrl) < 2 * ps.venue[0].live + 2:
+        ps.venue[0].blocked += 1
         return False
     t = ticks[i]
     s = t.symbol_id
     if s < 0 or s >= ps.book.shape[0]:
         return True
-    if t.ts_exch_ns > ps.ist[PI_CLOCK]:
-        ps.ist[PI_CLOCK] = t.ts_exch_ns
+    if t.ts_exch_ns > ps.venue[0].clock:
+        ps.venue[0].clock = t.ts_exch_ns
     kind = t.kind
     if kind == TICK_BBO:
         if not (t.bid_px > 0.0 and t.ask_px >= t.bid_px):
             return True
-        ps.book[s, BK_BID] = t.bid_px
-        ps.book[s, BK_BID_SZ] = t.bid_sz
-        ps.book[s, BK_ASK] = t.ask_px
-        ps.book[s, BK_ASK_SZ] = t.ask_sz
-        ps.sym[s, S_LAST_PX] = 0.5 * (t.bid_px + t.ask_px) if not (ps.book[s, BK_LAST] > 0.0) else ps.book[s, BK_LAST]
+        ps.book[s].bid = t.bid_px
+        ps.book[s].bid_sz = t.bid_sz
+        ps.book[s].ask = t.ask_px
+        ps.book[s].ask_sz = t.ask_sz
+        ps.sym[s].last_px = 0.5 * (t.bid_px + t.ask_px) if not (ps.book[s].last > 0.0) else ps.book[s].last
     else:
         if not (t.price > 0.0):
             return True
-        ps.book[s, BK_LAST] = t.price
-        ps.sym[s, S_LAST_PX] = t.price
+        ps.book[s].last = t.price
+        ps.sym[s].last_px = t.price
     mark_symbol_nb(ps.sym, ps.acct, s)
     k = 0
-    while k < ps.ist[PI_LIVE]:
+    while k < ps.venue[0].live:
         slot = ps.live[k]
-        before = ps.ist[PI_LIVE]
+        before = ps.venue[0].live
         if ps.orders[slot].symbol_id == s:
             match_nb(ps, rep_ctrl, rep_buf, slot, kind, t.price, t.size)
-        if ps.ist[PI_LIVE] == before:
+        if ps.venue[0].live == before:
             k += 1  # the order is still listed at k; otherwise another order moved into position k
     return True
 
@@ -404,10 +419,10 @@ def paper_submit_nb(ps: PaperState, src: np.ndarray, i: int, rep_ctrl: np.ndarra
         o = ps.orders[slot]
         is_open = o.status == STATUS_ACCEPTED or o.status == STATUS_PARTIALLY_FILLED
         if o.client_order_id != rec.client_order_id or not is_open or ps.live_pos[slot] < 0:
-            ps.ist[PI_CANCEL_MISSES] += 1
+            ps.venue[0].cancel_misses += 1
             return VENUE_OK
         o.status = STATUS_CANCELED
-        ps.ist[PI_CANCELED] += 1
+        ps.venue[0].canceled += 1
         unlist_nb(ps, slot)
         report_nb(ps, rep_ctrl, rep_buf, slot, EXEC_CANCELED, 0, VENUE_OK, np.nan, 0.0, 0.0, o.size - o.filled)
         return VENUE_OK
@@ -421,25 +436,25 @@ def paper_submit_nb(ps: PaperState, src: np.ndarray, i: int, rep_ctrl: np.ndarra
     if reason != VENUE_OK:
         o.status = STATUS_REJECTED
         o.reject_reason = reason
-        ps.ist[PI_REJECTED] += 1
+        ps.venue[0].rejected += 1
         ps.reject_counts[reason] += 1
         report_nb(ps, rep_ctrl, rep_buf, slot, EXEC_REJECTED, 0, reason, np.nan, 0.0, 0.0, 0.0)
         return reason
     o.status = STATUS_ACCEPTED
     # it arrives at the market time it was decided at (the core's clock when it made the order) when the venue has
     # not seen that far yet: the engine applies each replay batch here after the core has decided on it
-    arrival = max(ps.ist[PI_CLOCK], rec.ts_mkt_ns)
-    ps.active_at[slot] = arrival + int(ps.params[PP_LATENCY_NS])
+    arrival = max(ps.venue[0].clock, rec.ts_mkt_ns)
+    ps.active_at[slot] = arrival + ps.params[0].latency_ns
     ps.act[slot] = 0
-    n = ps.ist[PI_LIVE]
+    n = ps.venue[0].live
     ps.live[n] = slot
     ps.live_pos[slot] = n
-    ps.ist[PI_LIVE] = n + 1
-    ps.ist[PI_ACCEPTED] += 1
+    ps.venue[0].live = n + 1
+    ps.venue[0].accepted += 1
     report_nb(ps, rep_ctrl, rep_buf, slot, EXEC_ACK, 0, VENUE_OK, np.nan, 0.0, 0.0, o.size)
-    if ps.params[PP_LATENCY_NS] <= 0.0 and arrival == ps.ist[PI_CLOCK]:
+    if ps.params[0].latency_ns <= 0 and arrival == ps.venue[0].clock:
         s = o.symbol_id
-        match_nb(ps, rep_ctrl, rep_buf, slot, TICK_BBO if ps.book[s, BK_ASK] > 0.0 else 0, np.nan, 0.0)
+        match_nb(ps, rep_ctrl, rep_buf, slot, TICK_BBO if ps.book[s].ask > 0.0 else 0, np.nan, 0.0)
     return VENUE_OK
 
 
@@ -452,7 +467,7 @@ def paper_pump_nb(
     done = 0
     for k in range(n):
         if ring_room_nb(rep_ctrl) < 4:
-            ps.ist[PI_BLOCKED] += 1
+            ps.venue[0].blocked += 1
             break
         paper_submit_nb(ps, out_buf, ring_slot_nb(out_ctrl, k), rep_ctrl, rep_buf)
         done += 1

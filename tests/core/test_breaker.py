@@ -20,15 +20,15 @@ from bot4.core.records import (
     TRANSITION_DTYPE,
 )
 from bot4.core.ring import Ring
-from bot4.core.state import B_STATE, B_TO_OPEN, N_B, breaker_config_row
+from bot4.core.state import BREAKER_DTYPE, breaker_config_row
 
 MS = 1_000_000
 
 
 class Breaker:
     def __init__(self, **cfg: object) -> None:
-        self.brk = np.zeros((1, N_B), dtype=np.int64)
-        self.cfg = breaker_config_row(BreakerConfig(**cfg)).reshape(1, -1)  # type: ignore[arg-type]
+        self.brk = np.zeros(1, BREAKER_DTYPE)
+        self.cfg = np.array([breaker_config_row(BreakerConfig(**cfg))])  # type: ignore[arg-type]
         self.log = Ring(TRANSITION_DTYPE, 64)
         self.now = 1_000 * MS
 
@@ -43,7 +43,7 @@ class Breaker:
 
     @property
     def state(self) -> int:
-        return int(self.brk[0, B_STATE])
+        return int(self.brk["state"][0])
 
     def transitions(self) -> list[tuple[int, int, int]]:
         out = np.zeros(64, TRANSITION_DTYPE)
@@ -89,7 +89,7 @@ def test_half_open_probe_failure_reopens() -> None:
     assert b.state == BREAKER_OPEN
     assert not b.allow()
     assert b.transitions()[-1] == (BREAKER_HALF_OPEN, BREAKER_OPEN, CAUSE_PROBE_FAILED)
-    assert b.brk[0, B_TO_OPEN] == 2
+    assert b.brk["to_open"][0] == 2
 
 
 def test_error_rate_over_the_window() -> None:

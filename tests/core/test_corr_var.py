@@ -17,7 +17,7 @@ from bot4.core.risk import (
     sort_var_order_nb,
     var_with_nb,
 )
-from bot4.core.state import N_RX, N_SYM, RX_CORR_HI, RX_CORR_LO, RX_ENV_LINES, S_LAST_PX, S_QTY
+from bot4.core.state import RISK_AUX_DTYPE, SYMBOL_DTYPE
 
 
 def _ring_fill(series: np.ndarray, capacity: int) -> np.ndarray:
@@ -60,9 +60,9 @@ def test_historical_var_matches_numpy(confidence: float, window: int) -> None:
     series = rng.standard_t(4, size=(3, count)) * 0.01
     capacity = 256
     rets = _ring_fill(series, capacity)
-    sym = np.zeros((3, N_SYM))
-    sym[:, S_QTY] = [2.0, -1.0, 0.0]
-    sym[:, S_LAST_PX] = [100.0, 50.0, 10.0]
+    sym = np.zeros(3, SYMBOL_DTYPE)
+    sym["qty"] = [2.0, -1.0, 0.0]
+    sym["last_px"] = [100.0, 50.0, 10.0]
     base = np.zeros(window)
     n = rebuild_var_base_nb(rets, sym, count, window, base)
     assert n == window
@@ -83,12 +83,12 @@ def test_a_fill_shifts_the_var_base_as_a_rebuild_would(count: int) -> None:
     rng = np.random.default_rng(count)
     window, capacity = 100, 256
     rets = _ring_fill(rng.normal(0, 0.01, size=(3, count)), capacity)
-    sym = np.zeros((3, N_SYM))
-    sym[:, S_QTY] = [2.0, -1.0, 0.0]
-    sym[:, S_LAST_PX] = [100.0, 50.0, 10.0]
+    sym = np.zeros(3, SYMBOL_DTYPE)
+    sym["qty"] = [2.0, -1.0, 0.0]
+    sym["last_px"] = [100.0, 50.0, 10.0]
     shifted = np.zeros(window)
     rebuild_var_base_nb(rets, sym, count, window, shifted)
-    sym[1, S_QTY] += 3.5  # a buy of 3.5 at 50 flips the short
+    sym["qty"][1] += 3.5  # a buy of 3.5 at 50 flips the short
     shift_var_base_nb(rets, shifted, count, window, 1, 3.5 * 50.0)
     rebuilt = np.zeros(window)
     n = rebuild_var_base_nb(rets, sym, count, window, rebuilt)
@@ -99,7 +99,7 @@ def test_a_fill_shifts_the_var_base_as_a_rebuild_would(count: int) -> None:
 
 
 def _views(n_sym: int, window: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    return np.zeros((n_sym, N_RX)), np.zeros((n_sym, 4, window)), np.zeros((n_sym, window), np.int64)
+    return np.zeros(n_sym, RISK_AUX_DTYPE), np.zeros((n_sym, 4, window)), np.zeros((n_sym, window), np.int64)
 
 
 def _loop_min(rets: np.ndarray, base: np.ndarray, count: int, window: int, s: int, d: float) -> float:
@@ -120,9 +120,9 @@ def test_var_envelopes_give_the_window_minimum_sample_after_sample(window: int, 
     if ties:
         series = np.round(series, 3)  # many equal returns: equal slopes in the envelope
     rets = np.zeros((n_sym, capacity))
-    sym = np.zeros((n_sym, N_SYM))
-    sym[:, S_QTY] = [2.0, -1.0, 0.0, 0.5]
-    sym[:, S_LAST_PX] = [100.0, 50.0, 10.0, 300.0]
+    sym = np.zeros(n_sym, SYMBOL_DTYPE)
+    sym["qty"] = [2.0, -1.0, 0.0, 0.5]
+    sym["last_px"] = [100.0, 50.0, 10.0, 300.0]
     aux, env, order = _views(n_sym, window)
     base = np.zeros(window)
     checked = 0
@@ -130,7 +130,7 @@ def test_var_envelopes_give_the_window_minimum_sample_after_sample(window: int, 
         rets[:, t % capacity] = series[:, t]
         count = t + 1
         if t % 7 == 3:
-            sym[t % n_sym, S_QTY] += rng.normal(0, 2.0)
+            sym["qty"][t % n_sym] += rng.normal(0, 2.0)
         rebuild_var_base_nb(rets, sym, count, window, base)
         sort_var_order_nb(rets, count, window, order, aux)
         build_var_envelopes_nb(rets, base, count, window, order, aux, env)
@@ -139,7 +139,7 @@ def test_var_envelopes_give_the_window_minimum_sample_after_sample(window: int, 
             cols = order[s, :n]
             assert sorted(cols.tolist()) == sorted(((count - n + np.arange(n)) % capacity).tolist())
             assert np.all(np.diff(rets[s, cols]) <= 0.0)  # sorted by return, largest first
-            lines = int(aux[s, RX_ENV_LINES])
+            lines = int(aux["env_lines"][s])
             assert 1 <= lines <= n
             probes = [0.0, 1e-3, -1e-3, 1e6, -1e6, *rng.normal(0, 3e3, 6)]
             probes += [float(x) for x in env[s, 0, : lines - 1]]  # exactly on the breakpoints
@@ -156,18 +156,18 @@ def test_correlation_extremes_match_the_rule_over_open_positions() -> None:
     corr = rng.uniform(-1, 1, size=(n_sym, n_sym))
     corr = (corr + corr.T) / 2
     corr[2, 4] = corr[4, 2] = np.nan  # unknown pair: never refuses
-    sym = np.zeros((n_sym, N_SYM))
-    sym[:, S_QTY] = [1.0, -2.0, 0.0, 3.0, -0.5, 0.0]
+    sym = np.zeros(n_sym, SYMBOL_DTYPE)
+    sym["qty"] = [1.0, -2.0, 0.0, 3.0, -0.5, 0.0]
     aux, _env, _order = _views(n_sym, 8)
     correlation_extremes_nb(sym, corr, aux)
     for s in range(n_sym):
         vals = [
-            corr[s, j] * math.copysign(1.0, sym[j, S_QTY])
+            corr[s, j] * math.copysign(1.0, sym["qty"][j])
             for j in range(n_sym)
-            if j != s and sym[j, S_QTY] != 0.0 and not math.isnan(corr[s, j])
+            if j != s and sym["qty"][j] != 0.0 and not math.isnan(corr[s, j])
         ]
-        assert aux[s, RX_CORR_HI] == (max(vals) if vals else -math.inf)
-        assert aux[s, RX_CORR_LO] == (min(vals) if vals else math.inf)
-    sym[:, S_QTY] = 0.0
+        assert aux["corr_hi"][s] == (max(vals) if vals else -math.inf)
+        assert aux["corr_lo"][s] == (min(vals) if vals else math.inf)
+    sym["qty"] = 0.0
     correlation_extremes_nb(sym, corr, aux)
-    assert (aux[:, RX_CORR_HI] == -math.inf).all() and (aux[:, RX_CORR_LO] == math.inf).all()
+    assert (aux["corr_hi"] == -math.inf).all() and (aux["corr_lo"] == math.inf).all()

@@ -30,19 +30,7 @@ from bot4.core.records import (
 from bot4.core.ring import RING_HEAD
 from bot4.core.risk import correlation_extremes_nb, envelope_min_nb, rebuild_var_base_nb, var_with_nb
 from bot4.core.runner import Core
-from bot4.core.state import (
-    B_STATE,
-    I_NOTIFIES,
-    I_NOTIFY_FD,
-    I_PAUSED,
-    I_RET_COUNT,
-    I_SLEEPING,
-    I_SLEEPS,
-    I_STEALS,
-    I_WARMS,
-    P_VAR_WINDOW,
-    RX_ENV_LINES,
-)
+from bot4.core.state import W_NOTIFY_FD, W_SLEEPING
 from tests.harness import Harness, make_core
 
 BIG = dict(max_order_notional_usd=1e9, max_symbol_exposure_usd=1e9, max_gross_exposure_usd=1e9, max_var_frac=1.0)
@@ -183,7 +171,7 @@ def test_a_refused_stop_exit_is_not_resent_every_tick_and_the_entry_in_its_way_i
 def test_a_stop_exit_refused_for_another_reason_is_retried_on_the_market_clock() -> None:
     core = make_core(no_strategy=True, price_band_frac=0.05, **BIG)
     h = long_ten_btc(core)
-    core.state.brk[0, B_STATE] = BREAKER_OPEN  # the venue's breaker opens: the exit is refused
+    core.state.brk["state"][0] = BREAKER_OPEN  # the venue's breaker opens: the exit is refused
     h.tick(0, 97.0)
     assert len(h.take_orders()) == 0
     for _ in range(50):
@@ -418,11 +406,11 @@ def test_a_sleeping_core_has_its_step_run_by_the_producer_at_once() -> None:
         stolen = 0
         for attempt in range(10):
             deadline = time.monotonic() + 5.0
-            while not st.ist[I_SLEEPING] and time.monotonic() < deadline:
+            while not st.sync[W_SLEEPING] and time.monotonic() < deadline:
                 time.sleep(0.001)
-            before = int(st.ist[I_STEALS])
+            before = int(st.core["steals"][0])
             assert core.push_ticks(trades(40, 1 + attempt * 100_000_000)) == 40
-            if int(st.ist[I_STEALS]) == before + 1:  # (the thread may wake on its timer in that very instant)
+            if int(st.core["steals"][0]) == before + 1:  # (the thread may wake on its timer in that very instant)
                 assert core.parts.md.depth == 0  # every tick handled before push_ticks returned
                 stolen += 1
             core.parts.orders.pop_many(np.zeros(1024, ORDER_DTYPE))
@@ -431,12 +419,12 @@ def test_a_sleeping_core_has_its_step_run_by_the_producer_at_once() -> None:
         applied = 0  # commands too: applied on this thread when the core sleeps
         for i in range(10):
             deadline = time.monotonic() + 5.0
-            while not st.ist[I_SLEEPING] and time.monotonic() < deadline:
+            while not st.sync[W_SLEEPING] and time.monotonic() < deadline:
                 time.sleep(0.001)
-            before = int(st.ist[I_STEALS])
+            before = int(st.core["steals"][0])
             core.pause() if i % 2 == 0 else core.resume()
-            if int(st.ist[I_STEALS]) == before + 1:
-                assert int(st.ist[I_PAUSED]) == (1 if i % 2 == 0 else 0)  # already, before the call returned
+            if int(st.core["steals"][0]) == before + 1:
+                assert int(st.core["paused"][0]) == (1 if i % 2 == 0 else 0)  # already, before the call returned
                 applied += 1
         assert applied >= 5
         core.kill()
@@ -492,7 +480,7 @@ def test_producers_and_a_sleeping_waking_core_never_lose_or_repeat_a_record() ->
     pushed_ticks = int(core.parts.md.ctrl[RING_HEAD])
     assert snap.stats.counter("ticks_in") == pushed_ticks and snap.stats.counter("commands") == sent[0] == 600
     assert snap.stats.counter("out_of_order_ticks") == 0 and snap.stats.counter("bad_ticks") == 0
-    assert int(st.ist[I_STEALS]) > 50 and int(st.ist[I_SLEEPS]) > 0  # the step changed hands, many times
+    assert int(st.core["steals"][0]) > 50 and int(st.core["sleeps"][0]) > 0  # the step changed hands, many times
 
 
 def test_core_signals_its_eventfd_when_orders_wait_and_only_when_armed() -> None:
@@ -519,11 +507,11 @@ def test_core_signals_its_eventfd_when_orders_wait_and_only_when_armed() -> None
         assert os.eventfd_read(fd) == 1
         core.manual_order("BTC/USDT", SIDE_BUY, 0.01, stop_px=99.0)  # not armed since: no signal
         assert select.select([fd], [], [], 0.1)[0] == []
-        assert core.state.ist[I_NOTIFIES] == 2
+        assert core.state.core["notifies"][0] == 2
     finally:
         core.stop()
         core.close_output_fd()
-    assert core.state.ist[I_NOTIFY_FD] == -1
+    assert core.state.sync[W_NOTIFY_FD] == -1
 
 def test_risk_views_stay_current_through_samples_fills_and_warm_ups() -> None:
     """The correlation extremes and VaR envelopes the risk check reads are kept by the engine (return samples,
@@ -546,30 +534,30 @@ def test_risk_views_stay_current_through_samples_fills_and_warm_ups() -> None:
         h.tick(step % 2, float(px[step % 2]))
         if step % 3 == 0:
             h.fill_all()
-        aux = np.zeros_like(st.risk_aux)
-        correlation_extremes_nb(st.sym, st.corr, aux)
-        np.testing.assert_array_equal(st.risk_aux[:, :2], aux[:, :2])
-        count, window = int(st.ist[I_RET_COUNT]), int(st.params[P_VAR_WINDOW])
+        aux = np.zeros_like(st.risk.aux)
+        correlation_extremes_nb(st.sym, st.risk.corr, aux)
+        np.testing.assert_array_equal(st.risk.aux[["corr_hi", "corr_lo"]], aux[["corr_hi", "corr_lo"]])
+        count, window = int(st.core["ret_count"][0]), int(st.params["var_window"][0])
         for s in range(2):
-            lines = int(st.risk_aux[s, RX_ENV_LINES])
+            lines = int(st.risk.aux["env_lines"][s])
             if lines == 0 or count < 2:
                 continue
             used += 1
             for d in (-5e4, -10.0, 0.0, 10.0, 5e4):  # against a scan of the engine's own VaR base (fills included)
-                scan = var_with_nb(st.rets, st.var_base, np.zeros(2), min(count, window), count, 1, s, d)
-                env = envelope_min_nb(st.var_env, s, lines, d)
+                scan = var_with_nb(st.risk.rets, st.risk.var_base, np.zeros(2), min(count, window), count, 1, s, d)
+                env = envelope_min_nb(st.risk.var_env, s, lines, d)
                 assert max(0.0, -env) == pytest.approx(scan, rel=1e-9, abs=1e-9)
     assert core.snapshot().stats.counter("fills") > 20
-    assert st.ist[I_WARMS] > 20
+    assert st.core["warms"][0] > 20
     assert used > 1000
     # and that base is the positions' own: rebuilt from scratch at the last sample's prices it is the same series
-    window = int(st.params[P_VAR_WINDOW])
+    window = int(st.params["var_window"][0])
     h.tick(0, float(px[0]), dt_ns=10_000_000)  # a sample (and its rebuild) with no fill after it
     base = np.zeros(window)
-    n = rebuild_var_base_nb(st.rets, st.sym, int(st.ist[I_RET_COUNT]), window, base)
-    np.testing.assert_allclose(st.var_base[:n], base[:n], rtol=1e-12)
-    tokens, warms = st.venue_tokens.copy(), int(st.ist[I_WARMS])
+    n = rebuild_var_base_nb(st.risk.rets, st.sym, int(st.core["ret_count"][0]), window, base)
+    np.testing.assert_allclose(st.risk.var_base[:n], base[:n], rtol=1e-12)
+    tokens, warms = st.risk.tokens.copy(), int(st.core["warms"][0])
     for _ in range(70):
         h.tick(0, float(px[0]))  # a flat price: no signal, no order; the dry runs (every 32 ticks) take no token
-    assert st.ist[I_WARMS] >= warms + 2
-    np.testing.assert_array_equal(st.venue_tokens, tokens)
+    assert st.core["warms"][0] >= warms + 2
+    np.testing.assert_array_equal(st.risk.tokens, tokens)

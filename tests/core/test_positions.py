@@ -10,20 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot4.core.positions import apply_fill_nb, mark_symbol_nb
-from bot4.core.state import (
-    A_EQUITY,
-    A_FEES,
-    A_INITIAL,
-    A_PEAK,
-    A_REALIZED,
-    A_UNREALIZED,
-    N_ACCT,
-    N_SYM,
-    S_AVG_PX,
-    S_LAST_PX,
-    S_QTY,
-    S_SIZE_STEP,
-)
+from bot4.core.state import ACCOUNT_DTYPE, SYMBOL_DTYPE
 
 
 class ReferenceBook:
@@ -88,11 +75,11 @@ fills = st.lists(
 @given(fills, st.floats(10.0, 1000.0))
 @settings(max_examples=300, deadline=None)
 def test_random_fill_sequences_match_reference(seq, mark: float) -> None:  # type: ignore[no-untyped-def]
-    sym = np.zeros((1, N_SYM))
-    sym[0, S_SIZE_STEP] = 0.01
-    sym[0, S_AVG_PX] = np.nan
-    acct = np.zeros(N_ACCT)
-    acct[A_INITIAL] = acct[A_EQUITY] = acct[A_PEAK] = 10_000.0
+    sym = np.zeros(1, SYMBOL_DTYPE)
+    sym["size_step"][0] = 0.01
+    sym["avg_px"][0] = np.nan
+    acct = np.zeros(1, ACCOUNT_DTYPE)
+    acct["initial"][0] = acct["equity"][0] = acct["peak"][0] = 10_000.0
     ref = ReferenceBook()
     closed: list[float] = []
     for side, price, size, fee_rate in seq:
@@ -101,34 +88,34 @@ def test_random_fill_sequences_match_reference(seq, mark: float) -> None:  # typ
         ref.fill(side, price, size, fee)
         if not math.isnan(pnl):
             closed.append(pnl)
-    sym[0, S_LAST_PX] = mark
+    sym["last_px"][0] = mark
     mark_symbol_nb(sym, acct, 0)
-    assert sym[0, S_QTY] == pytest.approx(ref.qty, abs=1e-9)
+    assert sym["qty"][0] == pytest.approx(ref.qty, abs=1e-9)
     if ref.qty:
-        assert sym[0, S_AVG_PX] == pytest.approx(ref.avg(), rel=1e-9)
+        assert sym["avg_px"][0] == pytest.approx(ref.avg(), rel=1e-9)
     else:
-        assert math.isnan(sym[0, S_AVG_PX])
-    assert acct[A_REALIZED] == pytest.approx(ref.realized, rel=1e-9, abs=1e-6)
-    assert acct[A_FEES] == pytest.approx(ref.fees, rel=1e-9, abs=1e-9)
-    assert acct[A_UNREALIZED] == pytest.approx(ref.unrealized(mark), rel=1e-9, abs=1e-6)
+        assert math.isnan(sym["avg_px"][0])
+    assert acct["realized"][0] == pytest.approx(ref.realized, rel=1e-9, abs=1e-6)
+    assert acct["fees"][0] == pytest.approx(ref.fees, rel=1e-9, abs=1e-9)
+    assert acct["unrealized"][0] == pytest.approx(ref.unrealized(mark), rel=1e-9, abs=1e-6)
     expected_equity = 10_000.0 + ref.realized - ref.fees + ref.unrealized(mark)
-    assert acct[A_EQUITY] == pytest.approx(expected_equity, rel=1e-9)
+    assert acct["equity"][0] == pytest.approx(expected_equity, rel=1e-9)
     assert closed == pytest.approx(ref.trade_pnls, rel=1e-9, abs=1e-6)
 
 
 def test_partial_close_then_flip_by_hand() -> None:
-    sym = np.zeros((1, N_SYM))
-    sym[0, S_SIZE_STEP] = 0.001
-    sym[0, S_AVG_PX] = np.nan
-    acct = np.zeros(N_ACCT)
-    acct[A_INITIAL] = acct[A_EQUITY] = acct[A_PEAK] = 1000.0
+    sym = np.zeros(1, SYMBOL_DTYPE)
+    sym["size_step"][0] = 0.001
+    sym["avg_px"][0] = np.nan
+    acct = np.zeros(1, ACCOUNT_DTYPE)
+    acct["initial"][0] = acct["equity"][0] = acct["peak"][0] = 1000.0
     assert math.isnan(apply_fill_nb(sym, acct, 0, 1, 100.0, 2.0, 0.2))  # long 2 @ 100
     assert math.isnan(apply_fill_nb(sym, acct, 0, 1, 110.0, 2.0, 0.2))  # long 4 @ 105
-    assert sym[0, S_AVG_PX] == pytest.approx(105.0)
+    assert sym["avg_px"][0] == pytest.approx(105.0)
     assert math.isnan(apply_fill_nb(sym, acct, 0, -1, 115.0, 1.0, 0.1))  # partial close: +10
-    assert acct[A_REALIZED] == pytest.approx(10.0)
+    assert acct["realized"][0] == pytest.approx(10.0)
     pnl = apply_fill_nb(sym, acct, 0, -1, 95.0, 5.0, 0.5)  # close 3 (-30) and open short 2 @ 95
-    assert acct[A_REALIZED] == pytest.approx(-20.0)
-    assert sym[0, S_QTY] == pytest.approx(-2.0) and sym[0, S_AVG_PX] == pytest.approx(95.0)
+    assert acct["realized"][0] == pytest.approx(-20.0)
+    assert sym["qty"][0] == pytest.approx(-2.0) and sym["avg_px"][0] == pytest.approx(95.0)
     # the round trip: +10 - 30 realized, fees 0.2 + 0.2 + 0.1 + 0.3 (3/5 of the last fee)
     assert pnl == pytest.approx(-20.0 - 0.8)

@@ -35,19 +35,7 @@ from bot4.core.records import (
     STATE_HALTED,
     STATE_REDUCING,
 )
-from bot4.core.risk import risk_check_nb, size_for_signal_nb
-from bot4.core.state import (
-    A_EQUITY,
-    B_STATE,
-    I_CLOCK_NS,
-    I_ENTRY_COOLDOWN_UNTIL,
-    I_PAUSED,
-    I_RET_COUNT,
-    I_TRADING_STATE,
-    I_VAR_DIRTY,
-    S_LAST_PX,
-    S_QTY,
-)
+from bot4.core.risk import check_order_nb, size_for_signal_nb
 from tests.harness import make_core
 
 GENEROUS = dict(
@@ -62,13 +50,13 @@ GENEROUS = dict(
 def core_with(**overrides: object):  # type: ignore[no-untyped-def]
     core = make_core(**{**GENEROUS, **overrides})
     st = core.state
-    st.sym[:, S_LAST_PX] = 100.0
-    st.ist[I_CLOCK_NS] = 10**18
+    st.sym["last_px"] = 100.0
+    st.core["clock_ns"][0] = 10**18
     return core, st
 
 
 def check(st, s=0, side=1, price=100.0, size=1.0, stop=99.0, flags=0):  # type: ignore[no-untyped-def]
-    return int(risk_check_nb(st, s, side, price, size, stop, flags))
+    return int(check_order_nb(st, s, side, price, size, stop, flags))
 
 
 def test_a_plain_order_passes() -> None:
@@ -101,13 +89,13 @@ def test_sanity_and_stop_rules(kwargs: dict, reason: int) -> None:
 
 def test_no_market_price_yet() -> None:
     _, st = core_with()
-    st.sym[0, S_LAST_PX] = np.nan
+    st.sym["last_px"][0] = np.nan
     assert check(st) == REASON_NO_MARKET_PRICE
 
 
 def test_risk_per_trade_exactly_two_percent() -> None:
     _, st = core_with()
-    equity = st.acct[A_EQUITY]
+    equity = st.acct["equity"][0]
     size_at_limit = 0.02 * equity / 1.0  # entry 100, stop 99
     assert check(st, size=size_at_limit) == REASON_OK
     assert check(st, size=size_at_limit * 1.0001) == REASON_RISK_PER_TRADE
@@ -121,14 +109,14 @@ def test_max_order_notional_edge() -> None:
 
 def test_symbol_exposure_counts_position_and_working_orders() -> None:
     _, st = core_with(max_symbol_exposure_usd=10_000.0)
-    st.sym[0, S_QTY] = 50.0  # 5,000 held
+    st.sym["qty"][0] = 50.0  # 5,000 held
     assert check(st, size=50.0, stop=99.9) == REASON_OK
     assert check(st, size=50.01, stop=99.9) == REASON_SYMBOL_EXPOSURE
 
 
 def test_gross_exposure_edge() -> None:
     core, st = core_with(max_gross_exposure_usd=20_000.0)
-    st.sym[1, S_QTY] = 150.0  # 15,000 in the other symbol
+    st.sym["qty"][1] = 150.0  # 15,000 in the other symbol
     core.publish()  # re-marks exposures
     assert check(st, size=50.0, stop=99.9) == REASON_OK
     assert check(st, size=50.01, stop=99.9) == REASON_GROSS_EXPOSURE
@@ -142,17 +130,17 @@ def test_price_band_edges(price: float, reason: int) -> None:
 
 def test_correlation_limit_is_exclusive_at_point_seven() -> None:
     _, st = core_with()
-    st.sym[1, S_QTY] = 1.0
-    st.corr[0, 1] = st.corr[1, 0] = 0.7
+    st.sym["qty"][1] = 1.0
+    st.risk.corr[0, 1] = st.risk.corr[1, 0] = 0.7
     assert check(st) == REASON_CORRELATION
-    st.corr[0, 1] = st.corr[1, 0] = 0.6999
+    st.risk.corr[0, 1] = st.risk.corr[1, 0] = 0.6999
     assert check(st) == REASON_OK
 
 
 def test_correlated_hedge_is_not_refused() -> None:
     _, st = core_with()
-    st.sym[1, S_QTY] = -1.0  # short the other, long this: a hedge
-    st.corr[0, 1] = st.corr[1, 0] = 0.95
+    st.sym["qty"][1] = -1.0  # short the other, long this: a hedge
+    st.risk.corr[0, 1] = st.risk.corr[1, 0] = 0.95
     assert check(st) == REASON_OK
     assert check(st, side=-1, price=100.0, stop=101.0) == REASON_CORRELATION  # short both: the same bet
 
@@ -161,9 +149,9 @@ def test_var_limit_edge() -> None:
     # 100 samples of returns for symbol 0 whose worst is -5 %; VaR 99 % of 100 samples is the worst outcome
     rets = np.linspace(-0.05, 0.05, 100)
     _, st = core_with(var_window=100, var_confidence=0.99, max_var_frac=0.0005, correlation_min_samples=20)
-    st.rets[0, :100] = rets
-    st.ist[I_RET_COUNT] = 100
-    st.ist[I_VAR_DIRTY] = 1
+    st.risk.rets[0, :100] = rets
+    st.core["ret_count"][0] = 100
+    st.core["var_dirty"][0] = 1
     # buying 10 at 100 = 1,000 of value; worst sample loses 5 % = 50 = 0.0005 of 100,000 equity: at the limit
     assert check(st, size=10.0, stop=99.9) == REASON_OK
     assert check(st, size=10.01, stop=99.9) == REASON_VAR
@@ -174,14 +162,14 @@ def test_var_limit_edge() -> None:
 def test_order_rate_token_bucket_refills_on_the_market_clock() -> None:
     _, st = core_with(order_burst=3, max_orders_per_s=2.0)
     assert [check(st) for _ in range(4)] == [REASON_OK, REASON_OK, REASON_OK, REASON_ORDER_RATE]
-    st.ist[I_CLOCK_NS] += 500_000_000  # half a second: one token at 2 per second
+    st.core["clock_ns"][0] += 500_000_000  # half a second: one token at 2 per second
     assert check(st) == REASON_OK
     assert check(st) == REASON_ORDER_RATE
 
 
 def test_protective_exits_skip_the_rate_bucket() -> None:
     _, st = core_with(order_burst=1)
-    st.sym[0, S_QTY] = 2.0
+    st.sym["qty"][0] = 2.0
     assert check(st) == REASON_OK
     assert check(st) == REASON_ORDER_RATE
     assert check(st, side=-1, size=2.0, stop=np.nan, flags=FLAG_STOP_EXIT | FLAG_REDUCE_ONLY) == REASON_OK
@@ -189,8 +177,8 @@ def test_protective_exits_skip_the_rate_bucket() -> None:
 
 def test_halted_admits_only_protective_reductions() -> None:
     _, st = core_with()
-    st.sym[0, S_QTY] = 2.0
-    st.ist[I_TRADING_STATE] = STATE_HALTED
+    st.sym["qty"][0] = 2.0
+    st.core["trading_state"][0] = STATE_HALTED
     assert check(st) == REASON_HALTED
     assert check(st, side=-1, size=1.0, stop=np.nan) == REASON_HALTED
     assert check(st, side=-1, size=2.0, stop=np.nan, flags=FLAG_STOP_EXIT) == REASON_OK
@@ -199,8 +187,8 @@ def test_halted_admits_only_protective_reductions() -> None:
 
 def test_reducing_admits_only_reductions() -> None:
     _, st = core_with()
-    st.sym[0, S_QTY] = 2.0
-    st.ist[I_TRADING_STATE] = STATE_REDUCING
+    st.sym["qty"][0] = 2.0
+    st.core["trading_state"][0] = STATE_REDUCING
     assert check(st) == REASON_REDUCING
     assert check(st, side=-1, size=1.0, stop=np.nan) == REASON_OK
     assert check(st, side=-1, size=2.5, price=100.0, stop=101.0) == REASON_REDUCING
@@ -213,20 +201,20 @@ def test_reduce_only_flag_refuses_an_increase() -> None:
 
 def test_breakers_cooldown_and_pause() -> None:
     core, st = core_with()
-    n_venues = st.venue_tokens.shape[0]
-    st.brk[0, B_STATE] = BREAKER_OPEN
+    n_venues = st.risk.tokens.shape[0]
+    st.brk["state"][0] = BREAKER_OPEN
     assert check(st) == REASON_VENUE_BREAKER
-    st.brk[0, B_STATE] = 0
-    st.brk[n_venues, B_STATE] = BREAKER_OPEN
+    st.brk["state"][0] = 0
+    st.brk["state"][n_venues] = BREAKER_OPEN
     assert check(st) == REASON_FEED_STALE
-    st.sym[0, S_QTY] = 1.0
+    st.sym["qty"][0] = 1.0
     assert check(st, side=-1, size=1.0, stop=np.nan) == REASON_OK  # exits still allowed on a stale feed
-    st.sym[0, S_QTY] = 0.0
-    st.brk[n_venues, B_STATE] = 0
-    st.ist[I_ENTRY_COOLDOWN_UNTIL] = st.ist[I_CLOCK_NS] + 1
+    st.sym["qty"][0] = 0.0
+    st.brk["state"][n_venues] = 0
+    st.core["entry_cooldown_until"][0] = st.core["clock_ns"][0] + 1
     assert check(st) == REASON_COOLDOWN
-    st.ist[I_ENTRY_COOLDOWN_UNTIL] = 0
-    st.ist[I_PAUSED] = 1
+    st.core["entry_cooldown_until"][0] = 0
+    st.core["paused"][0] = 1
     assert check(st) == REASON_PAUSED
     assert check(st, flags=FLAG_MANUAL) == REASON_OK
 
@@ -239,5 +227,5 @@ def test_sizing_two_percent_rule_and_step() -> None:
     core2, st2 = core_with(max_order_notional_usd=5_000.0)
     assert size_for_signal_nb(st2, 0, 1, 100.0, 99.0) == pytest.approx(50.0)  # clipped by notional
     assert size_for_signal_nb(st2, 0, 1, 100.0, 100.0) == 0.0  # no stop distance: dropped
-    st2.acct[A_EQUITY] = 1e-9
+    st2.acct["equity"][0] = 1e-9
     assert size_for_signal_nb(st2, 0, 1, 100.0, 99.0) == 0.0  # rounds to zero: dropped

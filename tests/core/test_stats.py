@@ -140,7 +140,7 @@ def test_engine_snapshots_copy_the_histograms_in_use_exactly() -> None:
     for v in (300, 310, 900):
         hist_record_nb(live, base, v)
     core.publish()
-    published = core.state.pub_stats[base + HIST_HEADER : base + HIST_HEADER + HIST_BUCKETS]
+    published = core.state.pub.stats[base + HIST_HEADER : base + HIST_HEADER + HIST_BUCKETS]
     assert published.sum() > 3  # buckets from before the reset remain in the published block, outside the range
     snap = core.snapshot()
     assert np.array_equal(snap.stats.data, live)

@@ -11,21 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot4.core.state import (
-    N_SP,
-    N_SS,
-    SP_ENTRY_Z,
-    SP_EXIT_Z,
-    SP_FAST,
-    SP_LOOKBACK,
-    SP_SLOW,
-    SP_STOP_FRAC,
-    SP_TP_FRAC,
-    SP_WINDOW,
-    STRAT_BREAKOUT,
-    STRAT_EMA_CROSS,
-    STRAT_ZSCORE,
-)
+from bot4.core.state import STRAT_BREAKOUT, STRAT_EMA_CROSS, STRAT_PARAMS_DTYPE, STRAT_STATE_DTYPE, STRAT_ZSCORE
 from bot4.core.strategy import SIG_BUY, SIG_FLAT, SIG_NONE, SIG_SELL, stop_price_nb, strategy_on_price_nb
 
 
@@ -103,12 +89,12 @@ def ref_zscore(prices: np.ndarray, window: int, entry: float, exit_z: float) -> 
 
 
 def run_kernel(kind: int, prices: np.ndarray, **params: float) -> list[tuple[int, int]]:
-    sp = np.zeros((1, N_SP))
-    ss = np.zeros((1, N_SS))
-    names = {"fast": SP_FAST, "slow": SP_SLOW, "lookback": SP_LOOKBACK, "window": SP_WINDOW, "entry": SP_ENTRY_Z, "exit": SP_EXIT_Z}
+    sp = np.zeros(1, STRAT_PARAMS_DTYPE)
+    ss = np.zeros(1, STRAT_STATE_DTYPE)
+    names = {"fast": "fast", "slow": "slow", "lookback": "lookback", "window": "window", "entry": "entry_z", "exit": "exit_z"}
     for key, value in params.items():
-        sp[0, names[key]] = value
-    hist = np.zeros((1, int(max(sp[0, SP_LOOKBACK], sp[0, SP_WINDOW], 2))))
+        sp[names[key]][0] = value
+    hist = np.zeros((1, int(max(sp["lookback"][0], sp["window"][0], 2))))
     out = []
     for i, p in enumerate(prices):
         sig = strategy_on_price_nb(kind, sp, ss, hist, 0, float(p))
@@ -142,8 +128,8 @@ def test_zscore_on_real_trades(shared_data: Path) -> None:
 
 
 def test_every_signal_has_a_stop_on_the_losing_side() -> None:
-    sp = np.zeros((1, N_SP))
-    sp[0, SP_STOP_FRAC] = 0.01
-    sp[0, SP_TP_FRAC] = 0.0
+    sp = np.zeros(1, STRAT_PARAMS_DTYPE)
+    sp["stop_frac"][0] = 0.01
+    sp["tp_frac"][0] = 0.0
     assert stop_price_nb(sp, 0, SIG_BUY, 100.0) == pytest.approx(99.0)
     assert stop_price_nb(sp, 0, SIG_SELL, 100.0) == pytest.approx(101.0)

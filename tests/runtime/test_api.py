@@ -10,6 +10,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from bot4.compose import serve
 from bot4.runtime.api import ApiError, ControlApi, load_token
 from bot4.runtime.config import AppConfig
 from bot4.runtime.engine import Engine
@@ -17,7 +18,7 @@ from bot4.runtime.engine import Engine
 
 async def _with_engine(cfg: AppConfig, state_dir: Path, body):  # type: ignore[no-untyped-def]
     engine = Engine(cfg, state_dir)
-    task = asyncio.create_task(engine.run())
+    task = asyncio.create_task(serve(engine))
     base = f"http://{cfg.runtime.api_addr}"
     token = (state_dir / "api_token").read_text().strip() if (state_dir / "api_token").exists() else None
     try:

@@ -7,7 +7,7 @@ from pathlib import Path
 import numba.core.config
 import pytest
 
-from bot4.runtime.cli import first_start_notice, main
+from bot4.cli import first_start_notice, main
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:

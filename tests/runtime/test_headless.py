@@ -30,7 +30,7 @@ def headless(state_dir: Path, *extra: str, speed: float = 50.0) -> subprocess.Po
     env.pop("BOT4_API_TOKEN", None)
     api = [] if "--api-addr" in extra else ["--api-addr", f"127.0.0.1:{free_port()}"]
     cmd = [
-        sys.executable, "-m", "bot4.runtime.cli", "--headless", "--state-dir", str(state_dir), "--speed", str(speed),
+        sys.executable, "-m", "bot4.cli", "--headless", "--state-dir", str(state_dir), "--speed", str(speed),
         "--metrics-addr", "", *api, *extra,
     ]
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -158,7 +158,7 @@ def test_crash_and_restart_rebuild_the_journal_state(tmp_path: Path) -> None:
     assert snap.trading_state == "HALTED" and not engine.gate_open
     assert snap.peak_equity >= held.peak_equity
     assert snap.fees == pytest.approx(sum(held.fees.values()))
-    assert int(engine.core.state.ist[6]) == held.order_seq  # I_ORDER_SEQ: new ids never repeat old ones
+    assert int(engine.core.state.core["order_seq"][0]) == held.order_seq  # new ids never repeat old ones
     engine.journal.close()
     # restarting did not send anything: no order rows were added by the restore
     db = sqlite3.connect(journal)

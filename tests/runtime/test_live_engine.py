@@ -18,10 +18,11 @@ from pathlib import Path
 
 import pytest
 
+from bot4.compose import serve
 from bot4.core.records import SIDE_BUY
+from bot4.localexchange.server import LocalExchange
 from bot4.runtime.config import AppConfig, load_config
 from bot4.runtime.engine import Engine
-from bot4.venues.exchange_server import LocalExchange
 from tests.runtime.conftest import free_port
 
 KEY = "Zx81ff0cH2pQ4yTq0b2dU5yFfF3gKkq0hZ3tWmM8ryS1eN7aVv6jLb9oPp4cXx2u"
@@ -59,7 +60,7 @@ async def test_engine_trades_through_ccxt_against_the_local_exchange(
     port = free_port()
     engine = Engine(live_app_config(exchange, f"127.0.0.1:{port}"), tmp_path / "state")
     with caplog.at_level(logging.DEBUG):
-        run = asyncio.create_task(engine.run(run_for=60))
+        run = asyncio.create_task(serve(engine, run_for=60))
         for _ in range(600):  # live ticks reach the core over the websocket
             if engine.core.snapshot().positions()[0].last_px > 0:
                 break
@@ -104,7 +105,7 @@ def test_cli_without_keys_says_which_variables_to_set(tmp_path: Path) -> None:
     )
     env = {"PATH": "/usr/bin:/bin", "HOME": str(Path.home())}
     r = subprocess.run(
-        [sys.executable, "-m", "bot4.runtime.cli", "--headless", "--config", str(cfg), "--run-for", "5"],
+        [sys.executable, "-m", "bot4.cli", "--headless", "--config", str(cfg), "--run-for", "5"],
         capture_output=True, text=True, env=env, timeout=300,
     )
     assert r.returncode == 1

@@ -9,7 +9,7 @@ import threading
 
 import orjson
 
-from bot4.runtime.logs import BackgroundHandler, JsonFormatter, RepeatedEvent, event, setup_logging
+from bot4.logs import BackgroundHandler, JsonFormatter, RepeatedEvent, event, setup_logging
 
 
 def test_json_lines_carry_the_event_its_fields_and_never_a_secret() -> None:

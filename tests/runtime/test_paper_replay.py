@@ -23,7 +23,7 @@ async def test_paper_market_orders_meet_the_market_at_their_decision_time(
     engine = Engine(cfg, state_dir)
     assert await engine.run(run_for=10.0) == 0
     ps = engine.venue.state
-    latency_ns = int(ps.params[2])
+    latency_ns = int(ps.params["latency_ns"][0])
     ticks = engine.ticks
     ts, sym, kind = ticks["ts_exch_ns"], ticks["symbol_id"], ticks["kind"]
     batch_ns = int(cfg.replay.batch_ms * 1e6 * cfg.replay.speed)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from bot4.compose import serve
 from bot4.runtime.config import AppConfig
 from bot4.runtime.engine import Engine
 from bot4.runtime.metrics import METRIC_FAMILIES
@@ -102,7 +103,7 @@ async def _run(app_config: AppConfig, state_dir: Path, body) -> None:  # type: i
     port = free_port()
     cfg = replace(app_config, runtime=replace(app_config.runtime, metrics_addr=f"127.0.0.1:{port}", api_addr=""))
     engine = Engine(cfg, state_dir)
-    task = asyncio.create_task(engine.run())
+    task = asyncio.create_task(serve(engine))
     try:
         for _ in range(100):
             try:

@@ -39,8 +39,7 @@ from bot4.core.records import (
 )
 from bot4.core.ring import Ring
 from bot4.core.runner import Core
-from bot4.core.state import S_MIN_SIZE, S_PRICE_TICK, S_SIZE_STEP
-from bot4.venues.exchange_server import LocalExchange
+from bot4.localexchange.server import LocalExchange
 from bot4.venues.live import CcxtVenue, build_client
 from bot4.venues.live_config import LiveConfig, VenueError
 
@@ -82,9 +81,14 @@ def live_config(ex: LocalExchange, **kw: Any) -> LiveConfig:
 
 
 @pytest.fixture
-async def venue(exchange: LocalExchange) -> AsyncIterator[CcxtVenue]:
-    core = Core(live_core_config())
-    v = CcxtVenue(core, live_config(exchange), client=build_client(live_config(exchange), ENV))
+def core() -> Core:
+    return Core(live_core_config())
+
+
+@pytest.fixture
+async def venue(exchange: LocalExchange, core: Core) -> AsyncIterator[CcxtVenue]:
+    cfg = live_config(exchange)
+    v = CcxtVenue(cfg, core.instruments(), core.breakers(), client=build_client(cfg, ENV))
     yield v
     await v.close()
 
@@ -154,15 +158,15 @@ async def wait_price(ex: LocalExchange, symbol: str = "BTC/USDT") -> float:
 
 
 async def test_connect_loads_markets_into_the_instrument_table_and_reads_the_balance(
-    exchange: LocalExchange, venue: CcxtVenue
+    exchange: LocalExchange, venue: CcxtVenue, core: Core
 ) -> None:
-    st = venue.core.state
-    st.sym[0, S_SIZE_STEP] = 0.5  # a wrong configured step: the venue's own replaces it
+    st = core.state
+    st.sym["size_step"][0] = 0.5  # a wrong configured step: the venue's own replaces it
     await venue.connect([])
-    for s, ins in enumerate(venue.core.config.instruments):
-        assert st.sym[s, S_SIZE_STEP] == pytest.approx(ins.size_step)
-        assert st.sym[s, S_PRICE_TICK] == pytest.approx(ins.price_tick)
-        assert st.sym[s, S_MIN_SIZE] == pytest.approx(ins.min_size)
+    for s, ins in enumerate(core.config.instruments):
+        assert st.sym["size_step"][s] == pytest.approx(ins.size_step)
+        assert st.sym["price_tick"][s] == pytest.approx(ins.price_tick)
+        assert st.sym["min_size"][s] == pytest.approx(ins.min_size)
     assert venue.markets["BTC/USDT"]["id"] == "BTCUSDT"
     assert venue.balance["total"]["USDT"] == pytest.approx(100_000.0)
     assert exchange.requests["/api/v3/exchangeInfo"] == 1
@@ -234,7 +238,8 @@ async def test_reconciliation_cancels_our_orders_and_leaves_foreign_ones(exchang
     finally:
         await outsider.close()
     core = Core(live_core_config())
-    venue = CcxtVenue(core, live_config(exchange), client=build_client(live_config(exchange), ENV))
+    cfg = live_config(exchange)
+    venue = CcxtVenue(cfg, core.instruments(), core.breakers(), client=build_client(cfg, ENV))
     try:
         await venue.connect([{"coid": 4004, "symbol": "BTC/USDT", "side": 1, "size": 0.01, "filled": 0.0}])
     finally:
@@ -258,7 +263,8 @@ async def test_bad_signature_and_bad_key_are_refused_as_binance_does(exchange: L
         await wrong_key.close()
     # the adapter says so at start, naming the cause, never the key
     core = Core(live_core_config())
-    venue = CcxtVenue(core, live_config(exchange), client=build_client(live_config(exchange), {**ENV, "BOT4_BINANCE_SECRET": "x" * 64}))
+    bad_secret = build_client(live_config(exchange), {**ENV, "BOT4_BINANCE_SECRET": "x" * 64})
+    venue = CcxtVenue(live_config(exchange), core.instruments(), core.breakers(), client=bad_secret)
     try:
         with pytest.raises(VenueError, match="refused the API key") as info:
             await venue.connect([])
@@ -284,9 +290,11 @@ def transitions(core: Core, breaker_id: int = 0) -> list[tuple[str, str, str]]:
 
 
 @pytest.mark.parametrize("fault", ["429", "500", "503", "timeout"])
-async def test_server_faults_open_the_venue_breaker_and_it_recovers(exchange: LocalExchange, venue: CcxtVenue, fault: str) -> None:
+async def test_server_faults_open_the_venue_breaker_and_it_recovers(
+    exchange: LocalExchange, venue: CcxtVenue, core: Core, fault: str
+) -> None:
     await venue.connect([])
-    transitions(venue.core)
+    transitions(core)
     exchange.inject(fault, 3)  # consecutive_failures = 3
     stopping = asyncio.Event()
     poll = asyncio.create_task(venue.run_poll(stopping))
@@ -294,7 +302,7 @@ async def test_server_faults_open_the_venue_breaker_and_it_recovers(exchange: Lo
     try:
         end = time.monotonic() + 20
         while time.monotonic() < end:
-            seen += transitions(venue.core)
+            seen += transitions(core)
             if seen and seen[-1][1] == "CLOSED":
                 break
             await asyncio.sleep(0.05)
@@ -326,7 +334,8 @@ async def test_an_open_breaker_refuses_orders_without_sending_them(exchange: Loc
 async def test_a_timed_out_order_is_looked_up_not_guessed(exchange: LocalExchange) -> None:
     """The send times out but the venue executes it (it answers after 1.5 s, the client gives up at 1 s)."""
     cfg = live_config(exchange, heartbeat_s=600.0)  # no heartbeat to take the injected faults
-    venue = CcxtVenue(Core(live_core_config()), cfg, client=build_client(cfg, ENV))
+    core = Core(live_core_config())
+    venue = CcxtVenue(cfg, core.instruments(), core.breakers(), client=build_client(cfg, ENV))
     try:
         await _timed_out_orders(exchange, venue)
     finally:
@@ -391,7 +400,7 @@ async def test_a_silent_feed_opens_its_breaker_and_live_data_closes_it_again(exc
     cfg = replace(cfg, feed_breaker=BreakerConfig(stale_after_s=0.4, open_timeout_s=0.3, probes=2, consecutive_failures=3))
     core = Core(cfg)
     live = live_config(exchange, heartbeat_s=0.1)
-    venue = CcxtVenue(core, live, client=build_client(live, ENV))
+    venue = CcxtVenue(live, core.instruments(), core.breakers(), client=build_client(live, ENV))
     stopping = asyncio.Event()
     seen: list[tuple[str, str, str]] = []
     tasks: list[asyncio.Task[None]] = []

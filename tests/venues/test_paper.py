@@ -90,7 +90,7 @@ def test_marketable_limit_takes_liquidity_and_ioc_rest_expires() -> None:
 def test_stop_market_triggers_on_the_trade_and_stop_limit_rests() -> None:
     m = Market()
     m.bbo(100.0, 100.5)
-    m.px.state.sym[0, 0] = 1.0  # hold 1 so the sell stop is allowed as reduce-only
+    m.px.state.sym["qty"][0] = 1.0  # hold 1 so the sell stop is allowed as reduce-only
     s1 = m.px.create_order(BTC, "stop_market", "sell", 1.0, params={"stopPrice": 98.0, "reduceOnly": True})
     s2 = m.px.create_order(BTC, "stop_limit", "buy", 1.0, 103.0, params={"stopPrice": 102.0})
     m.trade(99.0)

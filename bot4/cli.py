@@ -1,4 +1,7 @@
-"""The ``bot4-tui`` command: the workstation, or (``--headless``) the same engine as a server process."""
+"""The ``bot4-tui`` command: the workstation, or (``--headless``) the same engine as a server process.
+
+It parses and checks the command line, then hands over to the composition root (:mod:`bot4.compose`).
+"""
 
 from __future__ import annotations
 
@@ -6,19 +9,16 @@ import argparse
 import asyncio
 import logging
 import os
-import signal
 import sys
 from dataclasses import replace
 from pathlib import Path
 
-import platformdirs
-
 import bot4
 from bot4.core.config import ConfigError
+from bot4.logs import event, setup_logging
 from bot4.runtime.api import ApiError
 from bot4.runtime.config import AppConfig, load_config, parse_addr
 from bot4.runtime.journal import JournalError
-from bot4.runtime.logs import event, setup_logging
 from bot4.venues.live_config import VenueError
 
 log = logging.getLogger("bot4.cli")
@@ -66,21 +66,6 @@ def resolve_config(args: argparse.Namespace) -> AppConfig:
     return replace(cfg, runtime=rt, replay=replay)
 
 
-def state_dir_of(cfg: AppConfig) -> Path:
-    return Path(cfg.runtime.state_dir or platformdirs.user_data_dir("bot4"))
-
-
-async def run_headless(cfg: AppConfig, run_for: float | None) -> int:
-    from bot4.runtime.engine import Engine
-
-    engine = Engine(cfg, state_dir_of(cfg))
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, engine.request_stop)
-    loop.add_signal_handler(signal.SIGUSR1, lambda: engine.kill("signal"))
-    return await engine.run(run_for)
-
-
 def first_start_notice() -> str | None:
     """A line to show before the first start compiles the core (nothing when compiled kernels are cached)."""
     import numba.core.config
@@ -103,19 +88,19 @@ def main(argv: list[str] | None = None) -> int:
     notice = None if args.connect else first_start_notice()
     if notice:
         print(notice, file=sys.stderr, flush=True)
+    from bot4 import compose
+
     if args.headless:
         setup_logging(cfg.runtime.log_format, cfg.runtime.log_file)
         try:
-            return asyncio.run(run_headless(cfg, args.run_for))
+            return asyncio.run(compose.run_headless(cfg, args.run_for))
         except (JournalError, ApiError, VenueError, ValueError, OSError) as exc:
             event(log, "fatal", logging.ERROR, error=str(exc))
             print(f"bot4: {exc}", file=sys.stderr)
             return 1
-    from bot4.ui.app import run_tui
-
     token = args.token or os.environ.get("BOT4_API_TOKEN", "")
     try:
-        return run_tui(cfg, state_dir_of(cfg), connect=args.connect, token=token, run_for=args.run_for)
+        return compose.run_tui(cfg, compose.state_dir_of(cfg), connect=args.connect, token=token, run_for=args.run_for)
     except (JournalError, ApiError, VenueError, ValueError, OSError, ConnectionError) as exc:
         print(f"bot4: {exc}", file=sys.stderr)
         return 1

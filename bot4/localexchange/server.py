@@ -3,7 +3,7 @@
 It lets the real ccxt client (``ccxt.binance`` / ``ccxt.pro.binance`` with their API URLs pointed here) trade
 without internet: tests use it for the live path, and a user can rehearse a live configuration against it::
 
-    python -m bot4.venues.exchange_server --port 8765      # key and secret from BOT4_BINANCE_API_KEY / _SECRET
+    python -m bot4.localexchange --port 8765      # key and secret from BOT4_BINANCE_API_KEY / _SECRET
 
 What it serves (the calls bot4's ccxt adapter makes):
 
@@ -51,7 +51,7 @@ from bot4.venues.live_config import LiveConfig
 from bot4.venues.paper import PaperConfig, PaperExchange, _ccxt
 from bot4.venues.replay import load_sample
 
-log = logging.getLogger("bot4.exchange_server")
+log = logging.getLogger("bot4.localexchange")
 
 FAULTS = ("429", "500", "503", "timeout")
 ORDER_TYPES = {"MARKET": "market", "LIMIT": "limit", "STOP_LOSS": "stop_market", "STOP_LOSS_LIMIT": "stop_limit"}
@@ -585,7 +585,7 @@ class LocalExchange:
 
 def main(argv: list[str] | None = None) -> int:
     """Run a local exchange until interrupted (keys from BOT4_BINANCE_API_KEY / BOT4_BINANCE_SECRET)."""
-    ap = argparse.ArgumentParser(prog="python -m bot4.venues.exchange_server", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m bot4.localexchange", description=__doc__.split("\n\n")[0])
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=8765)
     ap.add_argument("--speed", type=float, default=10.0, help="replay clock rate (1 = real time)")

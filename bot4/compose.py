@@ -1,0 +1,124 @@
+"""The composition root: the one place that builds the engine, the control API, the metrics exporter and the app.
+
+The engine knows nothing of what serves it; the UI renders what a source gives it. :func:`serve` runs an engine with
+the services its config asks for (API, exporter) around it; :func:`run_local` puts the workstation on top; the CLI
+and the tests call these, so what a test runs is what a user runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import platformdirs
+
+from bot4.runtime.api import ControlApi, load_token
+from bot4.runtime.config import AppConfig, parse_addr
+from bot4.runtime.engine import Engine
+from bot4.runtime.metrics import Exporter
+from bot4.ui.app import Bot4App, UiLogHandler
+from bot4.ui.source import LocalSource
+
+
+def state_dir_of(cfg: AppConfig) -> Path:
+    return Path(cfg.runtime.state_dir or platformdirs.user_data_dir("bot4"))
+
+
+def make_engine(cfg: AppConfig, state_dir: Path | None = None) -> Engine:
+    return Engine(cfg, state_dir if state_dir is not None else state_dir_of(cfg))
+
+
+@contextlib.asynccontextmanager
+async def services(engine: Engine) -> AsyncIterator[None]:
+    """The control API and the Prometheus exporter the engine's config asks for, for as long as the block runs."""
+    rt = engine.config.runtime
+    api = exporter = None
+    try:
+        if rt.api_addr:
+            host, port = parse_addr(rt.api_addr, "runtime.api_addr")
+            token, from_env = load_token(engine.state_dir)
+            api = ControlApi(engine, host, port, token, from_env)
+            await api.start()
+        if rt.metrics_addr:
+            mhost, mport = parse_addr(rt.metrics_addr, "runtime.metrics_addr")
+            exporter = Exporter(engine, mhost, mport)
+        yield
+    finally:
+        if api is not None:
+            await api.stop()
+        if exporter is not None:
+            exporter.close()
+
+
+async def serve(engine: Engine, run_for: float | None = None) -> int:
+    """Run ``engine`` with its services until it stops (or ``run_for`` seconds); the exit code."""
+    try:
+        async with services(engine):
+            return await engine.run(run_for)
+    except BaseException:
+        engine.journal.close()  # an engine that never started (a dead venue, a port taken) leaves nothing open
+        raise
+
+
+async def run_headless(cfg: AppConfig, run_for: float | None) -> int:
+    engine = make_engine(cfg)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, engine.request_stop)
+    loop.add_signal_handler(signal.SIGUSR1, lambda: engine.kill("signal"))
+    return await serve(engine, run_for)
+
+
+def make_app(engine: Engine, run_for: float | None = None) -> Bot4App:
+    """The workstation on an in-process engine (the snapshot tests build it the same way)."""
+    return Bot4App(LocalSource(engine), run_for=run_for)
+
+
+async def run_local(cfg: AppConfig, state_dir: Path, run_for: float | None, headless: bool = False) -> int:
+    """The default: engine and UI in this process; returns the exit code."""
+    engine = make_engine(cfg, state_dir)
+    app = make_app(engine, run_for)
+    handler = UiLogHandler(app)
+    logging.getLogger("bot4").addHandler(handler)
+    logging.getLogger("bot4").setLevel(logging.INFO)
+    runner = asyncio.create_task(serve(engine))
+
+    def engine_ended(task: asyncio.Task[int]) -> None:
+        # an engine that cannot start (a dead venue) or that failed: never leave a screen that looks live
+        if app.is_running and (task.cancelled() or task.exception() is not None or task.result() != 0):
+            app.exit(return_code=1)
+
+    runner.add_done_callback(engine_ended)
+    try:
+        await app.run_async(headless=headless)
+    finally:
+        engine.request_stop()
+        code = await runner  # re-raises what stopped the engine: the CLI says it
+        logging.getLogger("bot4").removeHandler(handler)
+    return code
+
+
+async def run_remote(url: str, token: str, run_for: float | None, headless: bool = False) -> int:
+    """Attach the workstation to a headless engine's control API."""
+    from bot4.ui.remote import RemoteSource
+
+    source = RemoteSource(url, token)
+    await source.start()
+    app = Bot4App(source, run_for=run_for)  # type: ignore[arg-type]
+    try:
+        await app.run_async(headless=headless)
+    finally:
+        await source.close()
+    return 0
+
+
+def run_tui(cfg: AppConfig, state_dir: Path, connect: str | None, token: str, run_for: float | None) -> int:
+    if connect:
+        if not token:
+            raise ValueError("--connect needs the engine's API token: pass --token or set BOT4_API_TOKEN")
+        return asyncio.run(run_remote(connect, token, run_for))
+    return asyncio.run(run_local(cfg, state_dir, run_for))

@@ -1,0 +1,130 @@
+"""What the engine watches while it runs, and the recent activity the UI and the API show.
+
+:class:`Watchers` runs every ``WATCH_PERIOD_S``: trading-state changes from the core are journaled and logged (and
+reopen the execution gate when the core leaves HALTED), breaker transitions are logged and kept, refusals are
+logged once a second per symbol, side and reason with their count, a file named KILL in the state dir trips the
+kill switch, prices are sampled for the chart, and equity is journaled each second.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from bot4.core.records import (
+    BREAKER_STATE_NAMES,
+    CAUSE_NAMES,
+    ORDER_DTYPE,
+    STATE_CAUSE_NAMES,
+    STATE_CHANGE_DTYPE,
+    STATE_HALTED,
+    STATE_NAMES,
+    TRANSITION_DTYPE,
+)
+from bot4.core.runner import Core
+from bot4.logs import RepeatedEvent, event
+from bot4.runtime.execution import Execution
+from bot4.runtime.grid import sleep_on_grid
+from bot4.runtime.journal import Journal
+
+log = logging.getLogger("bot4.engine")
+
+WATCH_PERIOD_S = 0.1  # the watchers' cadence (the UI's too: with the feed's default 100 ms, one wake-up for all)
+PRICE_SAMPLE_S = 0.25
+EQUITY_JOURNAL_S = 1.0
+
+
+class Watchers:
+    """The engine's periodic chores on the asyncio thread, and the activity they keep for the views."""
+
+    def __init__(self, core: Core, journal: Journal, execution: Execution, kill_file: Path,
+                 kill: Callable[[str], object]) -> None:
+        self.core = core
+        self.journal = journal
+        self.execution = execution
+        self.kill_file = kill_file
+        self.kill = kill
+        self.recent_rejects: deque[dict[str, object]] = deque(maxlen=200)
+        self.recent_transitions: deque[dict[str, object]] = deque(maxlen=100)
+        self.price_history: dict[str, deque[tuple[float, float]]] = {s: deque(maxlen=600) for s in core.symbols}
+        # refusals come in bursts (every signal of a cool-down): a line per symbol, side and reason a second at most
+        self.reject_log = RepeatedEvent(log, "order_rejected", period_s=1.0)
+        self._states = np.zeros(64, STATE_CHANGE_DTYPE)
+        self._trans = np.zeros(64, TRANSITION_DTYPE)
+        self._rejects = np.zeros(256, ORDER_DTYPE)
+        self._last_prices = 0.0
+        self._last_equity = 0.0
+
+    async def run(self, stopping: object) -> None:
+        while not stopping.is_set():  # type: ignore[attr-defined]
+            self.once()
+            await sleep_on_grid(WATCH_PERIOD_S)
+
+    def once(self) -> None:
+        self._state_changes()
+        self._transitions()
+        now = time.monotonic()
+        self._refusals(now)
+        if self.kill_file.exists():
+            self.kill_file.unlink(missing_ok=True)
+            self.kill("file")
+        if now - self._last_prices >= PRICE_SAMPLE_S:
+            wall = time.time()
+            for p in self.core.snapshot().positions():
+                if p.last_px == p.last_px:
+                    self.price_history[p.symbol].append((wall, p.last_px))
+            self._last_prices = now
+        if now - self._last_equity >= EQUITY_JOURNAL_S:
+            snap = self.core.snapshot()
+            self.journal.append_equity(snap.equity, snap.peak_equity)
+            self._last_equity = now
+
+    def _state_changes(self) -> None:
+        ring = self.core.parts.state_log
+        n = ring.pop_many(self._states) if ring.depth else 0
+        for c in self._states[:n]:
+            frm, to, cause = int(c["from_state"]), int(c["to_state"]), int(c["cause"])
+            halt_seq = int(self.core.state.core["halt_seq"][0])
+            self.journal.append_state(frm, to, cause, halt_seq, float(c["equity"]), float(c["drawdown"]))
+            event(
+                log,
+                "trading_state",
+                logging.WARNING if to != 0 else logging.INFO,
+                frm=STATE_NAMES[frm],
+                to=STATE_NAMES[to],
+                cause=STATE_CAUSE_NAMES.get(cause, "?"),
+                equity=float(c["equity"]),
+                drawdown=float(c["drawdown"]),
+            )
+            if to != STATE_HALTED:
+                self.execution.reopen_gate()
+
+    def _transitions(self) -> None:
+        ring = self.core.parts.transitions
+        m = ring.pop_many(self._trans) if ring.depth else 0
+        for t in self._trans[:m]:
+            view = {
+                "ts": time.time(),
+                "breaker": self.core.breaker_names[int(t["breaker_id"])],
+                "from": BREAKER_STATE_NAMES[int(t["from_state"])],
+                "to": BREAKER_STATE_NAMES[int(t["to_state"])],
+                "cause": CAUSE_NAMES[int(t["cause"])],
+            }
+            self.recent_transitions.append(view)
+            event(log, "breaker", logging.WARNING, breaker=view["breaker"], frm=view["from"], to=view["to"],
+                  cause=view["cause"])
+
+    def _refusals(self, now: float) -> None:
+        ring = self.core.parts.rejects
+        k = ring.pop_many(self._rejects) if ring.depth else 0
+        for o in self._rejects[:k]:
+            view = self.execution.order_view(o)
+            self.recent_rejects.append(view)
+            key = (view["symbol"], view["side"], view["reason"])
+            self.reject_log.add(now, key, symbol=view["symbol"], side=view["side"], reason=view["reason"])
+        self.reject_log.flush(now)

@@ -1,0 +1,257 @@
+"""Between the core and the venue: the execution gate, the journal before every hand-over, and the open-order book.
+
+Orders from the core are committed to the journal, then handed to the venue, unless the gate is closed (the kill
+switch), in which case new orders are refused back to the core (journaled as refused) and only cancels pass.
+Execution reports from the venue are committed to the journal, then handed to the core. The execution loop sleeps
+on the core's eventfd and wakes for orders, venue reports (``kick``) or a kill.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections import deque
+
+import numpy as np
+
+from bot4.core.records import (
+    ACTION_CANCEL,
+    EXEC_CANCELED,
+    EXEC_EXPIRED,
+    EXEC_FILL,
+    EXEC_REJECTED,
+    FILL_DTYPE,
+    LIQUIDITY_MAKER,
+    ORDER_DTYPE,
+    ORDER_TYPE_NAMES,
+    REASON_NAMES,
+)
+from bot4.core.ring import RING_HEAD, RING_TAIL, Ring
+from bot4.core.runner import Core
+from bot4.logs import event
+from bot4.runtime.journal import Journal
+from bot4.venues.base import Venue
+
+log = logging.getLogger("bot4.execution")
+
+VENUE_GATE_CLOSED = 90  # reason code of orders refused by the closed execution gate
+IDLE_S = 0.25  # the execution loop's longest sleep with nothing to do (it is woken for work)
+OPEN_ORDERS_KEPT = 500  # a venue that never answers must not grow the open-order book without bound
+
+
+def _wake(waiter: asyncio.Future[None] | None) -> None:
+    if waiter is not None and not waiter.done():
+        waiter.set_result(None)
+
+
+class Execution:
+    """The execution side of one engine (asyncio thread only)."""
+
+    def __init__(self, core: Core, venue: Venue, journal: Journal) -> None:
+        self.core = core
+        self.venue = venue
+        self.journal = journal
+        self.symbols = core.symbols
+        self.gate_open = True
+        self.to_venue = Ring(ORDER_DTYPE, 1 << 12, "to_venue")
+        self._orders_buf = np.zeros(4096, ORDER_DTYPE)
+        self._reports_buf = np.zeros(4096, FILL_DTYPE)
+        self._gated = np.zeros(4096, FILL_DTYPE)
+        self._waiter: asyncio.Future[None] | None = None  # the loop's sleep, cut short by kick()
+        # recent activity for the views (plain dicts, newest last)
+        self.recent_orders: deque[dict[str, object]] = deque(maxlen=200)
+        self.recent_fills: deque[dict[str, object]] = deque(maxlen=200)
+        self.open_orders: dict[int, dict[str, object]] = {}  # working orders at the venue, by client order id
+        venue.on_report = self.kick
+
+    def kick(self) -> None:
+        """Something for the execution loop (orders from the core, a venue report, a kill): wake it now."""
+        _wake(self._waiter)
+
+    def close_gate(self) -> None:
+        self.gate_open = False
+
+    def reopen_gate(self) -> None:
+        if not self.gate_open:
+            self.gate_open = True
+            event(log, "gate_reopened")
+
+    # --- orders out -------------------------------------------------------------------------------------------------
+    def pump_orders(self) -> int:
+        """Hand the core's orders to the venue (through the journal and the gate); how many went."""
+        ring = self.core.parts.orders
+        if ring.ctrl[RING_HEAD] == ring.ctrl[RING_TAIL]:
+            return 0  # nothing waiting: skip the call into compiled code
+        n = ring.pop_many(self._orders_buf)
+        if n == 0:
+            return 0
+        orders = self._orders_buf[:n]
+        for o in orders[-50:]:
+            self.recent_orders.append(self.order_view(o))
+        if self.gate_open:
+            self.journal.append_orders(orders, self.symbols)
+            pushed = self.to_venue.push_many(orders)
+            self._track_orders(orders)
+        else:
+            pushed = self._gate_refuse(orders)
+        self.venue.pump(self.to_venue)
+        return pushed
+
+    def _gate_refuse(self, orders: np.ndarray) -> int:
+        """The gate is closed: cancels go on, new orders are refused back to the core (journaled as such)."""
+        cancels = orders[orders["action"] == ACTION_CANCEL]
+        refused = orders[orders["action"] != ACTION_CANCEL]
+        self.journal.append_orders(cancels, self.symbols)
+        self.journal.append_orders(refused, self.symbols, gated=True)
+        pushed = self.to_venue.push_many(cancels)
+        self._track_orders(cancels)
+        if len(refused):
+            rep = self._gated[: len(refused)]
+            rep[:] = 0
+            rep["client_order_id"] = refused["client_order_id"]
+            rep["symbol_id"] = refused["symbol_id"]
+            rep["side"] = refused["side"]
+            rep["kind"] = EXEC_REJECTED
+            rep["reason"] = VENUE_GATE_CLOSED
+            rep["ts_in_ns"] = time.monotonic_ns()
+            self.journal.append_reports(rep, self.symbols)
+            self.core.parts.fills.push_many(rep)
+            self.core.notify()
+            event(log, "gate_refused", logging.WARNING, orders=len(refused))
+        return pushed
+
+    # --- reports in -------------------------------------------------------------------------------------------------
+    def pump_reports(self) -> int:
+        """Hand the venue's execution reports to the core (through the journal); how many."""
+        ring = self.venue.reports
+        if ring.ctrl[RING_HEAD] == ring.ctrl[RING_TAIL]:
+            return 0
+        buf = self._reports_buf
+        m = ring.pop_many(buf)
+        if m:
+            reports = buf[:m]
+            self._note_fills(reports)
+            self.journal.append_reports(reports, self.symbols)
+            self._track_reports(reports)
+            pushed = 0
+            while pushed < m:
+                pushed += self.core.parts.fills.push_many(reports[pushed:])
+                self.core.notify()
+        return m
+
+    def _note_fills(self, reports: np.ndarray) -> None:
+        for r in reports[reports["kind"] == EXEC_FILL]:
+            self.recent_fills.append(
+                {
+                    "ts": time.time(),
+                    "coid": int(r["client_order_id"]),
+                    "symbol": self.symbols[int(r["symbol_id"])],
+                    "side": "buy" if int(r["side"]) > 0 else "sell",
+                    "price": float(r["price"]),
+                    "size": float(r["size"]),
+                    "fee": float(r["fee"]),
+                    "liquidity": "maker" if int(r["liquidity"]) == LIQUIDITY_MAKER else "taker",
+                }
+            )
+
+    async def catch_up(self, held: np.ndarray, count: int) -> None:
+        """A replay batch the core has decided on: its orders reach the venue first, then the venue replays it."""
+        self.pump_orders()
+        applied = self.venue.on_ticks(held, 0, count)
+        while applied < count:  # the venue's report ring is full: hand reports on, then go on
+            self.pump_reports()
+            await asyncio.sleep(0)
+            applied += self.venue.on_ticks(held, applied, count - applied)
+
+    # --- the open-order book ------------------------------------------------------------------------------------------
+    def _track_orders(self, orders: np.ndarray) -> None:
+        """Orders handed to the venue join the open-order book (the orders pane); a cancel marks its order."""
+        for o in orders:
+            coid = int(o["client_order_id"])
+            if int(o["action"]) == ACTION_CANCEL:
+                if coid in self.open_orders:
+                    self.open_orders[coid]["cancelling"] = True
+                continue
+            view = self.order_view(o)
+            view["filled"] = 0.0
+            view["cancelling"] = False
+            self.open_orders[coid] = view
+        while len(self.open_orders) > OPEN_ORDERS_KEPT:
+            self.open_orders.pop(next(iter(self.open_orders)))
+
+    def _track_reports(self, reports: np.ndarray) -> None:
+        for r in reports:
+            coid = int(r["client_order_id"])
+            view = self.open_orders.get(coid)
+            if view is None:
+                continue
+            kind = int(r["kind"])
+            if kind == EXEC_FILL:
+                view["filled"] = float(view["filled"]) + float(r["size"])  # type: ignore[arg-type]
+                if float(r["leaves"]) <= 1e-12:
+                    del self.open_orders[coid]
+            elif kind in (EXEC_CANCELED, EXEC_EXPIRED, EXEC_REJECTED):
+                del self.open_orders[coid]
+
+    def order_view(self, o: np.void) -> dict[str, object]:
+        s = int(o["symbol_id"])
+        reason = int(o["reject_reason"])
+        return {
+            "ts": time.time(),
+            "coid": int(o["client_order_id"]),
+            "symbol": self.symbols[s] if 0 <= s < len(self.symbols) else "?",
+            "action": "cancel" if int(o["action"]) == ACTION_CANCEL else "submit",
+            "side": "buy" if int(o["side"]) > 0 else "sell",
+            "type": ORDER_TYPE_NAMES.get(int(o["order_type"]), "?"),
+            "price": float(o["price"]),
+            "stop_px": float(o["stop_px"]),
+            "size": float(o["size"]),
+            "reason": REASON_NAMES[reason] if 0 <= reason < len(REASON_NAMES) else "?",
+        }
+
+    # --- the loop -------------------------------------------------------------------------------------------------------
+    def _core_output(self) -> None:
+        """The core signalled its eventfd: orders wait in the execution ring."""
+        try:
+            os.eventfd_read(self.core.output_fd())
+        except BlockingIOError:
+            pass
+        self.kick()
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        loop = asyncio.get_running_loop()
+        fd = self.core.output_fd()
+        loop.add_reader(fd, self._core_output)
+        try:
+            while not stopping.is_set():
+                if self.pump_orders() + self.pump_reports():
+                    await asyncio.sleep(0)  # let the rest of the loop run, then look again
+                    continue
+                # quiet: sleep until the core signals orders (its eventfd), a command or a venue report kicks, or
+                # IDLE_S passes (a safety net: nothing waits on it). The core signals every order that reaches the
+                # ring after arm_output, so a cancel that follows its fill wakes this loop too.
+                if self.core.arm_output() == 0:
+                    self._waiter = waiter = loop.create_future()
+                    timer = loop.call_later(IDLE_S, _wake, waiter)
+                    await waiter
+                    timer.cancel()
+                    self._waiter = None
+        finally:
+            loop.remove_reader(fd)
+
+    async def settle(self, timeout_s: float) -> bool:
+        """Hand orders and reports on until the venue holds nothing in flight (bounded); True when it settled.
+
+        Orders still in flight when a live adapter stops would fill unseen and leave the journal behind the venue.
+        """
+        end = time.monotonic() + timeout_s
+        while True:
+            self.pump_orders()
+            self.pump_reports()
+            if not self.venue.busy():
+                return True
+            if time.monotonic() >= end:
+                return False
+            await asyncio.sleep(0.02)

@@ -1,0 +1,79 @@
+"""A restart: the journal's positions, fees, equity peak, order sequence and trading state back into core and venue.
+
+A halted engine comes back HALTED, with the execution gate closed and the re-arm cool-down running. Orders the
+journal left open are closed in the journal: the paper venue starts empty, and a live venue reconciles at
+``start`` (it cancels what it still holds of them; the core that placed them is gone).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+
+import numpy as np
+
+from bot4.core.records import EXEC_CANCELED, FILL_DTYPE, STATE_CAUSE_RESTORE, STATE_HALTED, STATE_NAMES
+from bot4.core.runner import Core
+from bot4.logs import event
+from bot4.runtime.journal import Journal, Restored
+from bot4.venues.base import Venue
+
+log = logging.getLogger("bot4.restore")
+
+
+def restore(journal: Journal, core: Core, venue: Venue, initial_equity: float) -> Restored:
+    """Apply what the journal holds; what it held (``Restored.empty`` for a fresh journal)."""
+    r = journal.restore()
+    if r.empty:
+        event(log, "journal_fresh", path=str(journal.path))
+        return r
+    st = core.state
+    positions: dict[int, tuple[float, float, float, float]] = {}
+    for s, sym in enumerate(core.symbols):
+        qty, avg = r.positions.get(sym, (0.0, math.nan))
+        positions[s] = (qty, avg, r.realized.get(sym, 0.0), r.fees.get(sym, 0.0))
+        row = st.sym[s]
+        row["qty"], row["avg_px"], row["realized"], row["fees"] = positions[s]
+    realized, fees = sum(r.realized.values()), sum(r.fees.values())
+    st.acct["realized"] = realized
+    st.acct["fees"] = fees
+    venue.restore(positions, realized, fees)
+    acct, c = st.acct[0], st.core[0]
+    if not math.isnan(r.peak_equity):
+        acct["peak"] = max(acct["peak"], r.peak_equity)
+    c["var_dirty"] = 1  # positions set from outside the fill path: the risk views are rebuilt on first use
+    c["order_seq"] = r.order_seq
+    c["halt_seq"] = r.halt_seq
+    if r.trading_state != c["trading_state"]:
+        c["trading_state"] = r.trading_state
+        c["state_since_ns"] = time.monotonic_ns()
+        if r.trading_state == STATE_HALTED:
+            c["rearm_after_ns"] = time.monotonic_ns() + int(st.params[0]["rearm_cooldown_ns"])
+        equity = r.last_equity if not math.isnan(r.last_equity) else initial_equity
+        journal.append_state(r.trading_state, r.trading_state, STATE_CAUSE_RESTORE, r.halt_seq, equity, 0.0)
+    if r.open_orders:
+        _close_left_open(journal, core.symbols, r.open_orders)
+    core.publish()
+    event(
+        log,
+        "journal_restored",
+        positions={k: v[0] for k, v in r.positions.items()},
+        fills=r.fills,
+        trading_state=STATE_NAMES[r.trading_state],
+        peak_equity=r.peak_equity,
+        order_seq=r.order_seq,
+    )
+    return r
+
+
+def _close_left_open(journal: Journal, symbols: tuple[str, ...], left_open: list[dict[str, object]]) -> None:
+    gone = np.zeros(len(left_open), FILL_DTYPE)
+    for i, o in enumerate(left_open):
+        gone[i]["client_order_id"] = o["coid"]
+        gone[i]["kind"] = EXEC_CANCELED
+        gone[i]["symbol_id"] = symbols.index(str(o["symbol"]))
+        gone[i]["side"] = o["side"]
+        gone[i]["leaves"] = float(o["size"]) - float(o["filled"])  # type: ignore[arg-type]
+        event(log, "reconcile_order_gone", logging.WARNING, coid=o["coid"], symbol=o["symbol"], leaves=gone[i]["leaves"])
+    journal.append_reports(gone, symbols)
