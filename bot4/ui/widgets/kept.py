@@ -7,6 +7,9 @@ every frame, so the box spans the screen and every widget answers at 10 Hz: abou
 machine, most of a repaint. A widget with ``KeepLines`` answers with the strips it gave last time when none of the
 lines asked for was marked for repaint since then (Textual marks them on every refresh, style, theme or size change)
 and it is asked for the same region with the same line filters.
+
+The marks are Textual's private state; they are read through ``bot4.ui.textual_private``, which says what each name
+is and falls back to Textual's ordinary path when one is gone.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from textual import events
 from textual.containers import Container
 from textual.screen import Screen
 from textual.widgets import Footer, RichLog
+
+from bot4.ui.textual_private import dirty_lines, repaint_now
 
 if TYPE_CHECKING:
     from textual.geometry import Region
@@ -31,15 +36,12 @@ class KeepLines:
     def render_lines(self, crop: Region) -> list[Strip]:
         key = (crop, self.size, tuple(self.get_line_filters()))  # type: ignore[attr-defined]
         kept = self._kept
-        dirty = self._styles_cache._dirty_lines  # type: ignore[attr-defined]
-        if kept is not None and kept[0] == key and (not dirty or dirty.isdisjoint(crop.line_range)):
+        dirty = dirty_lines(self)  # type: ignore[arg-type]
+        if kept is not None and kept[0] == key and dirty is not None and dirty.isdisjoint(crop.line_range):
             return kept[1]
         strips: list[Strip] = super().render_lines(crop)  # type: ignore[misc]
         self._kept = (key, strips)
         return strips
-
-
-PENDING = ("_layout_required", "_scroll_required", "_repaint_required", "_recompose_required", "_dirty_widgets")
 
 
 class MainScreen(KeepLines, Screen):  # type: ignore[misc]
@@ -48,15 +50,12 @@ class MainScreen(KeepLines, Screen):  # type: ignore[misc]
     When its widgets have asked for a repaint, a Textual screen resumes its update timer when it goes idle; the timer
     repaints at once, then sleeps to its next 1/60 s tick before it parks again, one more wake-up of the thread per
     frame with nothing to do. This screen repaints at once itself (what the timer would do, one frame per idle) and
-    leaves the timer parked; anything it does not recognise goes the usual way.
+    leaves the timer parked; anything it does not recognise goes the usual way. Textual calls this handler before
+    the Screen's own idle handler, which then finds nothing pending.
     """
 
-    async def _on_idle(self, event: events.Idle) -> None:
-        repaint = getattr(self, "_on_timer_update", None)
-        pending = any(getattr(self, name, False) for name in PENDING)
-        if repaint is not None and pending and self.is_current and not getattr(self.app, "_batch_count", 0):
-            repaint()
-        await super()._on_idle(event)
+    def on_idle(self, event: events.Idle) -> None:
+        repaint_now(self)
 
 
 class Grid(KeepLines, Container):  # type: ignore[misc]

@@ -9,7 +9,8 @@ resolution: about 0.6 ms a line, warm): the pane reads the few tags bot4's views
 combination of tags' style from Textual once, so the colours are Textual's own. Anything else in a line (a backslash,
 a tag it does not know) goes through Textual's markup parser, then the same drawing. Long lines are cut at the border.
 The changed row on screen is then the cached row's border and padding around the new text (``render_lines``), not
-the styles cache's whole line drawing again.
+the styles cache's whole line drawing again. The styles cache's rows, marks and width are Textual's private state,
+reached through ``bot4.ui.textual_private`` (which falls back to Textual's way when one is gone).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from textual.widget import Widget
 from bot4.ui import render
 from bot4.ui.markup import parse_line
 from bot4.ui.source import View
+from bot4.ui.textual_private import cached_rows, dirty_lines, styles_cache_width
 from bot4.ui.widgets.kept import KeepLines
 
 
@@ -84,24 +86,22 @@ class Pane(KeepLines, Widget):  # type: ignore[misc]
         Textual draws a changed content row by asking ``render_line`` for it and then adding the padding and border
         (with the widget's colours, tint and opacity worked out again); with a plain frame (no tint, opacity or
         hatch) the border and padding of a content row do not change when its text does, so a changed
-        row is the cached row's two ends around the new text. Anything else goes Textual's way."""
-        try:
-            strips = self._redraw_rows(crop)
-        except AttributeError:  # a Textual whose styles cache is not the one this was written against
-            strips = None
+        row is the cached row's two ends around the new text. Anything else goes Textual's way, and so does a Textual
+        whose styles cache is not the one this was written against."""
+        strips = self._redraw_rows(crop)
         if strips is None:
             return super().render_lines(crop)
         self._kept = ((crop, self.size, tuple(self.get_line_filters())), strips)
         return strips
 
     def _redraw_rows(self, crop: Region) -> list[Strip] | None:
-        cache = self._styles_cache
-        rows, dirty = cache._cache, cache._dirty_lines
+        rows, dirty = cached_rows(self), dirty_lines(self)
         width, height = self.outer_size
         styles = self.styles
         if (
-            not dirty
-            or cache._width != width
+            rows is None
+            or not dirty
+            or styles_cache_width(self) != width
             or len(rows) < height
             or crop.column_span != (0, width)
             or styles.tint.a
