@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import statistics
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -34,9 +33,9 @@ from bot4.core.state import (
     S_QTY,
     S_SAMPLE_PX,
 )
-from bot4.venues.replay import load_csv, merge_by_time, repeat_shifted
+from bot4.venues.replay import load_csv, merge_by_time, repeat_shifted, sample_path
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "l2"
+# the package's shipped sample (bot4/data: the hftbacktest capture, the same files as ../shared/data/l2)
 BTC_TRADES = "binance_spot_BTCUSDT_20240808T2354_20240809T0005_trades.csv.gz"
 ETH_TRADES = "binance_spot_ETHUSDT_20240808T2354_20240809T0005_trades.csv.gz"
 GENEROUS = dict(
@@ -47,13 +46,6 @@ GENEROUS = dict(
     order_burst=1_000_000_000,
     max_orders_per_s=1e9,
 )
-
-
-def data_file(name: str) -> Path:
-    path = DATA / name
-    if not path.exists():
-        raise SystemExit(f"bench needs the shared market data at {path}")
-    return path
 
 
 @kernel
@@ -113,8 +105,8 @@ def drive_threaded(core: Core, ticks: np.ndarray, chunk: int = 512) -> float:
 
 
 def real_ticks(total: int) -> np.ndarray:
-    btc = load_csv(data_file(BTC_TRADES), 0)[0]
-    eth = load_csv(data_file(ETH_TRADES), 1)[0]
+    btc = load_csv(sample_path(BTC_TRADES), 0)[0]
+    eth = load_csv(sample_path(ETH_TRADES), 1)[0]
     return repeat_shifted(merge_by_time([btc, eth]), total)
 
 
@@ -259,7 +251,7 @@ def latency_figures(quick: bool) -> tuple[float, float, float, float, int]:
     )
     core = Core(cfg)
     st = core.state
-    base = load_csv(data_file(BTC_TRADES), 0)[0]
+    base = load_csv(sample_path(BTC_TRADES), 0)[0]
     rng = np.random.default_rng(3)
     # every symbol replays a different stretch of the real trades, so their returns are not one series
     parts = []

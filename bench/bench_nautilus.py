@@ -3,8 +3,9 @@
     pip install nautilus_trader          # an optional bench dependency, never a runtime one
     python bench/run.py --only nautilus  # or: python bench/bench_nautilus.py [--ticks N]
 
-The data: every Binance spot BTC/USDT trade of the recorded 11-minute capture in ``../shared/data/l2`` (19,904
-trades), repeated back to back with shifted timestamps up to 1,000,000 ticks. Both sides get exactly those ticks.
+The data: every Binance spot BTC/USDT trade of the recorded 11-minute capture the package ships in ``bot4/data``
+(19,904 trades), repeated back to back with shifted timestamps up to 1,000,000 ticks. Both sides get exactly those
+ticks.
 
 The strategy, the same on both sides: EMAs of the trade price (fast 200, slow 500 ticks, seeded with the first price,
 alpha = 2 / (n + 1)); once the slow EMA has seen 500 prices, every change of sign of (fast - slow) flips the position
@@ -44,9 +45,9 @@ from bot4.core.records import SIDE_BUY, TICK_TRADE  # noqa: E402
 from bot4.core.runner import Core  # noqa: E402
 from bot4.venues.backtest import run_backtest  # noqa: E402
 from bot4.venues.paper import PaperConfig, PaperExchange  # noqa: E402
-from bot4.venues.replay import load_csv, repeat_shifted  # noqa: E402
+from bot4.venues.replay import load_csv, repeat_shifted, sample_path  # noqa: E402
 
-DATA = ROOT.parent / "shared" / "data" / "l2" / "binance_spot_BTCUSDT_20240808T2354_20240809T0005_trades.csv.gz"
+DATA = sample_path("binance_spot_BTCUSDT_20240808T2354_20240809T0005_trades.csv.gz")  # the package's shipped sample
 FAST, SLOW = 200, 500
 ORDER_NOTIONAL_USD = 1_000.0
 TAKER_FEE = 0.0005
