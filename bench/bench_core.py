@@ -110,7 +110,7 @@ def real_ticks(total: int) -> np.ndarray:
     return repeat_shifted(merge_by_time([btc, eth]), total)
 
 
-# --- pure-Python baseline: the same tick path ---------------------------------------------------------------------------
+# --- pure-Python baseline: the same tick path -------------------------------------------------------------------------
 
 
 class PythonTickPath:
@@ -209,7 +209,8 @@ class PythonTickPath:
 
     def run(self, ticks: np.ndarray) -> int:
         sent = 0
-        for ts, s, price in zip(ticks["ts_exch_ns"].tolist(), ticks["symbol_id"].tolist(), ticks["price"].tolist(), strict=True):
+        cols = (ticks["ts_exch_ns"].tolist(), ticks["symbol_id"].tolist(), ticks["price"].tolist())
+        for ts, s, price in zip(*cols, strict=True):
             if not (price > 0):
                 continue
             self.last[s] = price

@@ -246,12 +246,26 @@ def run(quick: bool) -> list[Figure]:
     ours, theirs = compare(1_000_000, 1 if quick else 3)  # NautilusTrader: about 15 s per round here
     a, b = med(ours), med(theirs)
     ra, rb = a.ticks / a.seconds, b.ticks / b.seconds
-    note_a = f"{a.ticks:,} ticks {a.seconds:.2f} s, {a.orders} orders {a.fills} fills, pnl {a.pnl:,.2f} fees {a.fees:,.2f}"
-    note_b = f"NautilusTrader {version}: {b.seconds:.2f} s, {b.orders} orders {b.fills} fills, pnl {b.pnl:,.2f} fees {b.fees:,.2f}"
+    note_a = (
+        f"{a.ticks:,} ticks {a.seconds:.2f} s, {a.orders} orders {a.fills} fills, pnl {a.pnl:,.2f} fees {a.fees:,.2f}"
+    )
+    note_b = (
+        f"NautilusTrader {version}: {b.seconds:.2f} s, {b.orders} orders {b.fills} fills, "
+        f"pnl {b.pnl:,.2f} fees {b.fees:,.2f}"
+    )
     return [
-        Figure("replay_path_vs_nt_ticks_per_s", ra, "tick/s", baseline="nautilus_ticks_per_s", higher_is_better=True, note=note_a),
+        Figure(
+            "replay_path_vs_nt_ticks_per_s",
+            ra,
+            "tick/s",
+            baseline="nautilus_ticks_per_s",
+            higher_is_better=True,
+            note=note_a,
+        ),
         Figure("nautilus_ticks_per_s", rb, "tick/s", higher_is_better=True, note=note_b),
-        Figure("replay_vs_nautilus_ratio", ra / rb, "x", ">= 20", higher_is_better=True, note="same ticks, EMA cross, fee"),
+        Figure(
+            "replay_vs_nautilus_ratio", ra / rb, "x", ">= 20", higher_is_better=True, note="same ticks, EMA cross, fee"
+        ),
     ]
 
 
@@ -267,9 +281,15 @@ def main(argv: list[str] | None = None) -> int:
     ours, theirs = compare(args.ticks, args.rounds)
     print(f"{'':10} {'wall s':>8} {'ticks/s':>12} {'orders':>8} {'fills':>8} {'pnl':>12} {'fees':>10} {'position':>10}")
     for s in (med(ours), med(theirs)):
-        print(f"{s.name:10} {s.seconds:8.3f} {s.ticks / s.seconds:12,.0f} {s.orders:8} {s.fills:8} {s.pnl:12,.2f} {s.fees:10,.2f} {s.position:10.5f}")
-    print(f"ratio (median runs): {(med(ours).ticks / med(ours).seconds) / (med(theirs).ticks / med(theirs).seconds):.1f}x  "
-          f"(bot4 runs {[round(s.seconds, 3) for s in ours]}, NautilusTrader {version} runs {[round(s.seconds, 3) for s in theirs]})")
+        print(
+            f"{s.name:10} {s.seconds:8.3f} {s.ticks / s.seconds:12,.0f} {s.orders:8} {s.fills:8} "
+            f"{s.pnl:12,.2f} {s.fees:10,.2f} {s.position:10.5f}"
+        )
+    ratio = (med(ours).ticks / med(ours).seconds) / (med(theirs).ticks / med(theirs).seconds)
+    print(
+        f"ratio (median runs): {ratio:.1f}x  (bot4 runs {[round(s.seconds, 3) for s in ours]}, "
+        f"NautilusTrader {version} runs {[round(s.seconds, 3) for s in theirs]})"
+    )
     return 0
 
 
