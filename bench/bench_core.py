@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import statistics
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -18,9 +17,9 @@ from bot4.core.ring import ring_advance_nb, ring_available_nb, ring_claim_nb, ri
 from bot4.core.risk import correlation_matrix_nb, rebuild_var_base_nb, refresh_risk_views_nb, risk_check_nb
 from bot4.core.runner import Core
 from bot4.core.state import RiskViews
-from bot4.venues.replay import load_csv, merge_by_time, repeat_shifted
+from bot4.venues.replay import load_csv, merge_by_time, repeat_shifted, sample_path
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "l2"
+# the package's shipped sample (bot4/data: the hftbacktest capture, the same files as ../shared/data/l2)
 BTC_TRADES = "binance_spot_BTCUSDT_20240808T2354_20240809T0005_trades.csv.gz"
 ETH_TRADES = "binance_spot_ETHUSDT_20240808T2354_20240809T0005_trades.csv.gz"
 GENEROUS = dict(
@@ -31,13 +30,6 @@ GENEROUS = dict(
     order_burst=1_000_000_000,
     max_orders_per_s=1e9,
 )
-
-
-def data_file(name: str) -> Path:
-    path = DATA / name
-    if not path.exists():
-        raise SystemExit(f"bench needs the shared market data at {path}")
-    return path
 
 
 @kernel
@@ -97,12 +89,12 @@ def drive_threaded(core: Core, ticks: np.ndarray, chunk: int = 512) -> float:
 
 
 def real_ticks(total: int) -> np.ndarray:
-    btc = load_csv(data_file(BTC_TRADES), 0)[0]
-    eth = load_csv(data_file(ETH_TRADES), 1)[0]
+    btc = load_csv(sample_path(BTC_TRADES), 0)[0]
+    eth = load_csv(sample_path(ETH_TRADES), 1)[0]
     return repeat_shifted(merge_by_time([btc, eth]), total)
 
 
-# --- pure-Python baseline: the same tick path ---------------------------------------------------------------------------
+# --- pure-Python baseline: the same tick path -------------------------------------------------------------------------
 
 
 class PythonTickPath:
@@ -201,7 +193,8 @@ class PythonTickPath:
 
     def run(self, ticks: np.ndarray) -> int:
         sent = 0
-        for ts, s, price in zip(ticks["ts_exch_ns"].tolist(), ticks["symbol_id"].tolist(), ticks["price"].tolist(), strict=True):
+        cols = (ticks["ts_exch_ns"].tolist(), ticks["symbol_id"].tolist(), ticks["price"].tolist())
+        for ts, s, price in zip(*cols, strict=True):
             if not (price > 0):
                 continue
             self.last[s] = price
@@ -243,7 +236,7 @@ def latency_figures(quick: bool) -> tuple[float, float, float, float, int]:
     )
     core = Core(cfg)
     st = core.state
-    base = load_csv(data_file(BTC_TRADES), 0)[0]
+    base = load_csv(sample_path(BTC_TRADES), 0)[0]
     rng = np.random.default_rng(3)
     # every symbol replays a different stretch of the real trades, so their returns are not one series
     parts = []

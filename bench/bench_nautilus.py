@@ -3,8 +3,9 @@
     pip install nautilus_trader          # an optional bench dependency, never a runtime one
     python bench/run.py --only nautilus  # or: python bench/bench_nautilus.py [--ticks N]
 
-The data: every Binance spot BTC/USDT trade of the recorded 11-minute capture in ``../shared/data/l2`` (19,904
-trades), repeated back to back with shifted timestamps up to 1,000,000 ticks. Both sides get exactly those ticks.
+The data: every Binance spot BTC/USDT trade of the recorded 11-minute capture the package ships in ``bot4/data``
+(19,904 trades), repeated back to back with shifted timestamps up to 1,000,000 ticks. Both sides get exactly those
+ticks.
 
 The strategy, the same on both sides: EMAs of the trade price (fast 200, slow 500 ticks, seeded with the first price,
 alpha = 2 / (n + 1)); once the slow EMA has seen 500 prices, every change of sign of (fast - slow) flips the position
@@ -44,9 +45,9 @@ from bot4.core.records import SIDE_BUY, TICK_TRADE  # noqa: E402
 from bot4.core.runner import Core  # noqa: E402
 from bot4.venues.backtest import run_backtest  # noqa: E402
 from bot4.venues.paper import PaperConfig, PaperExchange  # noqa: E402
-from bot4.venues.replay import load_csv, repeat_shifted  # noqa: E402
+from bot4.venues.replay import load_csv, repeat_shifted, sample_path  # noqa: E402
 
-DATA = ROOT.parent / "shared" / "data" / "l2" / "binance_spot_BTCUSDT_20240808T2354_20240809T0005_trades.csv.gz"
+DATA = sample_path("binance_spot_BTCUSDT_20240808T2354_20240809T0005_trades.csv.gz")  # the package's shipped sample
 FAST, SLOW = 200, 500
 ORDER_NOTIONAL_USD = 1_000.0
 TAKER_FEE = 0.0005
@@ -245,12 +246,26 @@ def run(quick: bool) -> list[Figure]:
     ours, theirs = compare(1_000_000, 1 if quick else 3)  # NautilusTrader: about 15 s per round here
     a, b = med(ours), med(theirs)
     ra, rb = a.ticks / a.seconds, b.ticks / b.seconds
-    note_a = f"{a.ticks:,} ticks {a.seconds:.2f} s, {a.orders} orders {a.fills} fills, pnl {a.pnl:,.2f} fees {a.fees:,.2f}"
-    note_b = f"NautilusTrader {version}: {b.seconds:.2f} s, {b.orders} orders {b.fills} fills, pnl {b.pnl:,.2f} fees {b.fees:,.2f}"
+    note_a = (
+        f"{a.ticks:,} ticks {a.seconds:.2f} s, {a.orders} orders {a.fills} fills, pnl {a.pnl:,.2f} fees {a.fees:,.2f}"
+    )
+    note_b = (
+        f"NautilusTrader {version}: {b.seconds:.2f} s, {b.orders} orders {b.fills} fills, "
+        f"pnl {b.pnl:,.2f} fees {b.fees:,.2f}"
+    )
     return [
-        Figure("replay_path_vs_nt_ticks_per_s", ra, "tick/s", baseline="nautilus_ticks_per_s", higher_is_better=True, note=note_a),
+        Figure(
+            "replay_path_vs_nt_ticks_per_s",
+            ra,
+            "tick/s",
+            baseline="nautilus_ticks_per_s",
+            higher_is_better=True,
+            note=note_a,
+        ),
         Figure("nautilus_ticks_per_s", rb, "tick/s", higher_is_better=True, note=note_b),
-        Figure("replay_vs_nautilus_ratio", ra / rb, "x", ">= 20", higher_is_better=True, note="same ticks, EMA cross, fee"),
+        Figure(
+            "replay_vs_nautilus_ratio", ra / rb, "x", ">= 20", higher_is_better=True, note="same ticks, EMA cross, fee"
+        ),
     ]
 
 
@@ -266,9 +281,15 @@ def main(argv: list[str] | None = None) -> int:
     ours, theirs = compare(args.ticks, args.rounds)
     print(f"{'':10} {'wall s':>8} {'ticks/s':>12} {'orders':>8} {'fills':>8} {'pnl':>12} {'fees':>10} {'position':>10}")
     for s in (med(ours), med(theirs)):
-        print(f"{s.name:10} {s.seconds:8.3f} {s.ticks / s.seconds:12,.0f} {s.orders:8} {s.fills:8} {s.pnl:12,.2f} {s.fees:10,.2f} {s.position:10.5f}")
-    print(f"ratio (median runs): {(med(ours).ticks / med(ours).seconds) / (med(theirs).ticks / med(theirs).seconds):.1f}x  "
-          f"(bot4 runs {[round(s.seconds, 3) for s in ours]}, NautilusTrader {version} runs {[round(s.seconds, 3) for s in theirs]})")
+        print(
+            f"{s.name:10} {s.seconds:8.3f} {s.ticks / s.seconds:12,.0f} {s.orders:8} {s.fills:8} "
+            f"{s.pnl:12,.2f} {s.fees:10,.2f} {s.position:10.5f}"
+        )
+    ratio = (med(ours).ticks / med(ours).seconds) / (med(theirs).ticks / med(theirs).seconds)
+    print(
+        f"ratio (median runs): {ratio:.1f}x  (bot4 runs {[round(s.seconds, 3) for s in ours]}, "
+        f"NautilusTrader {version} runs {[round(s.seconds, 3) for s in theirs]})"
+    )
     return 0
 
 

@@ -13,16 +13,17 @@ import pytest
 
 from bot4.core.state import STRAT_BREAKOUT, STRAT_EMA_CROSS, STRAT_PARAMS_DTYPE, STRAT_STATE_DTYPE, STRAT_ZSCORE
 from bot4.core.strategy import SIG_BUY, SIG_FLAT, SIG_NONE, SIG_SELL, stop_price_nb, strategy_on_price_nb
+from bot4.venues.replay import sample_path
 
 
-def trade_prices(shared_data: Path) -> np.ndarray:
-    path = shared_data / "l2" / "binance_spot_BTCUSDT_20240808T2354_20240809T0005_trades.csv.gz"
+def trade_prices() -> np.ndarray:
+    """Every BTC/USDT trade price of the package's sample (the hftbacktest capture, 19,904 trades)."""
+    path = sample_path("binance_spot_BTCUSDT_20240808T2354_20240809T0005_trades.csv.gz")
     with gzip.open(path, "rt") as fh:
         return np.array([float(r["price"]) for r in csv.DictReader(fh)])
 
 
-def bar_closes(shared_data: Path) -> np.ndarray:
-    path = shared_data / "ohlcv" / "binanceus_BTCUSDT_1m_20230301_20230321.norm.csv"
+def bar_closes(path: Path) -> np.ndarray:
     with open(path) as fh:
         return np.array([float(r["close"]) for r in csv.DictReader(fh)])
 
@@ -91,7 +92,9 @@ def ref_zscore(prices: np.ndarray, window: int, entry: float, exit_z: float) -> 
 def run_kernel(kind: int, prices: np.ndarray, **params: float) -> list[tuple[int, int]]:
     sp = np.zeros(1, STRAT_PARAMS_DTYPE)
     ss = np.zeros(1, STRAT_STATE_DTYPE)
-    names = {"fast": "fast", "slow": "slow", "lookback": "lookback", "window": "window", "entry": "entry_z", "exit": "exit_z"}
+    names = {
+        "fast": "fast", "slow": "slow", "lookback": "lookback", "window": "window", "entry": "entry_z", "exit": "exit_z"
+    }
     for key, value in params.items():
         sp[names[key]][0] = value
     hist = np.zeros((1, int(max(sp["lookback"][0], sp["window"][0], 2))))
@@ -104,23 +107,31 @@ def run_kernel(kind: int, prices: np.ndarray, **params: float) -> list[tuple[int
 
 
 @pytest.mark.parametrize(("fast", "slow"), [(12, 26), (50, 200)])
-def test_ema_cross_on_real_trades(shared_data: Path, fast: int, slow: int) -> None:
-    prices = trade_prices(shared_data)
+def test_ema_cross_on_real_trades(fast: int, slow: int) -> None:
+    prices = trade_prices()
     got = run_kernel(STRAT_EMA_CROSS, prices, fast=fast, slow=slow)
     assert got == ref_ema_cross(prices, fast, slow)
     assert len(got) > 10 and {s for _, s in got} == {SIG_BUY, SIG_SELL}
 
 
-@pytest.mark.parametrize("lookback", [20, 300])
-def test_breakout_on_real_bars(shared_data: Path, lookback: int) -> None:
-    prices = bar_closes(shared_data)[:8000]
+@pytest.mark.parametrize(
+    ("data", "rel", "bars", "lookback"),
+    [
+        # one day of LEAN's Binance BTC/BUSD 1-minute bars, shipped: 39 breakouts at lookback 20
+        ("test_data", "binance_spot_BTCBUSD_1m_20221213.norm.csv", 1440, 20),
+        # lookback 300 breaks out only 3 times in one day; 8,000 bars of the shared Binance.US set give 24
+        ("shared_data", "ohlcv/binanceus_BTCUSDT_1m_20230301_20230321.norm.csv", 8000, 300),
+    ],
+)
+def test_breakout_on_real_bars(request: pytest.FixtureRequest, data: str, rel: str, bars: int, lookback: int) -> None:
+    prices = bar_closes(request.getfixturevalue(data) / rel)[:bars]
     got = run_kernel(STRAT_BREAKOUT, prices, lookback=lookback)
     assert got == ref_breakout(prices, lookback)
     assert len(got) > 5
 
 
-def test_zscore_on_real_trades(shared_data: Path) -> None:
-    prices = trade_prices(shared_data)
+def test_zscore_on_real_trades() -> None:
+    prices = trade_prices()
     got = run_kernel(STRAT_ZSCORE, prices, window=200, entry=2.0, exit=0.5)
     ref = ref_zscore(prices, 200, 2.0, 0.5)
     assert got == ref

@@ -1,4 +1,4 @@
-"""Replay: the shipped sample and every shared format load; merged order is by time; bad rows counted."""
+"""Replay: the shipped sample, the test data and the shared files load; merged order is by time; bad rows counted."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from bot4.core.records import TICK_BAR, TICK_BBO, TICK_TRADE
 from bot4.core.runner import Core
 from bot4.venues.backtest import run_backtest
 from bot4.venues.paper import PaperExchange
-from bot4.venues.replay import load_csv, load_sample, merge_by_time, repeat_shifted
+from bot4.venues.replay import load_csv, load_sample, merge_by_time, repeat_shifted, sample_path
 
 
 def test_shipped_sample_loads_both_symbols_in_time_order() -> None:
@@ -26,20 +26,8 @@ def test_shipped_sample_loads_both_symbols_in_time_order() -> None:
     assert 50_000 < btc["price"].min() < btc["price"].max() < 70_000
 
 
-@pytest.mark.parametrize(
-    ("rel", "kind", "rows"),
-    [
-        ("trades/binance_spot_BTCUSDT_trades_20210108_000000_000046.norm.csv", TICK_TRADE, 2001),
-        ("trades/binance_spot_BTCUSDT_bbo_20210108_000000_000046.norm.csv", TICK_BBO, 451),
-        ("trades/binance_spot_XRPETH_aggtrades_20191011_20191013.norm.csv", TICK_TRADE, 12477),
-        ("ohlcv/binanceus_BTCUSDT_1m_20230301_20230321.norm.csv", TICK_BAR, 30240),
-        ("ohlcv/ftx_BTC-PERP_1m_20211231_20220201.norm.csv", TICK_BAR, 45031),
-        ("l2/binance_spot_ETHUSDT_20240808T2354_20240809T0005_trades.csv.gz", TICK_TRADE, 14515),
-        ("l2/binance_spot_ETHUSDT_20240808T2354_20240809T0005_bbo.csv.gz", TICK_BBO, 58758),
-    ],
-)
-def test_shared_formats_load(shared_data: Path, rel: str, kind: int, rows: int) -> None:
-    ticks, report = load_csv(shared_data / rel, 3)
+def check_load(path: Path, kind: int, rows: int) -> None:
+    ticks, report = load_csv(path, 3)
     assert report.rows == rows
     assert report.kept + sum(report.skipped.values()) == rows
     assert report.kept >= rows * 0.99
@@ -48,9 +36,45 @@ def test_shared_formats_load(shared_data: Path, rel: str, kind: int, rows: int) 
     assert np.all(np.diff(ticks["ts_exch_ns"]) >= 0)
 
 
-def test_bars_are_stamped_at_their_close(shared_data: Path) -> None:
-    ticks, _ = load_csv(shared_data / "ohlcv/binanceus_BTCUSDT_1m_20230301_20230321.norm.csv", 0)
-    assert ticks["ts_exch_ns"][0] == 1677628800000 * 1_000_000 + 60 * 10**9
+# Real files a plain clone has: the package's sample (bot4/data) and tests/data. Between them every kind the loader
+# reads (trades, top of book, candles), gzip-compressed and plain.
+HB = "binance_spot_{}_20240808T2354_20240809T0005_{}"
+
+
+@pytest.mark.parametrize(
+    ("where", "name", "kind", "rows"),
+    [
+        ("bot4/data", HB.format("ETHUSDT", "trades.csv.gz"), TICK_TRADE, 14515),
+        ("bot4/data", HB.format("ETHUSDT", "bbo.csv.gz"), TICK_BBO, 58758),
+        ("tests/data", HB.format("BTCUSDT", "trades.first1000.csv"), TICK_TRADE, 1000),
+        ("tests/data", HB.format("BTCUSDT", "bbo.first1000.csv"), TICK_BBO, 1000),
+        ("tests/data", "binance_spot_BTCBUSD_1m_20221213.norm.csv", TICK_BAR, 1440),
+        ("tests/data", "bybit_BTCUSDT_1m_20221213.norm.csv.gz", TICK_BAR, 1440),
+    ],
+)
+def test_shipped_formats_load(test_data: Path, where: str, name: str, kind: int, rows: int) -> None:
+    check_load(sample_path(name) if where == "bot4/data" else test_data / name, kind, rows)
+
+
+# Files only the shared set has: these sources may not be redistributed, so the tests skip without ../shared.
+@pytest.mark.parametrize(
+    ("rel", "kind", "rows"),
+    [
+        ("trades/binance_spot_BTCUSDT_trades_20210108_000000_000046.norm.csv", TICK_TRADE, 2001),
+        ("trades/binance_spot_BTCUSDT_bbo_20210108_000000_000046.norm.csv", TICK_BBO, 451),
+        ("trades/binance_spot_XRPETH_aggtrades_20191011_20191013.norm.csv", TICK_TRADE, 12477),
+        ("ohlcv/binanceus_BTCUSDT_1m_20230301_20230321.norm.csv", TICK_BAR, 30240),
+        ("ohlcv/ftx_BTC-PERP_1m_20211231_20220201.norm.csv", TICK_BAR, 45031),
+    ],
+)
+def test_shared_formats_load(shared_data: Path, rel: str, kind: int, rows: int) -> None:
+    check_load(shared_data / rel, kind, rows)
+
+
+def test_bars_are_stamped_at_their_close(test_data: Path) -> None:
+    # the file's first candle opens at 2022-12-13 00:00:00 UTC (1670889600000 ms); a 1-minute candle closes 60 s later
+    ticks, _ = load_csv(test_data / "binance_spot_BTCBUSD_1m_20221213.norm.csv", 0)
+    assert ticks["ts_exch_ns"][0] == 1670889600000 * 1_000_000 + 60 * 10**9
 
 
 def test_bad_rows_are_counted_and_skipped(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
