@@ -14,7 +14,8 @@ from bot4.core.config import CoreConfig, InstrumentConfig, RiskConfig, StrategyC
 from bot4.core.jit import kernel
 from bot4.core.records import ACTION_SUBMIT, EXEC_CANCELED
 from bot4.core.ring import ring_advance_nb, ring_available_nb, ring_claim_nb, ring_publish_nb, ring_slot_nb
-from bot4.core.risk import correlation_matrix_nb, rebuild_var_base_nb, refresh_risk_views_nb, risk_check_nb
+from bot4.core.risk import risk_check_nb
+from bot4.core.riskviews import correlation_matrix_nb, rebuild_var_base_nb, refresh_risk_views_nb
 from bot4.core.runner import Core
 from bot4.core.state import RiskViews
 from bot4.venues.replay import load_csv, merge_by_time, repeat_shifted, sample_path

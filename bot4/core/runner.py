@@ -15,27 +15,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bot4.core import records
 from bot4.core.breaker import BreakerBank
 from bot4.core.config import CoreConfig
 from bot4.core.instruments import Instruments
 from bot4.core.jit import bind
 from bot4.core.pool import POOL_HIGH_WATER, POOL_IN_USE, POOL_OVERFLOWS
 from bot4.core.publish import engine_publish_nb, engine_read_nb
-from bot4.core.records import (
-    BREAKER_STATE_NAMES,
-    CMD_CANCEL,
-    CMD_CANCEL_ALL,
-    CMD_FLATTEN,
-    CMD_KILL,
-    CMD_MANUAL_ORDER,
-    CMD_PAUSE,
-    CMD_REARM,
-    CMD_RESUME,
-    ORDER_LIMIT,
-    ORDER_MARKET,
-    REASON_NAMES,
-    STATE_NAMES,
-)
 from bot4.core.ring import RING_FULL, RING_HEAD, RING_HIGH_WATER, RING_TAIL
 from bot4.core.state import RING_ROWS, W_NOTIFY_FD, W_RUNNING, W_STOP, CoreParts, EngineState, Published, build_state
 from bot4.core.stats import StatsSnapshot
@@ -110,7 +96,7 @@ class CoreSnapshot:
 
     @property
     def trading_state(self) -> str:
-        return STATE_NAMES[self._int("trading_state")]
+        return records.STATE_NAMES[self._int("trading_state")]
 
     @property
     def state_since_ns(self) -> int:
@@ -158,7 +144,7 @@ class CoreSnapshot:
     @property
     def last_command(self) -> tuple[int, int, str]:
         """(sequence, kind, result) of the last command the core handled."""
-        return self._int("last_cmd_seq"), self._int("last_cmd_kind"), REASON_NAMES[self._int("last_cmd_reason")]
+        return self._int("last_cmd_seq"), self._int("last_cmd_kind"), records.REASON_NAMES[self._int("last_cmd_reason")]
 
     def _money(self, name: str) -> float:
         return float(self.acct[name])
@@ -230,7 +216,7 @@ class CoreSnapshot:
             out.append(
                 BreakerView(
                     name,
-                    BREAKER_STATE_NAMES[int(row["state"])],
+                    records.BREAKER_STATE_NAMES[int(row["state"])],
                     int(row["since_ns"]),
                     failed / calls if calls else 0.0,
                     int(row["last_latency_ns"]),
@@ -411,25 +397,25 @@ class Core:
         return seq
 
     def kill(self) -> int:
-        return self.send(CMD_KILL)
+        return self.send(records.CMD_KILL)
 
     def rearm(self, confirmation: int) -> int:
-        return self.send(CMD_REARM, arg=confirmation)
+        return self.send(records.CMD_REARM, arg=confirmation)
 
     def pause(self) -> int:
-        return self.send(CMD_PAUSE)
+        return self.send(records.CMD_PAUSE)
 
     def resume(self) -> int:
-        return self.send(CMD_RESUME)
+        return self.send(records.CMD_RESUME)
 
     def cancel(self, client_order_id: int) -> int:
-        return self.send(CMD_CANCEL, arg=client_order_id)
+        return self.send(records.CMD_CANCEL, arg=client_order_id)
 
     def cancel_all(self) -> int:
-        return self.send(CMD_CANCEL_ALL)
+        return self.send(records.CMD_CANCEL_ALL)
 
     def flatten(self) -> int:
-        return self.send(CMD_FLATTEN)
+        return self.send(records.CMD_FLATTEN)
 
     def manual_order(
         self,
@@ -449,8 +435,8 @@ class Core:
             "size": size,
             "stop_px": stop_px,
             "take_profit_px": take_profit_px,
-            "order_type": ORDER_MARKET if price is None else ORDER_LIMIT,
+            "order_type": records.ORDER_MARKET if price is None else records.ORDER_LIMIT,
         }
         if price is not None:
             fields["price"] = price
-        return self.send(CMD_MANUAL_ORDER, **fields)
+        return self.send(records.CMD_MANUAL_ORDER, **fields)

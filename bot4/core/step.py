@@ -49,16 +49,14 @@ from bot4.core.records import (
     TIF_IOC,
 )
 from bot4.core.ring import ring_advance_nb, ring_available_nb, ring_slot_nb
-from bot4.core.risk import (
+from bot4.core.risk import effective_position_nb, risk_check_nb, size_for_signal_nb
+from bot4.core.riskviews import (
     build_var_envelopes_nb,
     correlation_extremes_nb,
     correlation_matrix_nb,
-    effective_position_nb,
     rebuild_var_base_nb,
     refresh_risk_views_nb,
-    risk_check_nb,
     shift_var_base_nb,
-    size_for_signal_nb,
     var_with_nb,
 )
 from bot4.core.state import ORDER_SLOT_MASK, EngineState

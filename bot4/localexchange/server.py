@@ -28,17 +28,13 @@ REST requests answer HTTP 429, 500, 503, or hang past the client's timeout.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import hashlib
 import hmac
 import json
 import logging
 import math
-import os
 import time
-from collections import deque
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -47,59 +43,12 @@ from aiohttp import WSMsgType, web
 from bot4.core.config import CoreConfig
 from bot4.core.records import EXEC_FILL, FILL_DTYPE, LIQUIDITY_MAKER, SIDE_BUY, TICK_BBO, TICK_TRADE
 from bot4.core.ring import RING_HEAD, RING_TAIL
+from bot4.localexchange.dialect import CCXT_STATUS, FAULTS, ORDER_TYPES, ApiError, Faults, Trade, fmt_num, market_id
 from bot4.venues.live_config import LiveConfig
 from bot4.venues.paper import PaperConfig, PaperExchange, _ccxt
 from bot4.venues.replay import load_sample
 
 log = logging.getLogger("bot4.localexchange")
-
-FAULTS = ("429", "500", "503", "timeout")
-ORDER_TYPES = {"MARKET": "market", "LIMIT": "limit", "STOP_LOSS": "stop_market", "STOP_LOSS_LIMIT": "stop_limit"}
-CCXT_STATUS = {"closed": "FILLED", "canceled": "CANCELED", "expired": "EXPIRED", "rejected": "REJECTED"}
-
-
-class ApiError(Exception):
-    """A Binance-style error answer: HTTP status, code, message."""
-
-    def __init__(self, status: int, code: int, msg: str) -> None:
-        super().__init__(msg)
-        self.status, self.code, self.msg = status, code, msg
-
-
-def market_id(symbol: str) -> str:
-    return symbol.replace("/", "")
-
-
-def _num(value: float) -> str:
-    return format(value, ".10f").rstrip("0").rstrip(".") or "0"
-
-
-@dataclass
-class Trade:
-    id: int
-    order_id: int
-    symbol: str
-    side: int
-    price: float
-    qty: float
-    fee: float
-    maker: bool
-    time_ms: int
-
-
-@dataclass
-class Faults:
-    """Failures the next requests will meet, consumed one per request."""
-
-    queue: deque[str] = field(default_factory=deque)
-    served: int = 0
-
-    def take(self) -> str | None:
-        if self.queue:
-            self.served += 1
-            return self.queue.popleft()
-        return None
-
 
 class LocalExchange:
     """The server: ``await start()`` -> base URL; ``await stop()``."""
@@ -236,14 +185,14 @@ class LocalExchange:
             if int(t["kind"]) == TICK_TRADE:
                 self.last_trade_px[sym] = float(t["price"])
                 body = {
-                    "e": "trade", "E": ms, "s": mid, "t": int(t["seq"]), "p": _num(float(t["price"])),
-                    "q": _num(float(t["size"])), "T": ms, "m": int(t["side"]) != SIDE_BUY, "M": True,
+                    "e": "trade", "E": ms, "s": mid, "t": int(t["seq"]), "p": fmt_num(float(t["price"])),
+                    "q": fmt_num(float(t["size"])), "T": ms, "m": int(t["side"]) != SIDE_BUY, "M": True,
                 }
                 msgs.setdefault(f"{mid.lower()}@trade", []).append(json.dumps(body))
             elif int(t["kind"]) == TICK_BBO:
                 body = {
-                    "u": int(t["seq"]), "s": mid, "b": _num(float(t["bid_px"])), "B": _num(float(t["bid_sz"])),
-                    "a": _num(float(t["ask_px"])), "A": _num(float(t["ask_sz"])),
+                    "u": int(t["seq"]), "s": mid, "b": fmt_num(float(t["bid_px"])), "B": fmt_num(float(t["bid_sz"])),
+                    "a": fmt_num(float(t["ask_px"])), "A": fmt_num(float(t["ask_sz"])),
                 }
                 msgs.setdefault(f"{mid.lower()}@bookTicker", []).append(json.dumps(body))
         for ws, streams in list(self.sockets.items()):
@@ -387,15 +336,15 @@ class LocalExchange:
             "orderId": oid,
             "orderListId": -1,
             "clientOrderId": self.client_ids.get(oid, str(oid)),
-            "price": _num(float(o["price"] or 0.0)),  # type: ignore[arg-type]
-            "origQty": _num(float(o["amount"])),  # type: ignore[arg-type]
-            "executedQty": _num(filled),
-            "cummulativeQuoteQty": _num(filled * float(avg)),  # type: ignore[arg-type]
+            "price": fmt_num(float(o["price"] or 0.0)),  # type: ignore[arg-type]
+            "origQty": fmt_num(float(o["amount"])),  # type: ignore[arg-type]
+            "executedQty": fmt_num(filled),
+            "cummulativeQuoteQty": fmt_num(filled * float(avg)),  # type: ignore[arg-type]
             "status": status,
             "timeInForce": str(o["timeInForce"]),
             "type": otype,
             "side": str(o["side"]).upper(),
-            "stopPrice": _num(float(o["stopPrice"] or 0.0)),  # type: ignore[arg-type]
+            "stopPrice": fmt_num(float(o["stopPrice"] or 0.0)),  # type: ignore[arg-type]
             "time": self.order_times.get(oid, 0),
             "updateTime": int(time.time() * 1000),
             "isWorking": status in ("NEW", "PARTIALLY_FILLED"),
@@ -406,7 +355,7 @@ class LocalExchange:
         if full:
             out["transactTime"] = int(time.time() * 1000)
             out["fills"] = [
-                {"price": _num(t.price), "qty": _num(t.qty), "commission": _num(t.fee),
+                {"price": fmt_num(t.price), "qty": fmt_num(t.qty), "commission": fmt_num(t.fee),
                  "commissionAsset": t.symbol.split("/")[1], "tradeId": t.id}
                 for t in self.trades if t.order_id == oid
             ]
@@ -450,8 +399,8 @@ class LocalExchange:
                     "isSpotTradingAllowed": True,
                     "isMarginTradingAllowed": False,
                     "filters": [
-                        {"filterType": "PRICE_FILTER", "minPrice": _num(ins.price_tick), "maxPrice": "1000000", "tickSize": _num(ins.price_tick)},
-                        {"filterType": "LOT_SIZE", "minQty": _num(ins.min_size), "maxQty": "9000", "stepSize": _num(ins.size_step)},
+                        {"filterType": "PRICE_FILTER", "minPrice": fmt_num(ins.price_tick), "maxPrice": "1000000", "tickSize": fmt_num(ins.price_tick)},
+                        {"filterType": "LOT_SIZE", "minQty": fmt_num(ins.min_size), "maxQty": "9000", "stepSize": fmt_num(ins.size_step)},
                         {"filterType": "NOTIONAL", "minNotional": "1", "applyMinToMarket": True, "maxNotional": "9000000", "applyMaxToMarket": False},
                     ],
                     "permissions": [],
@@ -468,10 +417,10 @@ class LocalExchange:
         await self._signed(request)
         bal = self.paper.fetch_balance()
         quote = self.symbols[0].split("/")[1]
-        balances = [{"asset": quote, "free": _num(bal[quote]["free"]), "locked": _num(bal[quote]["used"])}]  # type: ignore[index]
+        balances = [{"asset": quote, "free": fmt_num(bal[quote]["free"]), "locked": fmt_num(bal[quote]["used"])}]  # type: ignore[index]
         for sym in self.symbols:
             qty, _avg = self.paper.position(sym)
-            balances.append({"asset": sym.split("/")[0], "free": _num(qty), "locked": "0"})
+            balances.append({"asset": sym.split("/")[0], "free": fmt_num(qty), "locked": "0"})
         maker = int(round(self.paper.config.maker_fee * 10_000))
         taker = int(round(self.paper.config.taker_fee * 10_000))
         return web.json_response(
@@ -573,42 +522,11 @@ class LocalExchange:
             out.append(
                 {
                     "symbol": market_id(t.symbol), "id": t.id, "orderId": t.order_id, "orderListId": -1,
-                    "price": _num(t.price), "qty": _num(t.qty), "quoteQty": _num(t.price * t.qty),
-                    "commission": _num(t.fee), "commissionAsset": t.symbol.split("/")[1], "time": t.time_ms,
+                    "price": fmt_num(t.price), "qty": fmt_num(t.qty), "quoteQty": fmt_num(t.price * t.qty),
+                    "commission": fmt_num(t.fee), "commissionAsset": t.symbol.split("/")[1], "time": t.time_ms,
                     "isBuyer": t.side == SIDE_BUY, "isMaker": t.maker, "isBestMatch": True,
                 }
             )
             if len(out) >= limit:
                 break
         return web.json_response(out)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run a local exchange until interrupted (keys from BOT4_BINANCE_API_KEY / BOT4_BINANCE_SECRET)."""
-    ap = argparse.ArgumentParser(prog="python -m bot4.localexchange", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--host", default="127.0.0.1")
-    ap.add_argument("--port", type=int, default=8765)
-    ap.add_argument("--speed", type=float, default=10.0, help="replay clock rate (1 = real time)")
-    args = ap.parse_args(argv)
-    key, secret = os.environ.get("BOT4_BINANCE_API_KEY", ""), os.environ.get("BOT4_BINANCE_SECRET", "")
-    if not key or not secret:
-        ap.error("set BOT4_BINANCE_API_KEY and BOT4_BINANCE_SECRET: the keys the server will accept")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-
-    async def serve() -> None:
-        ex = LocalExchange(api_key=key, secret=secret, speed=args.speed)
-        await ex.start(args.host, args.port)
-        try:
-            await asyncio.Event().wait()
-        finally:
-            await ex.stop()
-
-    try:
-        asyncio.run(serve())
-    except KeyboardInterrupt:
-        pass
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -16,18 +16,7 @@ from collections import deque
 
 import numpy as np
 
-from bot4.core.records import (
-    ACTION_CANCEL,
-    EXEC_CANCELED,
-    EXEC_EXPIRED,
-    EXEC_FILL,
-    EXEC_REJECTED,
-    FILL_DTYPE,
-    LIQUIDITY_MAKER,
-    ORDER_DTYPE,
-    ORDER_TYPE_NAMES,
-    REASON_NAMES,
-)
+from bot4.core import records
 from bot4.core.ring import RING_HEAD, RING_TAIL, Ring
 from bot4.core.runner import Core
 from bot4.logs import event
@@ -55,10 +44,10 @@ class Execution:
         self.journal = journal
         self.symbols = core.symbols
         self.gate_open = True
-        self.to_venue = Ring(ORDER_DTYPE, 1 << 12, "to_venue")
-        self._orders_buf = np.zeros(4096, ORDER_DTYPE)
-        self._reports_buf = np.zeros(4096, FILL_DTYPE)
-        self._gated = np.zeros(4096, FILL_DTYPE)
+        self.to_venue = Ring(records.ORDER_DTYPE, 1 << 12, "to_venue")
+        self._orders_buf = np.zeros(4096, records.ORDER_DTYPE)
+        self._reports_buf = np.zeros(4096, records.FILL_DTYPE)
+        self._gated = np.zeros(4096, records.FILL_DTYPE)
         self._waiter: asyncio.Future[None] | None = None  # the loop's sleep, cut short by kick()
         # recent activity for the views (plain dicts, newest last)
         self.recent_orders: deque[dict[str, object]] = deque(maxlen=200)
@@ -101,8 +90,8 @@ class Execution:
 
     def _gate_refuse(self, orders: np.ndarray) -> int:
         """The gate is closed: cancels go on, new orders are refused back to the core (journaled as such)."""
-        cancels = orders[orders["action"] == ACTION_CANCEL]
-        refused = orders[orders["action"] != ACTION_CANCEL]
+        cancels = orders[orders["action"] == records.ACTION_CANCEL]
+        refused = orders[orders["action"] != records.ACTION_CANCEL]
         self.journal.append_orders(cancels, self.symbols)
         self.journal.append_orders(refused, self.symbols, gated=True)
         pushed = self.to_venue.push_many(cancels)
@@ -113,7 +102,7 @@ class Execution:
             rep["client_order_id"] = refused["client_order_id"]
             rep["symbol_id"] = refused["symbol_id"]
             rep["side"] = refused["side"]
-            rep["kind"] = EXEC_REJECTED
+            rep["kind"] = records.EXEC_REJECTED
             rep["reason"] = VENUE_GATE_CLOSED
             rep["ts_in_ns"] = time.monotonic_ns()
             self.journal.append_reports(rep, self.symbols)
@@ -142,7 +131,7 @@ class Execution:
         return m
 
     def _note_fills(self, reports: np.ndarray) -> None:
-        for r in reports[reports["kind"] == EXEC_FILL]:
+        for r in reports[reports["kind"] == records.EXEC_FILL]:
             self.recent_fills.append(
                 {
                     "ts": time.time(),
@@ -152,7 +141,7 @@ class Execution:
                     "price": float(r["price"]),
                     "size": float(r["size"]),
                     "fee": float(r["fee"]),
-                    "liquidity": "maker" if int(r["liquidity"]) == LIQUIDITY_MAKER else "taker",
+                    "liquidity": "maker" if int(r["liquidity"]) == records.LIQUIDITY_MAKER else "taker",
                 }
             )
 
@@ -170,7 +159,7 @@ class Execution:
         """Orders handed to the venue join the open-order book (the orders pane); a cancel marks its order."""
         for o in orders:
             coid = int(o["client_order_id"])
-            if int(o["action"]) == ACTION_CANCEL:
+            if int(o["action"]) == records.ACTION_CANCEL:
                 if coid in self.open_orders:
                     self.open_orders[coid]["cancelling"] = True
                 continue
@@ -188,11 +177,11 @@ class Execution:
             if view is None:
                 continue
             kind = int(r["kind"])
-            if kind == EXEC_FILL:
+            if kind == records.EXEC_FILL:
                 view["filled"] = float(view["filled"]) + float(r["size"])  # type: ignore[arg-type]
                 if float(r["leaves"]) <= 1e-12:
                     del self.open_orders[coid]
-            elif kind in (EXEC_CANCELED, EXEC_EXPIRED, EXEC_REJECTED):
+            elif kind in (records.EXEC_CANCELED, records.EXEC_EXPIRED, records.EXEC_REJECTED):
                 del self.open_orders[coid]
 
     def order_view(self, o: np.void) -> dict[str, object]:
@@ -202,13 +191,13 @@ class Execution:
             "ts": time.time(),
             "coid": int(o["client_order_id"]),
             "symbol": self.symbols[s] if 0 <= s < len(self.symbols) else "?",
-            "action": "cancel" if int(o["action"]) == ACTION_CANCEL else "submit",
+            "action": "cancel" if int(o["action"]) == records.ACTION_CANCEL else "submit",
             "side": "buy" if int(o["side"]) > 0 else "sell",
-            "type": ORDER_TYPE_NAMES.get(int(o["order_type"]), "?"),
+            "type": records.ORDER_TYPE_NAMES.get(int(o["order_type"]), "?"),
             "price": float(o["price"]),
             "stop_px": float(o["stop_px"]),
             "size": float(o["size"]),
-            "reason": REASON_NAMES[reason] if 0 <= reason < len(REASON_NAMES) else "?",
+            "reason": records.REASON_NAMES[reason] if 0 <= reason < len(records.REASON_NAMES) else "?",
         }
 
     # --- the loop -------------------------------------------------------------------------------------------------------

@@ -16,15 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bot4.core.records import (
-    ACTION_CANCEL,
-    EXEC_ACK,
-    EXEC_CANCELED,
-    EXEC_EXPIRED,
-    EXEC_FILL,
-    EXEC_REJECTED,
-    STATE_ACTIVE,
-)
+from bot4.core import records
 from bot4.core.state import ORDER_SLOT_BITS
 
 APP_ID = 0x626F7434  # "bot4" in the SQLite header's application_id
@@ -48,7 +40,7 @@ CREATE TABLE IF NOT EXISTS states (
 );
 CREATE TABLE IF NOT EXISTS equity (id INTEGER PRIMARY KEY, ts_ns INTEGER NOT NULL, equity REAL NOT NULL, peak REAL NOT NULL);
 """
-TERMINAL = (EXEC_CANCELED, EXEC_EXPIRED, EXEC_REJECTED)
+TERMINAL = (records.EXEC_CANCELED, records.EXEC_EXPIRED, records.EXEC_REJECTED)
 
 
 class JournalError(RuntimeError):
@@ -63,7 +55,7 @@ class Restored:
     realized: dict[str, float] = field(default_factory=dict)
     fees: dict[str, float] = field(default_factory=dict)
     open_orders: list[dict[str, float | int | str]] = field(default_factory=list)
-    trading_state: int = STATE_ACTIVE
+    trading_state: int = records.STATE_ACTIVE
     halt_seq: int = 0
     peak_equity: float = math.nan
     last_equity: float = math.nan
@@ -193,7 +185,7 @@ class Journal:
         qty: dict[str, float] = {}
         avg: dict[str, float] = {}
         for sym, side, price, size, fee in self.db.execute(
-            "SELECT symbol, side, price, size, fee FROM reports WHERE kind=? ORDER BY id", (EXEC_FILL,)
+            "SELECT symbol, side, price, size, fee FROM reports WHERE kind=? ORDER BY id", (records.EXEC_FILL,)
         ):
             q = qty.get(sym, 0.0)
             a = avg.get(sym, math.nan)
@@ -217,13 +209,13 @@ class Journal:
         # open orders: submitted, not cancelled-and-confirmed, not fully filled, not rejected/expired
         done = {coid for (coid,) in self.db.execute("SELECT coid FROM reports WHERE kind IN (?,?,?)", TERMINAL)}
         filled = dict(
-            self.db.execute("SELECT coid, SUM(size) FROM reports WHERE kind=? GROUP BY coid", (EXEC_FILL,)).fetchall()
+            self.db.execute("SELECT coid, SUM(size) FROM reports WHERE kind=? GROUP BY coid", (records.EXEC_FILL,)).fetchall()
         )
-        acked = {coid for (coid,) in self.db.execute("SELECT coid FROM reports WHERE kind=?", (EXEC_ACK,))}
+        acked = {coid for (coid,) in self.db.execute("SELECT coid FROM reports WHERE kind=?", (records.EXEC_ACK,))}
         for row in self.db.execute(
             "SELECT coid, symbol, side, order_type, tif, flags, price, stop_px, take_profit_px, size, gated"
             " FROM orders WHERE action != ? ORDER BY id",
-            (ACTION_CANCEL,),
+            (records.ACTION_CANCEL,),
         ):
             coid, sym, side, otype, tif, flags, price, stop, tp, size, gated = row
             if gated or coid in done or filled.get(coid, 0.0) >= size * (1 - 1e-9):

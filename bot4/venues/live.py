@@ -31,12 +31,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import os
-import random
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Coroutine
 from decimal import Decimal
 from typing import Any
 
@@ -61,10 +58,6 @@ from bot4.core.records import (
     ORDER_STOP_LIMIT,
     ORDER_STOP_MARKET,
     SIDE_BUY,
-    SIDE_SELL,
-    TICK_BBO,
-    TICK_DTYPE,
-    TICK_TRADE,
     TIF_NAMES,
     VENUE_AUTH,
     VENUE_BAD_ORDER,
@@ -76,99 +69,14 @@ from bot4.core.records import (
 )
 from bot4.core.ring import RING_HEAD, RING_TAIL, Ring
 from bot4.logs import event
+from bot4.venues.base import PushTicks
+from bot4.venues.ccxt_client import LiveStats, Tracked, backoff_delays, build_client
+from bot4.venues.ccxt_stream import CcxtStream
 from bot4.venues.live_config import LiveConfig, VenueError
 
 log = logging.getLogger("bot4.live")
 
 CCXT_TYPES = {ORDER_MARKET: "market", ORDER_LIMIT: "limit", ORDER_STOP_MARKET: "market", ORDER_STOP_LIMIT: "limit"}
-
-
-@dataclass
-class Tracked:
-    """An order the venue holds for us."""
-
-    coid: int
-    symbol_id: int
-    side: int
-    size: float
-    venue_id: str = ""
-    filled: float = 0.0  # reported to the core so far
-    polls_closed: int = 0  # polls that saw it closed while fills were still missing
-    trade_ids: set[str] = field(default_factory=set)  # fills already reported
-
-
-@dataclass
-class LiveStats:
-    sent: int = 0
-    acked: int = 0
-    rejected: int = 0
-    canceled: int = 0
-    expired: int = 0
-    fills: int = 0
-    unknown: int = 0
-    calls: int = 0
-    call_failures: int = 0
-    reconnects: int = 0
-    stream_messages: int = 0
-    reconciled_canceled: int = 0
-    foreign_orders: int = 0
-    errors: dict[str, int] = field(default_factory=dict)
-
-
-def backoff_delays(first: float, cap: float, rng: random.Random | None = None) -> Any:
-    """Exponential back-off with full jitter: first, 2x, 4x ... capped; each wait drawn in [d/2, d]."""
-    rng = rng or random.Random()
-    d = first
-    while True:
-        yield rng.uniform(d / 2, d)
-        d = min(cap, d * 2)
-
-
-def build_client(config: LiveConfig, env: Mapping[str, str] | None = None) -> Any:
-    """The ccxt.pro client for ``config``: rate-limited, keys from the environment, URLs overridden if asked."""
-    import ccxt.pro as ccxtpro
-
-    env = os.environ if env is None else env
-    cls = getattr(ccxtpro, config.exchange, None)
-    if cls is None:
-        raise VenueError(f"live.exchange = {config.exchange!r}: ccxt.pro has no such exchange")
-    key, secret = env.get(config.api_key_env, ""), env.get(config.secret_env, "")
-    if not key or not secret:
-        raise VenueError(
-            f"live venue {config.exchange}: set the API key and secret in the environment variables "
-            f"{config.api_key_env} and {config.secret_env} (they are never read from a file)"
-        )
-    # ccxt logs every request, headers (the API key) included, at DEBUG: never let that through
-    logging.getLogger("ccxt").setLevel(max(logging.INFO, logging.getLogger("ccxt").getEffectiveLevel()))
-    client = cls(
-        {
-            "apiKey": key,
-            "secret": secret,
-            "enableRateLimit": True,
-            "timeout": int(config.timeout_s * 1000),
-            "options": {
-                "fetchMarkets": {"types": ["spot"]},
-                "fetchCurrencies": False,
-                "fetchMargins": False,
-                "warnOnFetchOpenOrdersWithoutSymbol": False,
-                "defaultType": "spot",
-                "recvWindow": int(config.recv_window_s * 1000),
-            },
-        }
-    )
-    if config.rest_url:
-        api = client.urls["api"]
-        for name in ("public", "private", "v1"):
-            if name in api:
-                api[name] = config.rest_url
-    if config.ws_url:
-        ws = client.urls["api"].get("ws")
-        if isinstance(ws, dict):
-            for name in list(ws):
-                ws[name] = config.ws_url
-        else:
-            client.urls["api"]["ws"] = config.ws_url
-    return client
 
 
 class CcxtVenue:
@@ -198,14 +106,13 @@ class CcxtVenue:
         self.queue: deque[np.void] = deque()
         self.tracked: dict[int, Tracked] = {}
         self.unknown: dict[int, tuple[np.void, float]] = {}  # create_order outcome not known yet: (order, give-up time)
-        self.tick_seq = 0
         self.markets: dict[str, dict[str, Any]] = {}
         self.journal_positions: dict[int, float] = {}  # symbol id -> qty, as the journal left it
         self.balance: dict[str, Any] = {}
         self._wake = asyncio.Event()
         self._orders_buf = np.zeros(4096, ORDER_DTYPE)
         self._one = np.zeros(1, FILL_DTYPE)
-        self._ticks = np.zeros(1024, TICK_DTYPE)
+        self.stream = CcxtStream(self.client, config, instruments, self._feed_outcome, self.stats_)
 
     # --- breaker plumbing ---------------------------------------------------------------------------------------------
     def _allow(self, b: int) -> bool:
@@ -572,91 +479,9 @@ class CcxtVenue:
             await asyncio.sleep(self.config.poll_interval_s)
 
     # --- market data --------------------------------------------------------------------------------------------------
-    async def run_feed(self, stopping: asyncio.Event, push: Callable[[np.ndarray, int], int]) -> None:
-        """Trades and best bid/ask for every instrument, pushed as tick records; reconnects with back-off."""
-        await asyncio.gather(
-            self._stream("trades", lambda: self.client.watch_trades_for_symbols(list(self.symbols)), self._trade_ticks, stopping, push),
-            self._stream("bids_asks", lambda: self.client.watch_bids_asks(list(self.symbols)), self._bbo_ticks, stopping, push),
-        )
-
-    async def _stream(
-        self,
-        name: str,
-        watch: Callable[[], Awaitable[Any]],
-        convert: Callable[[Any], int],
-        stopping: asyncio.Event,
-        push: Callable[[np.ndarray, int], int],
-    ) -> None:
-        delays = backoff_delays(self.config.reconnect_min_s, self.config.reconnect_max_s)
-        while not stopping.is_set():
-            t0 = time.monotonic_ns()
-            try:
-                data = await watch()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - any stream error: count it, back off, reconnect
-                self._feed_outcome(False, time.monotonic_ns() - t0)
-                self.stats_.reconnects += 1
-                wait = next(delays)
-                event(log, "stream_error", logging.WARNING, stream=name, error=type(exc).__name__, retry_in_s=round(wait, 3))
-                await asyncio.sleep(wait)
-                continue
-            delays = backoff_delays(self.config.reconnect_min_s, self.config.reconnect_max_s)
-            self._feed_outcome(True, 0)
-            n = convert(data)
-            self.stats_.stream_messages += 1
-            done = 0
-            while done < n:
-                done += push(self._ticks[done:n], n - done)
-                if done < n:
-                    await asyncio.sleep(0.001)  # the md ring is full: the core is behind, wait for room
-
-    def _next_seq(self) -> int:
-        self.tick_seq += 1
-        return self.tick_seq
-
-    def _trade_ticks(self, trades: list[dict[str, Any]]) -> int:
-        buf = self._ticks
-        n = 0
-        now = time.time_ns()
-        for tr in trades[-len(buf):]:
-            sym = tr.get("symbol")
-            if sym not in self.instruments.ids:
-                continue
-            t = buf[n]
-            t["ts_exch_ns"] = int(tr["timestamp"]) * 1_000_000 if tr.get("timestamp") else now
-            t["ts_in_ns"] = 0
-            t["seq"] = self._next_seq()
-            t["symbol_id"] = self.instruments.ids[sym]
-            t["kind"] = TICK_TRADE
-            t["side"] = SIDE_BUY if tr.get("side") == "buy" else SIDE_SELL
-            t["price"] = float(tr["price"])
-            t["size"] = float(tr["amount"])
-            t["bid_px"] = t["ask_px"] = math.nan
-            t["bid_sz"] = t["ask_sz"] = 0.0
-            n += 1
-        return n
-
-    def _bbo_ticks(self, tickers: dict[str, dict[str, Any]]) -> int:
-        buf = self._ticks
-        n = 0
-        now = time.time_ns()
-        for sym, tk in list(tickers.items())[: len(buf)]:
-            if sym not in self.instruments.ids or tk.get("bid") is None or tk.get("ask") is None:
-                continue
-            t = buf[n]
-            t["ts_exch_ns"] = int(tk["timestamp"]) * 1_000_000 if tk.get("timestamp") else now
-            t["ts_in_ns"] = 0
-            t["seq"] = self._next_seq()
-            t["symbol_id"] = self.instruments.ids[sym]
-            t["kind"] = TICK_BBO
-            t["side"] = 0
-            t["bid_px"], t["bid_sz"] = float(tk["bid"]), float(tk.get("bidVolume") or 0.0)
-            t["ask_px"], t["ask_sz"] = float(tk["ask"]), float(tk.get("askVolume") or 0.0)
-            t["price"] = (t["bid_px"] + t["ask_px"]) / 2
-            t["size"] = 0.0
-            n += 1
-        return n
+    async def run_feed(self, stopping: asyncio.Event, push: PushTicks) -> None:
+        """Trades and best bid/ask for every instrument (see :class:`CcxtStream`)."""
+        await self.stream.run_feed(stopping, push)
 
     # --- views --------------------------------------------------------------------------------------------------------
     def stats(self) -> dict[str, int]:

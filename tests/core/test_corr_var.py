@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from bot4.core.risk import (
+from bot4.core.riskviews import (
     build_var_envelopes_nb,
     correlation_extremes_nb,
     correlation_matrix_nb,

@@ -28,7 +28,7 @@ from bot4.core.records import (
     TICK_TRADE,
 )
 from bot4.core.ring import RING_HEAD
-from bot4.core.risk import correlation_extremes_nb, envelope_min_nb, rebuild_var_base_nb, var_with_nb
+from bot4.core.riskviews import correlation_extremes_nb, envelope_min_nb, rebuild_var_base_nb, var_with_nb
 from bot4.core.runner import Core
 from bot4.core.state import W_NOTIFY_FD, W_SLEEPING
 from tests.harness import Harness, make_core

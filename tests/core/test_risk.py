@@ -5,36 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bot4.core.records import (
-    BREAKER_OPEN,
-    FLAG_MANUAL,
-    FLAG_REDUCE_ONLY,
-    FLAG_STOP_EXIT,
-    REASON_BAD_PRICE,
-    REASON_BAD_SIZE,
-    REASON_COOLDOWN,
-    REASON_CORRELATION,
-    REASON_FEED_STALE,
-    REASON_GROSS_EXPOSURE,
-    REASON_HALTED,
-    REASON_MAX_NOTIONAL,
-    REASON_NO_MARKET_PRICE,
-    REASON_OK,
-    REASON_ORDER_RATE,
-    REASON_PAUSED,
-    REASON_PRICE_BAND,
-    REASON_REDUCE_ONLY,
-    REASON_REDUCING,
-    REASON_RISK_PER_TRADE,
-    REASON_STOP_MISSING,
-    REASON_STOP_WRONG_SIDE,
-    REASON_SYMBOL_EXPOSURE,
-    REASON_UNKNOWN_SYMBOL,
-    REASON_VAR,
-    REASON_VENUE_BREAKER,
-    STATE_HALTED,
-    STATE_REDUCING,
-)
+from bot4.core import records
 from bot4.core.risk import check_order_nb, size_for_signal_nb
 from tests.harness import make_core
 
@@ -61,25 +32,25 @@ def check(st, s=0, side=1, price=100.0, size=1.0, stop=99.0, flags=0):  # type: 
 
 def test_a_plain_order_passes() -> None:
     _, st = core_with()
-    assert check(st) == REASON_OK
+    assert check(st) == records.REASON_OK
 
 
 @pytest.mark.parametrize(
     ("kwargs", "reason"),
     [
-        ({"s": 7}, REASON_UNKNOWN_SYMBOL),
-        ({"s": -1}, REASON_UNKNOWN_SYMBOL),
-        ({"size": float("nan")}, REASON_BAD_SIZE),
-        ({"size": -1.0}, REASON_BAD_SIZE),
-        ({"size": 0.0}, REASON_BAD_SIZE),
-        ({"size": float("inf")}, REASON_BAD_SIZE),
-        ({"price": float("nan")}, REASON_BAD_PRICE),
-        ({"price": -5.0}, REASON_BAD_PRICE),
-        ({"stop": float("nan")}, REASON_STOP_MISSING),
-        ({"stop": 0.0}, REASON_STOP_MISSING),
-        ({"stop": 100.0}, REASON_STOP_WRONG_SIDE),
-        ({"stop": 101.0}, REASON_STOP_WRONG_SIDE),
-        ({"side": -1, "stop": 99.0}, REASON_STOP_WRONG_SIDE),
+        ({"s": 7}, records.REASON_UNKNOWN_SYMBOL),
+        ({"s": -1}, records.REASON_UNKNOWN_SYMBOL),
+        ({"size": float("nan")}, records.REASON_BAD_SIZE),
+        ({"size": -1.0}, records.REASON_BAD_SIZE),
+        ({"size": 0.0}, records.REASON_BAD_SIZE),
+        ({"size": float("inf")}, records.REASON_BAD_SIZE),
+        ({"price": float("nan")}, records.REASON_BAD_PRICE),
+        ({"price": -5.0}, records.REASON_BAD_PRICE),
+        ({"stop": float("nan")}, records.REASON_STOP_MISSING),
+        ({"stop": 0.0}, records.REASON_STOP_MISSING),
+        ({"stop": 100.0}, records.REASON_STOP_WRONG_SIDE),
+        ({"stop": 101.0}, records.REASON_STOP_WRONG_SIDE),
+        ({"side": -1, "stop": 99.0}, records.REASON_STOP_WRONG_SIDE),
     ],
 )
 def test_sanity_and_stop_rules(kwargs: dict, reason: int) -> None:
@@ -90,39 +61,39 @@ def test_sanity_and_stop_rules(kwargs: dict, reason: int) -> None:
 def test_no_market_price_yet() -> None:
     _, st = core_with()
     st.sym["last_px"][0] = np.nan
-    assert check(st) == REASON_NO_MARKET_PRICE
+    assert check(st) == records.REASON_NO_MARKET_PRICE
 
 
 def test_risk_per_trade_exactly_two_percent() -> None:
     _, st = core_with()
     equity = st.acct["equity"][0]
     size_at_limit = 0.02 * equity / 1.0  # entry 100, stop 99
-    assert check(st, size=size_at_limit) == REASON_OK
-    assert check(st, size=size_at_limit * 1.0001) == REASON_RISK_PER_TRADE
+    assert check(st, size=size_at_limit) == records.REASON_OK
+    assert check(st, size=size_at_limit * 1.0001) == records.REASON_RISK_PER_TRADE
 
 
 def test_max_order_notional_edge() -> None:
     _, st = core_with(max_order_notional_usd=10_000.0)
-    assert check(st, size=100.0, stop=99.9) == REASON_OK  # 10,000 exactly
-    assert check(st, size=100.01, stop=99.9) == REASON_MAX_NOTIONAL
+    assert check(st, size=100.0, stop=99.9) == records.REASON_OK  # 10,000 exactly
+    assert check(st, size=100.01, stop=99.9) == records.REASON_MAX_NOTIONAL
 
 
 def test_symbol_exposure_counts_position_and_working_orders() -> None:
     _, st = core_with(max_symbol_exposure_usd=10_000.0)
     st.sym["qty"][0] = 50.0  # 5,000 held
-    assert check(st, size=50.0, stop=99.9) == REASON_OK
-    assert check(st, size=50.01, stop=99.9) == REASON_SYMBOL_EXPOSURE
+    assert check(st, size=50.0, stop=99.9) == records.REASON_OK
+    assert check(st, size=50.01, stop=99.9) == records.REASON_SYMBOL_EXPOSURE
 
 
 def test_gross_exposure_edge() -> None:
     core, st = core_with(max_gross_exposure_usd=20_000.0)
     st.sym["qty"][1] = 150.0  # 15,000 in the other symbol
     core.publish()  # re-marks exposures
-    assert check(st, size=50.0, stop=99.9) == REASON_OK
-    assert check(st, size=50.01, stop=99.9) == REASON_GROSS_EXPOSURE
+    assert check(st, size=50.0, stop=99.9) == records.REASON_OK
+    assert check(st, size=50.01, stop=99.9) == records.REASON_GROSS_EXPOSURE
 
 
-@pytest.mark.parametrize(("price", "reason"), [(105.0, REASON_OK), (95.0, REASON_OK), (105.01, REASON_PRICE_BAND), (94.99, REASON_PRICE_BAND)])
+@pytest.mark.parametrize(("price", "reason"), [(105.0, records.REASON_OK), (95.0, records.REASON_OK), (105.01, records.REASON_PRICE_BAND), (94.99, records.REASON_PRICE_BAND)])
 def test_price_band_edges(price: float, reason: int) -> None:
     _, st = core_with(price_band_frac=0.05)
     assert check(st, price=price, stop=price - 1.0) == reason
@@ -132,17 +103,17 @@ def test_correlation_limit_is_exclusive_at_point_seven() -> None:
     _, st = core_with()
     st.sym["qty"][1] = 1.0
     st.risk.corr[0, 1] = st.risk.corr[1, 0] = 0.7
-    assert check(st) == REASON_CORRELATION
+    assert check(st) == records.REASON_CORRELATION
     st.risk.corr[0, 1] = st.risk.corr[1, 0] = 0.6999
-    assert check(st) == REASON_OK
+    assert check(st) == records.REASON_OK
 
 
 def test_correlated_hedge_is_not_refused() -> None:
     _, st = core_with()
     st.sym["qty"][1] = -1.0  # short the other, long this: a hedge
     st.risk.corr[0, 1] = st.risk.corr[1, 0] = 0.95
-    assert check(st) == REASON_OK
-    assert check(st, side=-1, price=100.0, stop=101.0) == REASON_CORRELATION  # short both: the same bet
+    assert check(st) == records.REASON_OK
+    assert check(st, side=-1, price=100.0, stop=101.0) == records.REASON_CORRELATION  # short both: the same bet
 
 
 def test_var_limit_edge() -> None:
@@ -153,70 +124,70 @@ def test_var_limit_edge() -> None:
     st.core["ret_count"][0] = 100
     st.core["var_dirty"][0] = 1
     # buying 10 at 100 = 1,000 of value; worst sample loses 5 % = 50 = 0.0005 of 100,000 equity: at the limit
-    assert check(st, size=10.0, stop=99.9) == REASON_OK
-    assert check(st, size=10.01, stop=99.9) == REASON_VAR
+    assert check(st, size=10.0, stop=99.9) == records.REASON_OK
+    assert check(st, size=10.01, stop=99.9) == records.REASON_VAR
     # selling gains on the worst sample; its VaR is the best sample mirrored: also 50
-    assert check(st, side=-1, size=10.0, stop=100.1) == REASON_OK
+    assert check(st, side=-1, size=10.0, stop=100.1) == records.REASON_OK
 
 
 def test_order_rate_token_bucket_refills_on_the_market_clock() -> None:
     _, st = core_with(order_burst=3, max_orders_per_s=2.0)
-    assert [check(st) for _ in range(4)] == [REASON_OK, REASON_OK, REASON_OK, REASON_ORDER_RATE]
+    assert [check(st) for _ in range(4)] == [records.REASON_OK, records.REASON_OK, records.REASON_OK, records.REASON_ORDER_RATE]
     st.core["clock_ns"][0] += 500_000_000  # half a second: one token at 2 per second
-    assert check(st) == REASON_OK
-    assert check(st) == REASON_ORDER_RATE
+    assert check(st) == records.REASON_OK
+    assert check(st) == records.REASON_ORDER_RATE
 
 
 def test_protective_exits_skip_the_rate_bucket() -> None:
     _, st = core_with(order_burst=1)
     st.sym["qty"][0] = 2.0
-    assert check(st) == REASON_OK
-    assert check(st) == REASON_ORDER_RATE
-    assert check(st, side=-1, size=2.0, stop=np.nan, flags=FLAG_STOP_EXIT | FLAG_REDUCE_ONLY) == REASON_OK
+    assert check(st) == records.REASON_OK
+    assert check(st) == records.REASON_ORDER_RATE
+    assert check(st, side=-1, size=2.0, stop=np.nan, flags=records.FLAG_STOP_EXIT | records.FLAG_REDUCE_ONLY) == records.REASON_OK
 
 
 def test_halted_admits_only_protective_reductions() -> None:
     _, st = core_with()
     st.sym["qty"][0] = 2.0
-    st.core["trading_state"][0] = STATE_HALTED
-    assert check(st) == REASON_HALTED
-    assert check(st, side=-1, size=1.0, stop=np.nan) == REASON_HALTED
-    assert check(st, side=-1, size=2.0, stop=np.nan, flags=FLAG_STOP_EXIT) == REASON_OK
-    assert check(st, side=-1, size=3.0, stop=np.nan, flags=FLAG_STOP_EXIT) == REASON_HALTED  # would flip
+    st.core["trading_state"][0] = records.STATE_HALTED
+    assert check(st) == records.REASON_HALTED
+    assert check(st, side=-1, size=1.0, stop=np.nan) == records.REASON_HALTED
+    assert check(st, side=-1, size=2.0, stop=np.nan, flags=records.FLAG_STOP_EXIT) == records.REASON_OK
+    assert check(st, side=-1, size=3.0, stop=np.nan, flags=records.FLAG_STOP_EXIT) == records.REASON_HALTED  # would flip
 
 
 def test_reducing_admits_only_reductions() -> None:
     _, st = core_with()
     st.sym["qty"][0] = 2.0
-    st.core["trading_state"][0] = STATE_REDUCING
-    assert check(st) == REASON_REDUCING
-    assert check(st, side=-1, size=1.0, stop=np.nan) == REASON_OK
-    assert check(st, side=-1, size=2.5, price=100.0, stop=101.0) == REASON_REDUCING
+    st.core["trading_state"][0] = records.STATE_REDUCING
+    assert check(st) == records.REASON_REDUCING
+    assert check(st, side=-1, size=1.0, stop=np.nan) == records.REASON_OK
+    assert check(st, side=-1, size=2.5, price=100.0, stop=101.0) == records.REASON_REDUCING
 
 
 def test_reduce_only_flag_refuses_an_increase() -> None:
     _, st = core_with()
-    assert check(st, flags=FLAG_REDUCE_ONLY) == REASON_REDUCE_ONLY
+    assert check(st, flags=records.FLAG_REDUCE_ONLY) == records.REASON_REDUCE_ONLY
 
 
 def test_breakers_cooldown_and_pause() -> None:
     core, st = core_with()
     n_venues = st.risk.tokens.shape[0]
-    st.brk["state"][0] = BREAKER_OPEN
-    assert check(st) == REASON_VENUE_BREAKER
+    st.brk["state"][0] = records.BREAKER_OPEN
+    assert check(st) == records.REASON_VENUE_BREAKER
     st.brk["state"][0] = 0
-    st.brk["state"][n_venues] = BREAKER_OPEN
-    assert check(st) == REASON_FEED_STALE
+    st.brk["state"][n_venues] = records.BREAKER_OPEN
+    assert check(st) == records.REASON_FEED_STALE
     st.sym["qty"][0] = 1.0
-    assert check(st, side=-1, size=1.0, stop=np.nan) == REASON_OK  # exits still allowed on a stale feed
+    assert check(st, side=-1, size=1.0, stop=np.nan) == records.REASON_OK  # exits still allowed on a stale feed
     st.sym["qty"][0] = 0.0
     st.brk["state"][n_venues] = 0
     st.core["entry_cooldown_until"][0] = st.core["clock_ns"][0] + 1
-    assert check(st) == REASON_COOLDOWN
+    assert check(st) == records.REASON_COOLDOWN
     st.core["entry_cooldown_until"][0] = 0
     st.core["paused"][0] = 1
-    assert check(st) == REASON_PAUSED
-    assert check(st, flags=FLAG_MANUAL) == REASON_OK
+    assert check(st) == records.REASON_PAUSED
+    assert check(st, flags=records.FLAG_MANUAL) == records.REASON_OK
 
 
 def test_sizing_two_percent_rule_and_step() -> None:

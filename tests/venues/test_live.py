@@ -12,35 +12,13 @@ import ccxt
 import numpy as np
 import pytest
 
+from bot4.core import records
 from bot4.core.config import BreakerConfig, CoreConfig
-from bot4.core.records import (
-    ACTION_CANCEL,
-    ACTION_SUBMIT,
-    BREAKER_CLOSED,
-    BREAKER_OPEN,
-    BREAKER_STATE_NAMES,
-    CAUSE_NAMES,
-    EXEC_ACK,
-    EXEC_CANCELED,
-    EXEC_EXPIRED,
-    EXEC_FILL,
-    EXEC_REJECTED,
-    FILL_DTYPE,
-    ORDER_DTYPE,
-    ORDER_LIMIT,
-    ORDER_MARKET,
-    SIDE_BUY,
-    SIDE_SELL,
-    TIF_GTC,
-    TIF_IOC,
-    TRANSITION_DTYPE,
-    VENUE_INSUFFICIENT_FUNDS,
-    VENUE_UNAVAILABLE,
-)
 from bot4.core.ring import Ring
 from bot4.core.runner import Core
 from bot4.localexchange.server import LocalExchange
-from bot4.venues.live import CcxtVenue, build_client
+from bot4.venues.ccxt_client import build_client
+from bot4.venues.live import CcxtVenue
 from bot4.venues.live_config import LiveConfig, VenueError
 
 KEY = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A"
@@ -93,14 +71,14 @@ async def venue(exchange: LocalExchange, core: Core) -> AsyncIterator[CcxtVenue]
     await v.close()
 
 
-def order(coid: int, side: int, size: float, otype: int = ORDER_MARKET, price: float = float("nan"), symbol_id: int = 0) -> np.ndarray:
-    o = np.zeros(1, ORDER_DTYPE)
+def order(coid: int, side: int, size: float, otype: int = records.ORDER_MARKET, price: float = float("nan"), symbol_id: int = 0) -> np.ndarray:
+    o = np.zeros(1, records.ORDER_DTYPE)
     o["client_order_id"] = coid
     o["symbol_id"] = symbol_id
     o["side"] = side
     o["order_type"] = otype
-    o["tif"] = TIF_GTC if otype == ORDER_LIMIT else TIF_IOC
-    o["action"] = ACTION_SUBMIT
+    o["tif"] = records.TIF_GTC if otype == records.ORDER_LIMIT else records.TIF_IOC
+    o["action"] = records.ACTION_SUBMIT
     o["size"] = size
     o["price"] = price
     o["stop_px"] = float("nan")
@@ -114,9 +92,9 @@ class Running:
         self.venue = venue
         self.stopping = asyncio.Event()
         self.reports: list[np.void] = []
-        self.ring = Ring(ORDER_DTYPE, 64, "test_orders")
+        self.ring = Ring(records.ORDER_DTYPE, 64, "test_orders")
         self.tasks: list[asyncio.Task[None]] = []
-        self._buf = np.zeros(256, FILL_DTYPE)
+        self._buf = np.zeros(256, records.FILL_DTYPE)
 
     async def __aenter__(self) -> Running:
         self.tasks = [
@@ -176,24 +154,24 @@ async def test_market_order_round_trip_fills_with_fee(exchange: LocalExchange, v
     await venue.connect([])
     await wait_price(exchange)
     async with Running(venue) as run:
-        run.send(order(1001, SIDE_BUY, 0.01))
+        run.send(order(1001, records.SIDE_BUY, 0.01))
 
         def done() -> bool:  # filled in full, or the rest expired (the book's best ask was smaller than the order)
             last = run.reports[-1] if run.reports else None
             return last is not None and (
-                int(last["kind"]) == EXEC_EXPIRED or (int(last["kind"]) == EXEC_FILL and float(last["leaves"]) < 1e-9)
+                int(last["kind"]) == records.EXEC_EXPIRED or (int(last["kind"]) == records.EXEC_FILL and float(last["leaves"]) < 1e-9)
             )
 
         await run.until(done)
-    assert run.kinds(1001)[0] == EXEC_ACK
-    fills = [r for r in run.reports if int(r["kind"]) == EXEC_FILL]
+    assert run.kinds(1001)[0] == records.EXEC_ACK
+    fills = [r for r in run.reports if int(r["kind"]) == records.EXEC_FILL]
     venue_trades = [t for t in exchange.trades if t.order_id == 1001]
     assert len(fills) == len(venue_trades) >= 1
     filled = sum(float(f["size"]) for f in fills)
     assert filled == pytest.approx(sum(t.qty for t in venue_trades))
     assert sum(float(f["fee"]) for f in fills) == pytest.approx(sum(t.fee for t in venue_trades))
     assert float(fills[0]["price"]) == pytest.approx(venue_trades[0].price)
-    if run.kinds(1001)[-1] == EXEC_EXPIRED:  # the venue's answer, not a loss: the rest is reported as expired
+    if run.kinds(1001)[-1] == records.EXEC_EXPIRED:  # the venue's answer, not a loss: the rest is reported as expired
         assert float(run.reports[-1]["leaves"]) == pytest.approx(0.01 - filled)
     else:
         assert filled == pytest.approx(0.01) and float(fills[-1]["leaves"]) == pytest.approx(0.0)
@@ -205,14 +183,14 @@ async def test_resting_limit_is_canceled_and_reported(exchange: LocalExchange, v
     await venue.connect([])
     px = await wait_price(exchange)
     async with Running(venue) as run:
-        run.send(order(2002, SIDE_BUY, 0.02, ORDER_LIMIT, round(px * 0.8, 2)))
-        await run.until(lambda: EXEC_ACK in run.kinds(2002))
+        run.send(order(2002, records.SIDE_BUY, 0.02, records.ORDER_LIMIT, round(px * 0.8, 2)))
+        await run.until(lambda: records.EXEC_ACK in run.kinds(2002))
         assert [o["clientOrderId"] for o in exchange.paper.fetch_open_orders()] == ["2002"]
-        cancel = order(2002, SIDE_BUY, 0.02, ORDER_LIMIT, round(px * 0.8, 2))
-        cancel["action"] = ACTION_CANCEL
+        cancel = order(2002, records.SIDE_BUY, 0.02, records.ORDER_LIMIT, round(px * 0.8, 2))
+        cancel["action"] = records.ACTION_CANCEL
         run.send(cancel)
-        await run.until(lambda: EXEC_CANCELED in run.kinds(2002))
-    done = [r for r in run.reports if int(r["kind"]) == EXEC_CANCELED][0]
+        await run.until(lambda: records.EXEC_CANCELED in run.kinds(2002))
+    done = [r for r in run.reports if int(r["kind"]) == records.EXEC_CANCELED][0]
     assert float(done["leaves"]) == pytest.approx(0.02)
     assert exchange.paper.fetch_open_orders() == []
 
@@ -221,12 +199,12 @@ async def test_venue_refusal_becomes_a_reject_with_its_reason(exchange: LocalExc
     await venue.connect([])
     await wait_price(exchange)
     async with Running(venue) as run:
-        run.send(order(3003, SIDE_BUY, 50.0))  # ~3 M USDT of BTC on a 100 k account
-        await run.until(lambda: EXEC_REJECTED in run.kinds(3003))
-    rej = [r for r in run.reports if int(r["kind"]) == EXEC_REJECTED][0]
-    assert int(rej["reason"]) == VENUE_INSUFFICIENT_FUNDS
+        run.send(order(3003, records.SIDE_BUY, 50.0))  # ~3 M USDT of BTC on a 100 k account
+        await run.until(lambda: records.EXEC_REJECTED in run.kinds(3003))
+    rej = [r for r in run.reports if int(r["kind"]) == records.EXEC_REJECTED][0]
+    assert int(rej["reason"]) == records.VENUE_INSUFFICIENT_FUNDS
     # a refused order is a healthy answer: the venue breaker stays closed
-    assert venue.breaker_state() == BREAKER_CLOSED
+    assert venue.breaker_state() == records.BREAKER_CLOSED
 
 
 async def test_reconciliation_cancels_our_orders_and_leaves_foreign_ones(exchange: LocalExchange) -> None:
@@ -280,10 +258,10 @@ def test_keys_come_from_the_environment_only() -> None:
 
 def transitions(core: Core, breaker_id: int = 0) -> list[tuple[str, str, str]]:
     """(from, to, cause) of the transitions logged since the last call, for one breaker (0 = the venue's)."""
-    buf = np.zeros(64, TRANSITION_DTYPE)
+    buf = np.zeros(64, records.TRANSITION_DTYPE)
     n = core.parts.transitions.pop_many(buf)
     return [
-        (BREAKER_STATE_NAMES[int(t["from_state"])], BREAKER_STATE_NAMES[int(t["to_state"])], CAUSE_NAMES[int(t["cause"])])
+        (records.BREAKER_STATE_NAMES[int(t["from_state"])], records.BREAKER_STATE_NAMES[int(t["to_state"])], records.CAUSE_NAMES[int(t["cause"])])
         for t in buf[:n]
         if int(t["breaker_id"]) == breaker_id
     ]
@@ -322,12 +300,12 @@ async def test_an_open_breaker_refuses_orders_without_sending_them(exchange: Loc
     for _ in range(3):
         with pytest.raises(ccxt.ExchangeNotAvailable):
             await venue.call("fetch_balance", venue.client.fetch_balance)
-    assert venue.breaker_state() == BREAKER_OPEN
+    assert venue.breaker_state() == records.BREAKER_OPEN
     before = exchange.requests.get("/api/v3/order", 0)
     async with Running(venue) as run:
-        run.send(order(5005, SIDE_SELL, 0.01))
-        await run.until(lambda: EXEC_REJECTED in run.kinds(5005))
-    assert int(run.reports[0]["reason"]) == VENUE_UNAVAILABLE
+        run.send(order(5005, records.SIDE_SELL, 0.01))
+        await run.until(lambda: records.EXEC_REJECTED in run.kinds(5005))
+    assert int(run.reports[0]["reason"]) == records.VENUE_UNAVAILABLE
     assert exchange.requests.get("/api/v3/order", 0) == before
 
 
@@ -347,17 +325,17 @@ async def _timed_out_orders(exchange: LocalExchange, venue: CcxtVenue) -> None:
     await wait_price(exchange)
     async with Running(venue) as run:
         exchange.inject("timeout", 1)
-        run.send(order(6006, SIDE_BUY, 0.01))
-        await run.until(lambda: EXEC_FILL in run.kinds(6006), timeout=15)
-        assert run.kinds(6006)[0] == EXEC_ACK
+        run.send(order(6006, records.SIDE_BUY, 0.01))
+        await run.until(lambda: records.EXEC_FILL in run.kinds(6006), timeout=15)
+        assert run.kinds(6006)[0] == records.EXEC_ACK
         assert venue.stats_.unknown == 1
         # and one that never reached the matching engine: a 500 before it is read (once the poll has gone quiet)
         await run.until(lambda: not venue.tracked and not venue.unknown)
         await asyncio.sleep(0.3)
         exchange.inject("500", 1)
-        run.send(order(6007, SIDE_BUY, 0.01))
-        await run.until(lambda: EXEC_REJECTED in run.kinds(6007))
-    assert int([r for r in run.reports if int(r["client_order_id"]) == 6007][0]["reason"]) == VENUE_UNAVAILABLE
+        run.send(order(6007, records.SIDE_BUY, 0.01))
+        await run.until(lambda: records.EXEC_REJECTED in run.kinds(6007))
+    assert int([r for r in run.reports if int(r["client_order_id"]) == 6007][0]["reason"]) == records.VENUE_UNAVAILABLE
     assert exchange.paper.position("BTC/USDT")[0] == pytest.approx(0.01)
 
 
