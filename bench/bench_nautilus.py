@@ -43,7 +43,7 @@ from bench.common import Figure  # noqa: E402
 from bot4.core.config import CoreConfig, InstrumentConfig, RiskConfig, StrategyConfig  # noqa: E402
 from bot4.core.records import SIDE_BUY, TICK_TRADE  # noqa: E402
 from bot4.core.runner import Core  # noqa: E402
-from bot4.venues.backtest import run_backtest  # noqa: E402
+from bot4.venues.lockstep import run_backtest  # noqa: E402
 from bot4.venues.paper import PaperConfig, PaperExchange  # noqa: E402
 from bot4.venues.replay import load_csv, repeat_shifted, sample_path  # noqa: E402
 

@@ -29,7 +29,7 @@ from bot4.core.records import (
 from bot4.core.runner import Core
 from bot4.runtime.config import load_config
 from bot4.runtime.engine import Engine
-from bot4.venues.backtest import run_backtest
+from bot4.venues.lockstep import run_backtest
 from bot4.venues.paper import PaperConfig, PaperExchange
 from bot4.venues.paper_kernels import paper_on_ticks_nb, paper_submit_nb
 from bot4.venues.replay import load_sample, repeat_shifted

@@ -39,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log-format", choices=("json", "text"), help="log line format")
     p.add_argument("--log-file", metavar="PATH", help="write logs to this file instead of standard error")
     p.add_argument("--speed", type=float, help="replay speed: 1 = real time, 0 = as fast as possible")
+    p.add_argument(
+        "--until-end", action="store_true", help="replay the data once and stop when it ends (replay.loop = false)"
+    )
     p.add_argument("--connect", metavar="URL", help="attach the UI to a headless engine's control API")
     p.add_argument("--token", help="control API token for --connect (default: $BOT4_API_TOKEN)")
     p.add_argument("--version", action="version", version=f"bot4 {bot4.__version__}")
@@ -63,6 +66,8 @@ def resolve_config(args: argparse.Namespace) -> AppConfig:
     if args.log_file is not None:
         rt = replace(rt, log_file=args.log_file)
     replay = cfg.replay if args.speed is None else replace(cfg.replay, speed=args.speed)
+    if args.until_end:
+        replay = replace(replay, loop=False)
     return replace(cfg, runtime=rt, replay=replay)
 
 

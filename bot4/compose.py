@@ -70,7 +70,19 @@ async def run_headless(cfg: AppConfig, run_for: float | None) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, engine.request_stop)
     loop.add_signal_handler(signal.SIGUSR1, lambda: engine.kill("signal"))
-    return await serve(engine, run_for)
+    code = await serve(engine, run_for)
+    if engine.feed.done.is_set():
+        print(summary_line(engine.summary()), flush=True)  # a replay run to its end: what it did, on stdout
+    return code
+
+
+def summary_line(s: dict[str, object]) -> str:
+    return (
+        f"bot4: replay finished: {s['ticks']:,} ticks, {s['orders']:,} orders, {s['fills']:,} fills, "
+        f"{s['refused']:,} refused; {s['round_trips']} round trips ({s['wins']} won, {s['losses']} lost); "
+        f"realized {s['realized']:,.2f}, fees {s['fees']:,.2f}, equity {s['equity']:,.2f} "
+        f"({s['return_pct']:+.4f} %), {s['trading_state']}"
+    )
 
 
 def make_app(engine: Engine, run_for: float | None = None) -> Bot4App:

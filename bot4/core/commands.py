@@ -12,7 +12,7 @@ import numpy as np
 
 from bot4.core.atomics import monotonic_ns
 from bot4.core.jit import helper, kernel
-from bot4.core.orders import cancel_all_nb, cancel_slot_nb, emit_order_nb, exit_position_nb, order_is_open_nb
+from bot4.core.orders import cancel_all_nb, cancel_slot_nb, emit_order_nb, order_is_open_nb, want_flat_nb
 from bot4.core.records import (
     CMD_CANCEL,
     CMD_CANCEL_ALL,
@@ -99,7 +99,7 @@ def apply_kill_nb(st: EngineState, now: int) -> None:
     st.core[0].kill_ns = monotonic_ns()
     if st.params[0].flatten_on_kill:
         for s in range(st.sym.shape[0]):
-            exit_position_nb(st, s, FLAG_KILL, 0)
+            want_flat_nb(st, s, FLAG_KILL, 0)
 
 
 @kernel
@@ -154,7 +154,7 @@ def on_command_nb(st: EngineState, slot: int, now: int) -> None:
         cancel_all_nb(st, now, False)
     elif kind == CMD_FLATTEN:
         for s in range(st.sym.shape[0]):
-            exit_position_nb(st, s, FLAG_KILL | FLAG_MANUAL, c.ts_in_ns)
+            want_flat_nb(st, s, FLAG_KILL | FLAG_MANUAL, c.ts_in_ns)
     st.core[0].last_cmd_seq = c.seq
     st.core[0].last_cmd_reason = reason
     st.core[0].last_cmd_kind = kind

@@ -127,6 +127,8 @@ class RiskConfig:
     loss_streak_max: int = 3  # this many losing trades in a row force a cool-down
     loss_streak_cooldown_s: float = 900.0  # no new entries for this long (market clock)
     flatten_on_kill: bool = False  # the kill switch also closes every position at market
+    outlier_frac: float = 0.2  # a print this far from the symbol's last accepted price is refused as an outlier...
+    outlier_confirm: int = 5  # ...unless this many in a row agree on the new level (the market moved): then taken
 
     def __post_init__(self) -> None:
         _positive("risk.initial_equity_usd", self.initial_equity_usd)
@@ -163,6 +165,8 @@ class RiskConfig:
         _int_at_least("risk.loss_streak_max", self.loss_streak_max, 1)
         _non_negative("risk.loss_streak_cooldown_s", self.loss_streak_cooldown_s)
         _check("risk.flatten_on_kill", self.flatten_on_kill, isinstance(self.flatten_on_kill, bool), "true or false")
+        _frac("risk.outlier_frac", self.outlier_frac, 0.0, 10.0)
+        _int_at_least("risk.outlier_confirm", self.outlier_confirm, 1)
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,7 @@ from bot4.core.stats import (
 )
 
 EXIT_FLAGS = FLAG_STOP_EXIT | FLAG_KILL | FLAG_REDUCE_ONLY
+EXIT_RETRY_NS = 100_000_000  # a refused exit is sent again after this much market time, or at the next report
 
 
 @helper
@@ -254,6 +255,25 @@ def exit_position_nb(st: EngineState, s: int, flags: int, ts_in: int) -> int:
     )
     if reason == REASON_OK:
         st.sym[s].exit_pending = 1
+    return reason
+
+
+@helper
+def want_flat_nb(st: EngineState, s: int, flags: int, ts_in: int) -> int:
+    """The position should go to zero: send its exit now, and again (``on_tick_nb``) until it is zero.
+
+    An exit that fills in part, expires, or is refused leaves a remainder; the wish stays until the position is flat,
+    so no residue is left behind a flat signal, a flip or a flatten.
+    """
+    row = st.sym[s]
+    if row.qty == 0.0:
+        row.exit_wanted = 0
+        return REASON_OK
+    row.exit_wanted = 1
+    row.exit_flags = flags
+    reason = exit_position_nb(st, s, flags, ts_in)
+    if reason != REASON_OK:
+        row.exit_retry_clock = st.core[0].clock_ns + EXIT_RETRY_NS
     return reason
 
 

@@ -18,7 +18,7 @@ SIDE_SELL = -1
 # --- tick kinds ---------------------------------------------------------------------------------------------------
 TICK_TRADE = 1  # a print: price, size, aggressor side
 TICK_BBO = 2  # top of book: bid_px/bid_sz/ask_px/ask_sz
-TICK_BAR = 3  # a closed candle: price = close, size = volume, bid/ask carry low/high
+TICK_BAR = 3  # a closed candle: price = close, size = volume, bid_px/ask_px its low/high, bid_sz its open
 
 # --- order types, time in force, flags ----------------------------------------------------------------------------
 ORDER_MARKET = 1
@@ -159,6 +159,7 @@ VENUE_TABLE_FULL = 10  # too many open orders (ccxt RateLimitExceeded-like refus
 VENUE_UNAVAILABLE = 11  # the venue could not be reached or its breaker is open (ccxt NetworkError family)
 VENUE_AUTH = 12  # the venue refused the API key or signature (ccxt AuthenticationError)
 VENUE_ERROR = 13  # any other refusal by the venue (ccxt ExchangeError)
+VENUE_GATE_CLOSED = 14  # never sent: the engine's execution gate was closed (kill switch)
 VENUE_REASON_NAMES = (
     "ok",
     "insufficient_funds",
@@ -174,6 +175,7 @@ VENUE_REASON_NAMES = (
     "venue_unavailable",
     "auth_failed",
     "venue_error",
+    "execution_gate_closed",
 )
 
 # --- circuit breakers ------------------------------------------------------------------------------------------------
@@ -253,7 +255,7 @@ TICK_DTYPE = np.dtype(
         ("price", np.float64),  # trade price, or bar close, quote units
         ("size", np.float64),  # trade size or bar volume, base units
         ("bid_px", np.float64),  # best bid (bar: low)
-        ("bid_sz", np.float64),  # size at best bid, base units
+        ("bid_sz", np.float64),  # size at best bid, base units (bar: open)
         ("ask_px", np.float64),  # best ask (bar: high)
         ("ask_sz", np.float64),  # size at best ask, base units
     ],

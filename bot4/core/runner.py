@@ -23,7 +23,17 @@ from bot4.core.jit import bind
 from bot4.core.pool import POOL_HIGH_WATER, POOL_IN_USE, POOL_OVERFLOWS
 from bot4.core.publish import engine_publish_nb, engine_read_nb
 from bot4.core.ring import RING_FULL, RING_HEAD, RING_HIGH_WATER, RING_TAIL
-from bot4.core.state import RING_ROWS, W_NOTIFY_FD, W_RUNNING, W_STOP, CoreParts, EngineState, Published, build_state
+from bot4.core.state import (
+    RING_ROWS,
+    W_NOTIFY_FD,
+    W_RUNNING,
+    W_SLEEPING,
+    W_STOP,
+    CoreParts,
+    EngineState,
+    Published,
+    build_state,
+)
 from bot4.core.stats import StatsSnapshot
 from bot4.core.step import engine_step_nb
 from bot4.core.thread import (
@@ -32,6 +42,7 @@ from bot4.core.thread import (
     engine_run_nb,
     kick_core_nb,
     push_ticks_nb,
+    try_publish_nb,
     wake_core_nb,
 )
 
@@ -274,6 +285,8 @@ class Core:
         self._read_lock = threading.Lock()
         self._snap_arrays = self._new_snapshot_arrays()  # the reader's argument types, to bind it once
         self._read = bind(engine_read_nb, self.state, self._snap_arrays, 64)
+        self._try_publish = bind(try_publish_nb, self.state)
+        self.driven = False  # True: no core thread; producers run the step (see drive())
         self._publish(self.state)
 
     def _new_snapshot_arrays(self) -> Published:
@@ -304,6 +317,15 @@ class Core:
         self._thread.start()
         while not self.state.sync[W_RUNNING] and self._thread.is_alive():
             time.sleep(0.0005)
+
+    def drive(self) -> None:
+        """Run without the core thread: whoever pushes records or sends a command runs the step on its own thread, one
+        holder at a time (the lockstep replay holds it for a whole batch). The running engine does this on recorded
+        data, where the feed drives the core and the paper venue together."""
+        if self.running:
+            raise RuntimeError("drive() while the core thread runs")
+        self.driven = True
+        self.state.sync[W_SLEEPING] = 1  # producers find the step free and take it (kick_core_nb)
 
     def stop(self, timeout: float = 5.0) -> None:
         """Ask the core thread to finish its pass, publish, and return."""
@@ -336,7 +358,10 @@ class Core:
         """Publish now (only while the core thread is not running; the thread publishes by itself)."""
         if self.running:
             raise RuntimeError("publish() while the core thread runs")
-        self._publish(self.state)
+        if self.driven:
+            self._try_publish(self.state)
+        else:
+            self._publish(self.state)
 
     def push_ticks(self, ticks: np.ndarray, start: int = 0, count: int | None = None) -> int:
         """Feed side: push ticks (stamped with their ingress time) and wake the core; the count accepted.
@@ -351,7 +376,7 @@ class Core:
     def notify(self) -> None:
         """Producers call this after pushing: if the core thread sleeps, the step runs here and now (the thread
         would take a CPU wake-up, 30-850 us on a small VM, to start); if it is awake, it sees the records itself."""
-        if self._thread is None:
+        if self._thread is None and not self.driven:
             return
         if not self.producers_run_step:
             self._wake(self.state.sync)
@@ -381,7 +406,9 @@ class Core:
 
     def snapshot(self) -> CoreSnapshot:
         """A consistent copy of the published state (any thread)."""
-        if not self.running:
+        if self.driven:
+            self._try_publish(self.state)  # unless a producer holds the step (it publishes as it goes)
+        elif not self.running:
             self._publish(self.state)
         arrays = self._new_snapshot_arrays()  # the snapshot's own; the read fills only the histograms' used buckets
         with self._read_lock:

@@ -53,6 +53,8 @@ PARAMS_DTYPE = np.dtype(
         ("publish_ns", np.int64),  # how often the core publishes its snapshot, monotonic ns
         ("batch_max", np.int64),  # records of one kind handled per step
         ("warm_ticks", np.int64),  # ticks between dry runs of the risk checks (0 = none)
+        ("outlier_frac", np.float64),  # a print this far from the last accepted price is refused...
+        ("outlier_confirm", np.int64),  # ...until this many in a row agree on the new level
     ],
     align=True,
 )
@@ -152,7 +154,11 @@ SYMBOL_DTYPE = np.dtype(
         ("bad_ticks", np.int64),  # ticks refused by the sanity checks
         ("exit_pending", np.int64),  # 1 while an exit (stop / take profit / kill / flatten) order is working
         ("deferred_sig", np.int64),  # a signal (+1 / -1) held while an entry the other way is still working (0 = none)
-        ("exit_retry_clock", np.int64),  # market clock before which a refused stop exit is not sent again
+        ("exit_retry_clock", np.int64),  # market clock before which a refused exit is not sent again
+        ("exit_wanted", np.int64),  # 1 while the position should go to zero (a flat signal, a flip, a flatten)
+        ("exit_flags", np.int64),  # the FLAG_* bits that exit carries (kill, manual)
+        ("outlier_anchor", np.float64),  # the level the latest outlier prints agree on
+        ("outlier_misses", np.int64),  # outlier prints in a row near that level
     ],
     align=True,
 )
@@ -393,6 +399,8 @@ def params_row(config: CoreConfig, publish_interval_s: float) -> np.ndarray:
     p["publish_ns"] = round(publish_interval_s * NS)
     p["batch_max"] = config.batch_max
     p["warm_ticks"] = config.warm_every_ticks
+    p["outlier_frac"] = risk.outlier_frac
+    p["outlier_confirm"] = risk.outlier_confirm
     return p
 
 

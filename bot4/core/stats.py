@@ -58,6 +58,8 @@ COUNTER_NAMES: tuple[str, ...] = (
     "out_of_order_ticks",  # ticks older than the symbol's last one (skipped)
     "rearm_refused",  # re-arm commands refused (wrong confirmation, cool-down, not halted)
     "trades_closed",  # round trips completed
+    "outlier_ticks",  # prints refused as outliers (too far from the last accepted price, not confirmed)
+    "unprotected_fills",  # fills that left a position without its entry's stop: closed at once
 )
 REJECT_BASE = len(_BASE_COUNTERS := COUNTER_NAMES)
 COUNTER_NAMES = _BASE_COUNTERS + tuple(f"reject_{name}" for name in REASON_NAMES)  # one per reason code
@@ -98,6 +100,8 @@ C_UNKNOWN_EXEC = COUNTER_INDEX["unknown_exec"]
 C_OUT_OF_ORDER = COUNTER_INDEX["out_of_order_ticks"]
 C_REARM_REFUSED = COUNTER_INDEX["rearm_refused"]
 C_TRADES_CLOSED = COUNTER_INDEX["trades_closed"]
+C_OUTLIER_TICKS = COUNTER_INDEX["outlier_ticks"]
+C_UNPROTECTED = COUNTER_INDEX["unprotected_fills"]
 H_DECISION = HIST_INDEX["decision"]
 H_RISK = HIST_INDEX["risk_check"]
 H_TICK_TO_ORDER = HIST_INDEX["tick_to_order"]

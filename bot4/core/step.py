@@ -17,6 +17,7 @@ from bot4.core.commands import on_command_nb, update_risk_state_nb
 from bot4.core.histogram import hist_record_nb
 from bot4.core.jit import helper, kernel
 from bot4.core.orders import (
+    EXIT_RETRY_NS,
     cancel_all_nb,
     cancel_entries_nb,
     emit_order_nb,
@@ -24,14 +25,17 @@ from bot4.core.orders import (
     finish_order_nb,
     log_reject_nb,
     reduce_pending_nb,
+    want_flat_nb,
 )
 from bot4.core.pool import SLOT_IN_USE
 from bot4.core.positions import apply_fill_nb, mark_symbol_nb
+from bot4.core.prints import outlier_nb
 from bot4.core.records import (
     EXEC_ACK,
     EXEC_CANCELED,
     EXEC_FILL,
     EXEC_REJECTED,
+    FLAG_KILL,
     FLAG_STOP_EXIT,
     ORDER_MARKET,
     REASON_OK,
@@ -45,6 +49,7 @@ from bot4.core.records import (
     STATUS_NEW,
     STATUS_PARTIALLY_FILLED,
     STATUS_REJECTED,
+    TICK_BAR,
     TICK_BBO,
     TIF_IOC,
 )
@@ -66,12 +71,14 @@ from bot4.core.stats import (
     C_EXEC_REPORTS,
     C_FILLS,
     C_OUT_OF_ORDER,
+    C_OUTLIER_TICKS,
     C_SIGNALS,
     C_SIGNALS_DEFERRED,
     C_STOP_EXITS,
     C_TICKS_IN,
     C_TRADES_CLOSED,
     C_UNKNOWN_EXEC,
+    C_UNPROTECTED,
     C_VENUE_REJECTS,
     H_DECISION,
     H_ORDER_TO_ACK,
@@ -79,8 +86,6 @@ from bot4.core.stats import (
     hist_base_nb,
 )
 from bot4.core.strategy import SIG_FLAT, SIG_NONE, stop_price_nb, strategy_on_price_nb, take_profit_price_nb
-
-EXIT_RETRY_NS = 100_000_000  # a refused stop exit is sent again after this much market time, or at the next report
 
 
 @kernel
@@ -116,31 +121,30 @@ def sample_returns_nb(st: EngineState) -> None:
 
 
 @helper
-def check_stops_nb(st: EngineState, s: int, ts_in: int, now: int) -> None:
-    """A crossed stop or take profit sends the position's exit at once.
+def check_stops_nb(st: EngineState, s: int, lo: float, hi: float, ts_in: int, now: int) -> None:
+    """A crossed stop or take profit sends the position's exit at once (``lo``/``hi``: the tick's range, a bar's
+    low and high, else its price).
 
     An exit the checks refuse is not sent again on every tick (a burst of identical refusals), but after
     EXIT_RETRY_NS of market time or at the symbol's next execution report, whichever comes first. When what refuses
     it is an entry the other way still working (the exit plus that entry could flip the position), the entry is
     cancelled so the exit can follow.
     """
-    q = st.sym[s].qty
-    if q == 0.0 or st.sym[s].exit_pending != 0:
+    row = st.sym[s]
+    q = row.qty
+    if q == 0.0 or row.exit_pending != 0:
         return
-    px = st.sym[s].last_px
-    stop = st.sym[s].stop_px
-    tp = st.sym[s].tp_px
     if q > 0.0:
-        hit = px <= stop or px >= tp
+        hit = lo <= row.stop_px or hi >= row.tp_px
     else:
-        hit = px >= stop or px <= tp
-    if not hit or st.core[0].clock_ns < st.sym[s].exit_retry_clock:
+        hit = hi >= row.stop_px or lo <= row.tp_px
+    if not hit or st.core[0].clock_ns < row.exit_retry_clock:
         return
     reason = exit_position_nb(st, s, FLAG_STOP_EXIT, ts_in)
     if reason == REASON_OK:
         counter_add_nb(st.stats, C_STOP_EXITS, 1)
         return
-    st.sym[s].exit_retry_clock = st.core[0].clock_ns + EXIT_RETRY_NS
+    row.exit_retry_clock = st.core[0].clock_ns + EXIT_RETRY_NS
     if reason == REASON_REDUCE_ONLY:
         cancel_entries_nb(st, s, -1 if q > 0.0 else 1, now)
 
@@ -149,25 +153,32 @@ def check_stops_nb(st: EngineState, s: int, ts_in: int, now: int) -> None:
 def on_signal_nb(st: EngineState, s: int, sig: int, price: float, ts_in: int, now: int) -> None:
     """Act on a strategy signal: enter, flip (exit, then enter) or go flat.
 
-    A signal against an order still working on the symbol (an entry or an exit the venue has not answered yet) is
-    held, not acted on: the position it would flip is not known until that order ends, and two entries the other
-    way of each other would both fill. It is taken at the symbol's first tick after the orders against it ended
-    (filled, expired or cancelled); a newer signal replaces it.
+    A flip is an exit, then an entry: the exit goes first, and the entry is held until the exit has ended, so the
+    position passes through zero before the new side opens with its own entry's stop. A signal against an order
+    still working on the symbol (an entry the other way, or an exit the venue has not answered yet) is held too:
+    the position it would change is not known until that order ends. It is taken at the symbol's first tick after
+    those orders ended (filled, expired or cancelled); a newer signal replaces it.
     """
-    st.sym[s].deferred_sig = 0
-    q = st.sym[s].qty
+    row = st.sym[s]
+    row.deferred_sig = 0
+    q = row.qty
     if sig == SIG_FLAT:
-        exit_position_nb(st, s, 0, ts_in)
+        want_flat_nb(st, s, 0, ts_in)
         return
     side = sig
-    if (st.sym[s].pending_sell if side > 0 else st.sym[s].pending_buy) > 0.0:
-        st.sym[s].deferred_sig = side  # an order the other way is working: wait for its outcome
+    if (row.exit_flags & FLAG_KILL) == 0:
+        row.exit_wanted = 0  # a new view replaces an earlier wish to be flat (not the kill switch's)
+    if row.exit_pending != 0 or (row.pending_sell if side > 0 else row.pending_buy) > 0.0:
+        row.deferred_sig = side  # an order whose outcome decides the position is working: wait for it
         counter_add_nb(st.stats, C_SIGNALS_DEFERRED, 1)
         return
     if q * side > 0.0 or effective_position_nb(st.sym, s) * side > 0.0:
         return  # already positioned (or an entry is working) on that side
-    if q * side < 0.0 and exit_position_nb(st, s, 0, ts_in) != REASON_OK:
-        return  # flip: close first, then enter; an exit refused leaves the entry out too
+    if q * side < 0.0:
+        if want_flat_nb(st, s, 0, ts_in) == REASON_OK:
+            row.deferred_sig = side  # the entry follows once the exit has ended
+            counter_add_nb(st.stats, C_SIGNALS_DEFERRED, 1)
+        return
     stop = stop_price_nb(st.strat.params, s, side, price)
     tp = take_profit_price_nb(st.strat.params, s, side, price)
     size = size_for_signal_nb(st, s, side, price, stop)
@@ -185,40 +196,52 @@ def on_tick_nb(st: EngineState, slot: int) -> None:
     if s < 0 or s >= st.sym.shape[0]:
         counter_add_nb(st.stats, C_BAD_TICKS, 1)
         return
+    row = st.sym[s]
     kind = tk.kind
     if kind == TICK_BBO:
         bid = tk.bid_px
         ask = tk.ask_px
         if not (bid > 0.0 and ask >= bid) or math.isinf(ask):
             counter_add_nb(st.stats, C_BAD_TICKS, 1)
-            st.sym[s].bad_ticks += 1
+            row.bad_ticks += 1
             return
         price = 0.5 * (bid + ask)
     else:
         price = tk.price
         if not (price > 0.0) or math.isinf(price) or not (tk.size >= 0.0):
             counter_add_nb(st.stats, C_BAD_TICKS, 1)
-            st.sym[s].bad_ticks += 1
+            row.bad_ticks += 1
             return
     ts = tk.ts_exch_ns
-    if ts < st.sym[s].last_ts:
+    if ts < row.last_ts:
         counter_add_nb(st.stats, C_OUT_OF_ORDER, 1)
         return
-    st.sym[s].last_ts = ts
+    if outlier_nb(row, row.last_px, price, st.params[0].outlier_frac, st.params[0].outlier_confirm):
+        counter_add_nb(st.stats, C_OUTLIER_TICKS, 1)
+        row.bad_ticks += 1
+        return
+    row.last_ts = ts
     if ts > st.core[0].clock_ns:
         st.core[0].clock_ns = ts
+    lo = price
+    hi = price
     if kind == TICK_BBO:
-        st.sym[s].bid = tk.bid_px
-        st.sym[s].ask = tk.ask_px
-    st.sym[s].last_px = price
-    st.sym[s].ticks += 1
+        row.bid = tk.bid_px
+        row.ask = tk.ask_px
+    elif kind == TICK_BAR and tk.bid_px <= price <= tk.ask_px:
+        lo = tk.bid_px  # a bar's low and high: its stops are judged on the whole range it traded
+        hi = tk.ask_px
+    row.last_px = price
+    row.ticks += 1
     mark_symbol_nb(st.sym, st.acct, s)
     update_risk_state_nb(st, t0)
-    check_stops_nb(st, s, tk.ts_in_ns, t0)
-    deferred = st.sym[s].deferred_sig
-    if deferred != 0 and (st.sym[s].pending_sell if deferred > 0 else st.sym[s].pending_buy) == 0.0:
-        on_signal_nb(st, s, deferred, price, tk.ts_in_ns, t0)  # the entry it waited on has ended
-    strat = st.sym[s].strategy
+    check_stops_nb(st, s, lo, hi, tk.ts_in_ns, t0)
+    if row.exit_wanted != 0 and row.exit_pending == 0 and st.core[0].clock_ns >= row.exit_retry_clock:
+        want_flat_nb(st, s, row.exit_flags, tk.ts_in_ns)  # what an earlier exit left: send it again
+    deferred = row.deferred_sig
+    if deferred != 0 and row.exit_pending == 0 and (row.pending_sell if deferred > 0 else row.pending_buy) == 0.0:
+        on_signal_nb(st, s, deferred, price, tk.ts_in_ns, t0)  # the orders it waited on have ended
+    strat = row.strategy
     if strat != 0:
         st.core[0].warm_symbol = s  # the dry runs check orders where orders come from
     if strat != 0 and kind != TICK_BBO:
@@ -229,6 +252,33 @@ def on_tick_nb(st: EngineState, slot: int) -> None:
             on_signal_nb(st, s, sig, price, tk.ts_in_ns, t0)
     if st.core[0].clock_ns >= st.core[0].next_sample_ns:
         sample_returns_nb(st)  # after the decision: a sample refreshes correlation and VaR for the next one
+
+
+@helper
+def set_position_stop_nb(st: EngineState, s: int, q_before: float, stop: float, tp: float, price: float) -> bool:
+    """After a fill: the position's stop is the stop of the entry that opened it. True when the fill left a position
+    with no stop of its own (the caller closes it at once; its stop is set at the fill meanwhile).
+
+    A fill from flat or through zero opened the position: the filling order's stop and take profit take over (a
+    short never keeps a long's stop). A fill that adds to the position keeps the opener's stop. A flat position has
+    none.
+    """
+    row = st.sym[s]
+    q = row.qty
+    if q == 0.0:
+        row.stop_px = np.nan
+        row.tp_px = np.nan
+        row.exit_wanted = 0
+        return False
+    if q_before != 0.0 and q_before * q > 0.0 and row.stop_px > 0.0:
+        return False  # added to or reduced the same position: its stop stands
+    if stop > 0.0 and not math.isinf(stop):
+        row.stop_px = stop
+        row.tp_px = tp if (tp - price) * q > 0.0 else np.nan
+        return False
+    row.stop_px = price  # no stop came with the fill that opened it: a stop at the fill, and the exit goes now
+    row.tp_px = np.nan
+    return True
 
 
 @helper
@@ -258,19 +308,14 @@ def on_exec_nb(st: EngineState, slot: int, now: int) -> None:
         if not (size > 0.0) or not (price > 0.0):
             counter_add_nb(st.stats, C_UNKNOWN_EXEC, 1)
             return
-        increases = st.sym[s].qty * o.side >= 0.0
+        q_before = st.sym[s].qty
         pnl = apply_fill_nb(st.sym, st.acct, s, o.side, price, size, r.fee)
         counter_add_nb(st.stats, C_FILLS, 1)
         filled = o.filled + size
         o.avg_px = price if o.filled == 0.0 else (o.avg_px * o.filled + price * size) / filled
         o.filled = filled
         reduce_pending_nb(st, s, o.side, size)
-        if st.sym[s].qty == 0.0:
-            st.sym[s].stop_px = np.nan
-            st.sym[s].tp_px = np.nan
-        elif increases and o.stop_px > 0.0:
-            st.sym[s].stop_px = o.stop_px
-            st.sym[s].tp_px = o.take_profit_px
+        unprotected = set_position_stop_nb(st, s, q_before, o.stop_px, o.take_profit_px, price)
         if pnl == pnl:
             st.core[0].trades += 1
             counter_add_nb(st.stats, C_TRADES_CLOSED, 1)
@@ -300,6 +345,9 @@ def on_exec_nb(st: EngineState, slot: int, now: int) -> None:
         else:
             o.status = STATUS_PARTIALLY_FILLED
         update_risk_state_nb(st, now)
+        if unprotected:
+            counter_add_nb(st.stats, C_UNPROTECTED, 1)
+            want_flat_nb(st, s, FLAG_STOP_EXIT, r.ts_in_ns)
         return
     reduce_pending_nb(st, s, o.side, o.size - o.filled)
     if kind == EXEC_REJECTED:

@@ -7,7 +7,7 @@ trend does not produce a stream of duplicate signals. Entry, stop-loss and take-
 ``signal_prices_nb`` from the same parameters: every signal carries a stop.
 
 - EMA cross: fast and slow EMAs (alpha = 2 / (n + 1), seeded with the first price); after ``slow_period`` prices,
-  the side is the sign of fast - slow, and a change of side is a signal.
+  the side is the sign of fast - slow (no side while they are equal), and a change of side is a signal.
 - Breakout: a price above the highest (below the lowest) of the previous ``lookback`` prices.
 - Z-score mean reversion: z of the price against the mean/std of the previous ``window`` prices; z <= -entry_z buys,
   z >= entry_z sells, |z| <= exit_z closes an open view.
@@ -43,7 +43,9 @@ def ema_cross_nb(sp: np.ndarray, ss: np.ndarray, s: int, price: float) -> int:
     if count < sp[s].slow:
         return SIG_NONE
     diff = ss[s].ema_fast - ss[s].ema_slow
-    side = SIG_BUY if diff >= 0.0 else SIG_SELL
+    if diff == 0.0:
+        return SIG_NONE  # the averages meet: no side, and the last view stands
+    side = SIG_BUY if diff > 0.0 else SIG_SELL
     if side != ss[s].last_dir:
         ss[s].last_dir = side
         return side

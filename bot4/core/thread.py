@@ -206,3 +206,14 @@ def kick_core_nb(st: EngineState) -> int:
         if inbound_waiting_nb(st):
             wake_core_nb(sync)  # pushed meanwhile: the thread takes it
     return handled
+
+
+@kernel
+def try_publish_nb(st: EngineState) -> bool:
+    """Publish now if nobody holds the step (a driven core: the step runs on its producers' threads); False when
+    someone does (that holder publishes on its own schedule)."""
+    if not compare_exchange(st.sync, W_OWNER, OWNER_FREE, OWNER_PRODUCER):
+        return False
+    engine_publish_inline_nb(st)
+    store_release(st.sync, W_OWNER, OWNER_FREE)
+    return True

@@ -31,11 +31,11 @@ class ReplayConfig:
     """The built-in market-data replay that feeds the paper exchange."""
 
     speed: float = 10.0  # replay clock rate: 1 = real time, 0 = as fast as the engine takes it
-    loop: bool = True  # start again (timestamps shifted forward) when the data ends
+    loop: bool = True  # start again (timestamps shifted forward) when the data ends; false: the run ends with the data
     files: tuple[str, ...] = ()  # recorded files as "SYMBOL=path"; empty = the shipped sample
-    # wall time of data the feed hands the core at once; the paper venue replays each batch after the core decided
-    # on it, so fills are priced at the decision's tick whatever the batch, but reach the core up to about one batch
-    # later (batch_ms x speed of market time): smaller is snappier at high speeds and costs more CPU
+    # wall time between two batches of the replay: each batch goes through core and paper venue tick by tick (market
+    # time decides every order and fill, whatever the batch), so this only sets how often the screen sees progress
+    # and commands wait at most this long for a running batch; smaller costs more CPU
     batch_ms: float = 100.0
 
     def __post_init__(self) -> None:

@@ -7,7 +7,9 @@
   the KILL file, price samples and equity;
 - restore (``restore.py``): at construction, the journal's state back into core and venue.
 
-The venue is a :class:`bot4.venues.base.Venue`: the engine treats the paper exchange and a ccxt exchange alike.
+The venue is a :class:`bot4.venues.base.Venue`. On recorded data the core has no thread of its own: the feed drives
+the core and the paper venue together, tick by tick (``bot4.venues.lockstep``), so a paper run gives the orders a
+backtest of the same data gives; with a live venue the core runs on its thread and execution relays its orders.
 The control API and the metrics exporter are started around :meth:`Engine.run` by the composition root
 (``bot4.compose``), never by the engine.
 """
@@ -33,6 +35,7 @@ from bot4.runtime.feed import Feed, ReplayFeed, StreamFeed
 from bot4.runtime.journal import Journal
 from bot4.runtime.restore import restore
 from bot4.venues.base import MarketStream, Venue
+from bot4.venues.lockstep import Lockstep
 from bot4.venues.paper import PaperExchange
 from bot4.venues.replay import load_csv, load_sample, merge_by_time
 
@@ -78,14 +81,18 @@ class Engine:
         self.core = Core(config.core, config.runtime.publish_interval_s)
         self.symbols = self.core.symbols
         self.venue = venue if venue is not None else make_venue(config, self.core)
-        self.execution = Execution(self.core, self.venue, self.journal)
         self.feed: Feed
         if self.venue.streams_market_data:
+            self.execution = Execution(self.core, self.venue, self.journal)
             self.feed = StreamFeed(self.core, cast(MarketStream, self.venue))
             self.ticks = np.zeros(0, TICK_DTYPE)
         else:
+            # recorded data: the feed drives core and paper venue in lockstep (market time decides, at any speed)
             self.ticks = load_replay_ticks(config)
-            self.feed = ReplayFeed(self.core, self.ticks, config.replay, self.execution.catch_up)
+            self.core.drive()
+            lockstep = Lockstep(self.core, cast(PaperExchange, self.venue))
+            self.execution = Execution(self.core, self.venue, self.journal, lockstep)
+            self.feed = ReplayFeed(self.core, self.ticks, config.replay, lockstep, self.execution.drain_taps)
         self.watchers = Watchers(self.core, self.journal, self.execution, state_dir / "KILL", self.kill)
         self.stopping = asyncio.Event()
         self.kill_log: list[dict[str, object]] = []
@@ -141,7 +148,8 @@ class Engine:
             await self.venue.close()
             self.journal.close()
             raise
-        await asyncio.to_thread(self.core.start)  # the first start loads the compiled loop: keep the event loop free
+        if not self.core.driven:
+            await asyncio.to_thread(self.core.start)  # the first start loads the compiled loop: keep the loop free
         parts: list[tuple[str, Coroutine[Any, Any, None]]] = [
             ("feed", self.feed.run(self.stopping)),
             ("execution", self.execution.run(self.stopping)),
@@ -151,17 +159,36 @@ class Engine:
         tasks = [asyncio.create_task(coro, name=name) for name, coro in parts]
         for t in tasks:
             t.add_done_callback(self._task_done)
+        ends: list[asyncio.Future[Any]] = [asyncio.ensure_future(self.stopping.wait())]
+        if isinstance(self.feed, ReplayFeed) and not self.config.replay.loop:
+            ends.append(asyncio.ensure_future(self.feed.done.wait()))  # the data ends the run
         try:
-            if run_for is not None:
-                try:
-                    await asyncio.wait_for(self.stopping.wait(), timeout=run_for)
-                except TimeoutError:
-                    pass
-            else:
-                await self.stopping.wait()
+            await asyncio.wait(ends, timeout=run_for, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            for f in ends:
+                f.cancel()
             await self._shutdown(tasks)
         return 1 if self.failed else 0
+
+    def summary(self) -> dict[str, object]:
+        """What the run did, in one line's worth of figures (logged as ``run_summary`` when it stops)."""
+        snap = self.core.snapshot()
+        trades, wins, losses = snap.trades
+        initial = self.config.core.risk.initial_equity_usd
+        return {
+            "ticks": snap.stats.counter("ticks_in"),
+            "orders": snap.stats.counter("orders_out"),
+            "fills": snap.stats.counter("fills"),
+            "refused": sum(snap.stats.rejects_by_reason().values()),
+            "round_trips": trades,
+            "wins": wins,
+            "losses": losses,
+            "realized": round(snap.realized, 6),
+            "fees": round(snap.fees, 6),
+            "equity": round(snap.equity, 6),
+            "return_pct": round(100.0 * (snap.equity / initial - 1.0), 4),
+            "trading_state": snap.trading_state,
+        }
 
     def _task_done(self, task: asyncio.Task[None]) -> None:
         """A part of the engine ended on an error: say what, and stop the whole engine rather than run half of it."""
@@ -194,7 +221,9 @@ class Engine:
         self.core.stop()
         self.core.close_output_fd()
         self.watchers.reject_log.flush(None)
+        self.watchers.once()  # the last state changes and refusals reach the journal and the log
         snap = self.core.snapshot()
+        event(log, "run_summary", data_ended=self.feed.done.is_set(), **self.summary())
         event(
             log,
             "engine_stop",

@@ -1,9 +1,15 @@
-"""Between the core and the venue: the execution gate, the journal before every hand-over, and the open-order book.
+"""Between the core and the venue: the execution gate, the journal, and the open-order book.
 
-Orders from the core are committed to the journal, then handed to the venue, unless the gate is closed (the kill
-switch), in which case new orders are refused back to the core (journaled as refused) and only cancels pass.
-Execution reports from the venue are committed to the journal, then handed to the core. The execution loop sleeps
-on the core's eventfd and wakes for orders, venue reports (``kick``) or a kill.
+With a venue that is a real exchange, orders from the core are committed to the journal, then handed to the venue,
+unless the gate is closed (the kill switch), in which case new orders are refused back to the core (journaled as
+refused) and only cancels pass; execution reports are committed to the journal, then handed to the core.
+
+On recorded data the paper venue runs in lockstep with the core (``bot4.venues.lockstep``): the feed drives both,
+tick by tick, and what the venue took and reported comes out of the lockstep's taps, journaled after each batch (the
+simulated venue lives in this process: what a crash loses of a batch, the venue loses too, and a restart rebuilds
+both from the journal). The gate is then the lockstep's flag, read by the venue's intake.
+
+The execution loop sleeps on the core's eventfd and wakes for orders, venue reports (``kick``) or a kill.
 """
 
 from __future__ import annotations
@@ -22,10 +28,10 @@ from bot4.core.runner import Core
 from bot4.logs import event
 from bot4.runtime.journal import Journal
 from bot4.venues.base import Venue
+from bot4.venues.lockstep import Lockstep
 
 log = logging.getLogger("bot4.execution")
 
-VENUE_GATE_CLOSED = 90  # reason code of orders refused by the closed execution gate
 IDLE_S = 0.25  # the execution loop's longest sleep with nothing to do (it is woken for work)
 OPEN_ORDERS_KEPT = 500  # a venue that never answers must not grow the open-order book without bound
 
@@ -38,10 +44,11 @@ def _wake(waiter: asyncio.Future[None] | None) -> None:
 class Execution:
     """The execution side of one engine (asyncio thread only)."""
 
-    def __init__(self, core: Core, venue: Venue, journal: Journal) -> None:
+    def __init__(self, core: Core, venue: Venue, journal: Journal, lockstep: Lockstep | None = None) -> None:
         self.core = core
         self.venue = venue
         self.journal = journal
+        self.lockstep = lockstep
         self.symbols = core.symbols
         self.gate_open = True
         self.to_venue = Ring(records.ORDER_DTYPE, 1 << 12, "to_venue")
@@ -61,15 +68,25 @@ class Execution:
 
     def close_gate(self) -> None:
         self.gate_open = False
+        if self.lockstep is not None:
+            self.lockstep.set_gate(False)
 
     def reopen_gate(self) -> None:
         if not self.gate_open:
             self.gate_open = True
+            if self.lockstep is not None:
+                self.lockstep.set_gate(True)
             event(log, "gate_reopened")
 
     # --- orders out -------------------------------------------------------------------------------------------------
     def pump_orders(self) -> int:
         """Hand the core's orders to the venue (through the journal and the gate); how many went."""
+        if self.lockstep is not None:
+            taken = self.lockstep.intake()
+            if taken:
+                self.drain_taps()
+                self.core.notify()  # the venue answered into the core's ring: the core takes it now
+            return taken
         ring = self.core.parts.orders
         if ring.ctrl[RING_HEAD] == ring.ctrl[RING_TAIL]:
             return 0  # nothing waiting: skip the call into compiled code
@@ -103,7 +120,7 @@ class Execution:
             rep["symbol_id"] = refused["symbol_id"]
             rep["side"] = refused["side"]
             rep["kind"] = records.EXEC_REJECTED
-            rep["reason"] = VENUE_GATE_CLOSED
+            rep["reason"] = records.VENUE_GATE_CLOSED
             rep["ts_in_ns"] = time.monotonic_ns()
             self.journal.append_reports(rep, self.symbols)
             self.core.parts.fills.push_many(rep)
@@ -112,8 +129,33 @@ class Execution:
         return pushed
 
     # --- reports in -------------------------------------------------------------------------------------------------
+    def drain_taps(self) -> int:
+        """Journal what the lockstep venue took and reported since the last drain, and keep the views; how many."""
+        assert self.lockstep is not None
+        total = 0
+        tap = self.lockstep.order_tap
+        while tap.depth:
+            n = tap.pop_many(self._orders_buf)
+            total += n
+            orders = self._orders_buf[:n]
+            for o in orders[-50:]:
+                self.recent_orders.append(self.order_view(o))
+            self.journal.append_orders(orders, self.symbols)  # a gate's refusal is in its report (the reason)
+            self._track_orders(orders)
+        tap = self.lockstep.report_tap
+        while tap.depth:
+            m = tap.pop_many(self._reports_buf)
+            total += m
+            reports = self._reports_buf[:m]
+            self._note_fills(reports)
+            self.journal.append_reports(reports, self.symbols)
+            self._track_reports(reports)
+        return total
+
     def pump_reports(self) -> int:
         """Hand the venue's execution reports to the core (through the journal); how many."""
+        if self.lockstep is not None:
+            return self.drain_taps()
         ring = self.venue.reports
         if ring.ctrl[RING_HEAD] == ring.ctrl[RING_TAIL]:
             return 0
@@ -144,15 +186,6 @@ class Execution:
                     "liquidity": "maker" if int(r["liquidity"]) == records.LIQUIDITY_MAKER else "taker",
                 }
             )
-
-    async def catch_up(self, held: np.ndarray, count: int) -> None:
-        """A replay batch the core has decided on: its orders reach the venue first, then the venue replays it."""
-        self.pump_orders()
-        applied = self.venue.on_ticks(held, 0, count)
-        while applied < count:  # the venue's report ring is full: hand reports on, then go on
-            self.pump_reports()
-            await asyncio.sleep(0)
-            applied += self.venue.on_ticks(held, applied, count - applied)
 
     # --- the open-order book ------------------------------------------------------------------------------------------
     def _track_orders(self, orders: np.ndarray) -> None:

@@ -1,9 +1,8 @@
 """Market data into the core: recorded data replayed on a clock, or the venue's own live streams.
 
 :class:`ReplayFeed` releases recorded ticks in batches paced at ``replay.speed`` (0 = as fast as possible) onto the
-engine's grid, and hands each batch to the venue only after the core has decided on it, so every order meets the
-market from the tick it was decided on. :class:`StreamFeed` runs a live venue's websockets. Both keep each symbol's
-last market prints for the views and count what they delivered.
+engine's grid, through the core and the paper venue in lockstep. :class:`StreamFeed` runs a live venue's
+websockets. Both keep each symbol's last market prints for the views and count what they delivered.
 """
 
 from __future__ import annotations
@@ -12,7 +11,7 @@ import asyncio
 import logging
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -22,13 +21,13 @@ from bot4.logs import event
 from bot4.runtime.config import ReplayConfig
 from bot4.runtime.grid import sleep_on_grid
 from bot4.venues.base import MarketStream
+from bot4.venues.lockstep import Lockstep
 
 log = logging.getLogger("bot4.feed")
 
 PRINTS = 20  # market trades kept per symbol for the views
 BATCH = 8192  # ticks per push at most
 
-CatchUp = Callable[[np.ndarray, int], Awaitable[None]]  # show a batch the core has decided on to the venue
 
 
 class Prints:
@@ -100,13 +99,33 @@ class StreamFeed(Feed):
 
 
 class ReplayFeed(Feed):
-    """Recorded ticks, paced at ``config.speed`` and delivered in batches of ``config.batch_ms``."""
+    """Recorded ticks through core and paper venue in lockstep (``bot4.venues.lockstep``), paced at ``config.speed``
+    (0 = as fast as possible) in batches on the engine's grid.
 
-    def __init__(self, core: Core, ticks: np.ndarray, config: ReplayConfig, catch_up: CatchUp) -> None:
+    Each batch runs on a worker thread with the GIL released, holding the core's step; what the venue took and
+    reported is journaled after it (``drain``). Market time decides every order and fill, so the same data and
+    config give the same orders, fills and equity at any speed, and the same as a backtest.
+    """
+
+    def __init__(
+        self, core: Core, ticks: np.ndarray, config: ReplayConfig, lockstep: Lockstep, drain: Callable[[], int]
+    ) -> None:
         super().__init__(core)
         self.ticks = ticks
         self.config = config
-        self.catch_up = catch_up
+        self.lockstep = lockstep
+        self.drain = drain
+        self.laps = 0
+
+    def _run_batch(self, batch: np.ndarray, k: int) -> int:
+        """The whole batch through the lockstep (ticks done: all of them, draining the taps when they fill)."""
+        done = 0
+        while done < k:
+            step = self.lockstep.run(batch, done, k - done)
+            if step == 0:
+                return done  # the rings need the event loop (taps drained there): the caller comes back
+            done += step
+        return done
 
     async def run(self, stopping: asyncio.Event) -> None:
         ticks = self.ticks
@@ -119,42 +138,34 @@ class ReplayFeed(Feed):
         span = int(ts[-1] - ts[0]) + 1_000_000_000
         speed = self.config.speed
         period = self.config.batch_ms / 1000.0  # config.ReplayConfig.batch_ms says what it trades
-        lap = 0
         pos = 0
         wall0 = time.monotonic_ns()
         data0 = int(ts[0])
         batch = np.zeros(BATCH, ticks.dtype)
-        held = np.zeros(BATCH, ticks.dtype)  # the last batch: the core has it, the venue not yet
-        held_n = 0
         while not stopping.is_set():
-            if held_n:
-                # the core decided on the last batch during the period just slept: its orders reach the venue
-                # first, then the venue replays the batch, so each order meets the market from the tick it was
-                # decided on (its ts_mkt_ns) on, whatever the feed's period
-                await self.catch_up(held, held_n)
-                held_n = 0
             if speed > 0:
-                due = data0 + int((time.monotonic_ns() - wall0) * speed) - lap * span
-                end = int(np.searchsorted(ts, due, side="right"))
-                end = min(end, pos + len(batch))
+                due = data0 + int((time.monotonic_ns() - wall0) * speed) - self.laps * span
+                end = min(int(np.searchsorted(ts, due, side="right")), pos + len(batch))
             else:
                 end = min(n, pos + len(batch))
             if end > pos:
                 k = end - pos
                 batch[:k] = ticks[pos:end]
-                if lap:
-                    batch["ts_exch_ns"][:k] += lap * span
-                pushed = self._push(batch, k)
-                batch, held, held_n = held, batch, pushed
-                pos += pushed
+                if self.laps:
+                    batch["ts_exch_ns"][:k] += self.laps * span
+                done = await asyncio.to_thread(self._run_batch, batch, k)
+                self.drain()
+                if done:
+                    self.prints.note(batch[:done])
+                    self.ticks_sent += done
+                    self.last_tick_s = time.monotonic()
+                pos += done
             if pos >= n:
                 if not self.config.loop:
-                    await sleep_on_grid(period)  # the core's last decisions reach the venue, then the ticks
-                    await self.catch_up(held, held_n)
                     event(log, "feed_finished", ticks=self.ticks_sent)
                     self.done.set()
                     return
-                lap += 1
+                self.laps += 1
                 pos = 0
             if speed > 0:
                 await sleep_on_grid(period)

@@ -48,6 +48,8 @@ COUNTERS = {
     "state_changes": ("bot4_trading_state_changes_total", "Trading-state transitions"),
     "trades_closed": ("bot4_round_trips_total", "Round trips closed"),
     "commands": ("bot4_commands_total", "Commands handled by the core"),
+    "outlier_ticks": ("bot4_outlier_ticks_total", "Prints refused as outliers against the last accepted price"),
+    "unprotected_fills": ("bot4_unprotected_fills_total", "Fills that left a position without a stop (closed at once)"),
 }
 
 METRIC_FAMILIES = (

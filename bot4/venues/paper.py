@@ -146,6 +146,8 @@ class PaperExchange:
         params["taker_fee"] = self.config.taker_fee
         params["latency_ns"] = round(self.config.latency_ms * 1e6)
         params["leverage"] = self.config.leverage
+        params["outlier_frac"] = core_config.risk.outlier_frac
+        params["outlier_confirm"] = core_config.risk.outlier_confirm
         inst = np.zeros(n, INSTRUMENT_DTYPE)
         sym = np.zeros(n, SYMBOL_DTYPE)
         for i, ins in enumerate(core_config.instruments):

@@ -27,6 +27,7 @@ import numpy as np
 from bot4.core.atomics import monotonic_ns
 from bot4.core.jit import helper, kernel
 from bot4.core.positions import apply_fill_nb, mark_symbol_nb
+from bot4.core.prints import outlier_nb
 from bot4.core.records import (
     ACTION_CANCEL,
     EXEC_ACK,
@@ -47,6 +48,7 @@ from bot4.core.records import (
     STATUS_FILLED,
     STATUS_PARTIALLY_FILLED,
     STATUS_REJECTED,
+    TICK_BAR,
     TICK_BBO,
     TICK_TRADE,
     TIF_FOK,
@@ -79,6 +81,8 @@ PAPER_PARAMS_DTYPE = np.dtype(
         ("taker_fee", np.float64),
         ("latency_ns", np.int64),  # market-time ns between an order's arrival and its first chance to match
         ("leverage", np.float64),  # margin needed by an order that grows exposure = notional / leverage
+        ("outlier_frac", np.float64),  # prints refused as outliers, by the core's rule (risk.outlier_*)
+        ("outlier_confirm", np.int64),
     ],
     align=True,
 )
@@ -99,6 +103,9 @@ BOOK_DTYPE = np.dtype(
         ("ask", np.float64),
         ("ask_sz", np.float64),
         ("last", np.float64),  # last trade price
+        ("ref", np.float64),  # last accepted price (trade, mid or bar close): the outlier rule's reference
+        ("outlier_anchor", np.float64),  # the outlier rule's state (bot4.core.prints), as the core keeps it
+        ("outlier_misses", np.int64),
     ],
     align=True,
 )
@@ -267,7 +274,17 @@ def validate_nb(ps: PaperState, o: np.ndarray, i: int) -> int:
 
 @kernel
 def fill_nb(ps: PaperState, rep_ctrl: np.ndarray, rep_buf: np.ndarray, slot: int, price: float, size: float, liq: int) -> None:
+    """Fill ``size`` of the order in ``slot`` at ``price``. A reduce-only order fills only what reduces the position
+    at that moment (the rest expires): checked when it fills, not only when it arrived."""
     o = ps.orders[slot]
+    if (o.flags & FLAG_REDUCE_ONLY) != 0:
+        q = ps.sym[o.symbol_id].qty
+        room = abs(q) if q * o.side < 0.0 else 0.0
+        if room <= 0.0:
+            expire_nb(ps, rep_ctrl, rep_buf, slot, VENUE_REDUCE_ONLY)
+            return
+        if size > room:
+            size = room
     rate = ps.params[0].maker_fee if liq == LIQUIDITY_MAKER else ps.params[0].taker_fee
     fee = price * size * rate
     s = o.symbol_id
@@ -288,6 +305,8 @@ def fill_nb(ps: PaperState, rep_ctrl: np.ndarray, rep_buf: np.ndarray, slot: int
         unlist_nb(ps, slot)
     else:
         o.status = STATUS_PARTIALLY_FILLED
+        if (o.flags & FLAG_REDUCE_ONLY) != 0 and ps.sym[s].qty == 0.0:
+            expire_nb(ps, rep_ctrl, rep_buf, slot, VENUE_REDUCE_ONLY)  # nothing left to reduce
 
 
 @kernel
@@ -301,12 +320,61 @@ def expire_nb(ps: PaperState, rep_ctrl: np.ndarray, rep_buf: np.ndarray, slot: i
 
 
 @kernel
-def match_nb(
-    ps: PaperState, rep_ctrl: np.ndarray, rep_buf: np.ndarray, slot: int, tick_kind: int, trade_px: float, trade_sz: float
+def match_bar_nb(
+    ps: PaperState, rep_ctrl: np.ndarray, rep_buf: np.ndarray, slot: int, first_pass: bool, open_px: float, lo: float,
+    hi: float,
 ) -> None:
-    """Give the open order in ``slot`` its chance against the latest market event of its symbol."""
+    """The order in ``slot`` against one bar (open, low, high), the bar model of minute data.
+
+    Orders decided at a bar's close meet the next bar: market orders fill at its open; a stop triggers when the bar
+    reaches it and fills at the stop, or at the open when the bar opened through it; a limit fills at the open when
+    the bar opens through it, else at the limit when the bar trades through it (strictly). Bars carry no depth: the
+    whole order fills.
+    """
+    o = ps.orders[slot]
+    side = o.side
+    otype = o.order_type
+    if (otype == ORDER_STOP_MARKET or otype == ORDER_STOP_LIMIT) and (ps.act[slot] & ACT_TRIGGERED) == 0:
+        if not ((side > 0 and hi >= o.stop_px) or (side < 0 and lo <= o.stop_px)):
+            return
+        ps.act[slot] |= ACT_TRIGGERED
+        first_pass = True
+        if otype == ORDER_STOP_MARKET:
+            px = max(open_px, o.stop_px) if side > 0 else min(open_px, o.stop_px)
+            fill_nb(ps, rep_ctrl, rep_buf, slot, px, o.size - o.filled, LIQUIDITY_TAKER)
+            return
+    remaining = o.size - o.filled
+    if otype == ORDER_MARKET:
+        fill_nb(ps, rep_ctrl, rep_buf, slot, open_px, remaining, LIQUIDITY_TAKER)
+        return
+    limit = o.price
+    if (side > 0 and open_px <= limit) or (side < 0 and open_px >= limit):
+        fill_nb(ps, rep_ctrl, rep_buf, slot, open_px, remaining, LIQUIDITY_TAKER if first_pass else LIQUIDITY_MAKER)
+    elif o.tif == TIF_FOK and first_pass:
+        expire_nb(ps, rep_ctrl, rep_buf, slot, VENUE_FOK_UNFILLED)
+    elif (side > 0 and lo < limit) or (side < 0 and hi > limit):
+        if o.tif != TIF_GTC and first_pass:
+            expire_nb(ps, rep_ctrl, rep_buf, slot, VENUE_IOC_REMAINDER)  # an immediate order meets the open only
+        else:
+            fill_nb(ps, rep_ctrl, rep_buf, slot, limit, remaining, LIQUIDITY_MAKER)
+    elif o.tif != TIF_GTC and first_pass:
+        expire_nb(ps, rep_ctrl, rep_buf, slot, VENUE_IOC_REMAINDER)
+
+
+@kernel
+def match_nb(
+    ps: PaperState, rep_ctrl: np.ndarray, rep_buf: np.ndarray, slot: int, tick_kind: int, trade_px: float,
+    trade_sz: float, lo: float, hi: float,
+) -> None:
+    """Give the open order in ``slot`` its chance against the latest market event of its symbol (a bar: ``trade_px``
+    its open, ``lo``/``hi`` its range)."""
     o = ps.orders[slot]
     if ps.venue[0].clock < ps.active_at[slot]:
+        return
+    if tick_kind == TICK_BAR:
+        first = (ps.act[slot] & ACT_ACTIVATED) == 0
+        ps.act[slot] |= ACT_ACTIVATED
+        match_bar_nb(ps, rep_ctrl, rep_buf, slot, first, trade_px, lo, hi)
         return
     s = o.symbol_id
     side = o.side
@@ -385,26 +453,42 @@ def paper_on_tick_nb(ps: PaperState, ticks: np.ndarray, i: int, rep_ctrl: np.nda
     if t.ts_exch_ns > ps.venue[0].clock:
         ps.venue[0].clock = t.ts_exch_ns
     kind = t.kind
+    book = ps.book[s]
+    px = t.price
+    lo = px
+    hi = px
     if kind == TICK_BBO:
-        if not (t.bid_px > 0.0 and t.ask_px >= t.bid_px):
+        if not (t.bid_px > 0.0 and t.ask_px >= t.bid_px) or math.isinf(t.ask_px):
             return True
-        ps.book[s].bid = t.bid_px
-        ps.book[s].bid_sz = t.bid_sz
-        ps.book[s].ask = t.ask_px
-        ps.book[s].ask_sz = t.ask_sz
-        ps.sym[s].last_px = 0.5 * (t.bid_px + t.ask_px) if not (ps.book[s].last > 0.0) else ps.book[s].last
+        mid = 0.5 * (t.bid_px + t.ask_px)
+        if outlier_nb(book, book.ref, mid, ps.params[0].outlier_frac, ps.params[0].outlier_confirm):
+            return True  # the core refuses it by the same rule
+        book.ref = mid
+        book.bid = t.bid_px
+        book.bid_sz = t.bid_sz
+        book.ask = t.ask_px
+        book.ask_sz = t.ask_sz
+        ps.sym[s].last_px = mid if not (book.last > 0.0) else book.last
     else:
-        if not (t.price > 0.0):
+        if not (px > 0.0) or math.isinf(px):
             return True
-        ps.book[s].last = t.price
-        ps.sym[s].last_px = t.price
+        if outlier_nb(book, book.ref, px, ps.params[0].outlier_frac, ps.params[0].outlier_confirm):
+            return True
+        book.ref = px
+        book.last = px
+        ps.sym[s].last_px = px
+        if kind == TICK_BAR:
+            # a bar: its open (carried in bid_sz) is where orders decided at the previous close trade
+            px = t.bid_sz if t.bid_sz > 0.0 else t.price
+            lo = t.bid_px if 0.0 < t.bid_px <= px else px
+            hi = t.ask_px if t.ask_px >= px else px
     mark_symbol_nb(ps.sym, ps.acct, s)
     k = 0
     while k < ps.venue[0].live:
         slot = ps.live[k]
         before = ps.venue[0].live
         if ps.orders[slot].symbol_id == s:
-            match_nb(ps, rep_ctrl, rep_buf, slot, kind, t.price, t.size)
+            match_nb(ps, rep_ctrl, rep_buf, slot, kind, px, t.size, lo, hi)
         if ps.venue[0].live == before:
             k += 1  # the order is still listed at k; otherwise another order moved into position k
     return True
@@ -454,7 +538,7 @@ def paper_submit_nb(ps: PaperState, src: np.ndarray, i: int, rep_ctrl: np.ndarra
     report_nb(ps, rep_ctrl, rep_buf, slot, EXEC_ACK, 0, VENUE_OK, np.nan, 0.0, 0.0, o.size)
     if ps.params[0].latency_ns <= 0 and arrival == ps.venue[0].clock:
         s = o.symbol_id
-        match_nb(ps, rep_ctrl, rep_buf, slot, TICK_BBO if ps.book[s].ask > 0.0 else 0, np.nan, 0.0)
+        match_nb(ps, rep_ctrl, rep_buf, slot, TICK_BBO if ps.book[s].ask > 0.0 else 0, np.nan, 0.0, np.nan, np.nan)
     return VENUE_OK
 
 

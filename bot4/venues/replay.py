@@ -1,13 +1,17 @@
 """Recorded market data into tick records: every CSV format of the shared data set, merged across symbols by time.
 
 Timestamps: a capture's ``local_ts_ns`` (when it has one) so that its trade and book files interleave as they were
-received, else ``timestamp_ms``. Formats are recognised by their header (see the data README): trades (``timestamp_ms,trade_id,price,qty,side`` or the
-L2 capture's ``local_ts_ns,exch_ts_ms,trade_id,price,qty,side``), top of book (``bid_px,bid_qty,ask_px,ask_qty`` with
+received, else ``timestamp_ms``. Formats are recognised by their header (see the data README): trades
+(``timestamp_ms,trade_id,price,qty,side`` or the L2 capture's ``local_ts_ns,exch_ts_ms,trade_id,price,qty,side``),
+top of book (``bid_px,bid_qty,ask_px,ask_qty`` with
 ``timestamp_ms`` or ``local_ts_ns``) and candles (``timestamp_ms,open,high,low,close,volume``; a candle becomes one
-TICK_BAR stamped at its close, so nothing is known before it could have been). Files may be gzip-compressed.
+TICK_BAR stamped at its close, so nothing is known before it could have been; it carries its open, low and high).
+Files may be gzip-compressed.
 
-Bad rows never stop a load: a row with a missing or non-numeric field, a NaN or non-positive price, a negative size,
-or a time earlier than the previous row's is skipped and counted by kind, with one log line per kind and file.
+Bad rows never stop a load, and never take the rows after them: a row with a missing or non-numeric field, a NaN or
+non-positive price, a negative size, or the exact copy of an earlier row is skipped and counted by kind; a file in
+newest-first order is turned round; a row stamped far from its neighbours is dropped on its own (``out_of_place``)
+and rows slightly out of order are sorted into place. One log line per kind names the file.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ class LoadReport:
     rows: int = 0
     kept: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
+    fixed: Counter[str] = field(default_factory=Counter)  # rows kept but put in order (sorted, turned round)
 
 
 def _open_text(path: Path) -> io.TextIOBase:
@@ -68,7 +73,7 @@ def _num(value: str) -> float:
     return v
 
 
-PARSE_VERSION = "1"  # bump when parsing changes, so cached parses are not reused
+PARSE_VERSION = "3"  # bump when parsing changes, so cached parses are not reused
 
 
 def _cache_file(path: Path, symbol_id: int) -> Path | None:
@@ -95,9 +100,12 @@ def load_csv(path: str | Path, symbol_id: int) -> tuple[np.ndarray, LoadReport]:
                 ticks = np.ascontiguousarray(z["ticks"]).view(TICK_DTYPE)  # saving drops the aligned-struct flag
                 report = LoadReport(str(path), str(z["kind"]), rows=int(z["rows"]), kept=len(ticks))
                 for reason, count in zip(z["reasons"].tolist(), z["counts"].tolist(), strict=True):
-                    report.skipped[str(reason)] = int(count)
+                    what, _, name = str(reason).partition(":")
+                    (report.fixed if what == "fixed" else report.skipped)[name] = int(count)
             for reason, count in sorted(report.skipped.items()):
-                log.warning("replay %s: skipped %d %s row(s) of %d", path.name, count, reason, report.rows)
+                log.warning("replay %s: skipped %d %s row(s) of %d", path, count, reason, report.rows)
+            for what, count in sorted(report.fixed.items()):
+                log.warning("replay %s: %s %d row(s) of %d", path, what, count, report.rows)
             return ticks, report
         except (OSError, ValueError, KeyError):
             pass  # a damaged cache entry: parse again
@@ -106,19 +114,24 @@ def load_csv(path: str | Path, symbol_id: int) -> tuple[np.ndarray, LoadReport]:
         try:
             cache.parent.mkdir(parents=True, exist_ok=True)
             tmp = cache.with_suffix(".tmp.npz")
-            reasons = sorted(report.skipped)
+            counts = {f"skipped:{k}": v for k, v in report.skipped.items()}
+            counts.update({f"fixed:{k}": v for k, v in report.fixed.items()})
+            reasons = sorted(counts)
             np.savez(
                 tmp,
                 ticks=ticks,
                 kind=np.array(report.kind),
                 rows=np.array(report.rows),
                 reasons=np.array(reasons, dtype=str),
-                counts=np.array([report.skipped[r] for r in reasons], dtype=np.int64),
+                counts=np.array([counts[r] for r in reasons], dtype=np.int64),
             )
             os.replace(tmp, cache)
         except OSError:
             pass  # no cache dir: fine, parse again next time
     return ticks, report
+
+
+REORDER_WINDOW_NS = 1_000_000_000  # rows out of time order by less than this are jitter (sorted), by more: out of place
 
 
 def _parse_csv(path: Path, symbol_id: int) -> tuple[np.ndarray, LoadReport]:
@@ -128,13 +141,20 @@ def _parse_csv(path: Path, symbol_id: int) -> tuple[np.ndarray, LoadReport]:
             header = next(reader)
         except StopIteration:
             raise ValueError(f"{path}: empty file") from None
-        kind = detect_kind(header)
+        except (UnicodeDecodeError, csv.Error, OSError, EOFError) as exc:
+            raise ValueError(f"{path}: not a readable CSV file ({exc})") from None
+        try:
+            kind = detect_kind(header)
+        except ValueError as exc:
+            raise ValueError(f"{path}: {exc}") from None
         col = {name: i for i, name in enumerate(header)}
-        rows = list(reader)
+        try:
+            rows = list(reader)
+        except (UnicodeDecodeError, csv.Error, OSError, EOFError) as exc:
+            raise ValueError(f"{path}: the file is damaged or truncated ({type(exc).__name__}: {exc})") from None
     report = LoadReport(str(path), kind, rows=len(rows))
     out = np.zeros(len(rows), dtype=TICK_DTYPE)
     n = 0
-    last_ts = -1
     # a capture's own receive time orders its trade and book files consistently; else the exchange's time
     if "local_ts_ns" in col:
         ts_col, ts_scale = col["local_ts_ns"], 1
@@ -144,15 +164,14 @@ def _parse_csv(path: Path, symbol_id: int) -> tuple[np.ndarray, LoadReport]:
         ts_col, ts_scale = col["exch_ts_ms"], MS
     else:
         raise ValueError(f"{path}: no timestamp column (local_ts_ns, timestamp_ms or exch_ts_ms) in {header}")
-    bar_ns = 0
-    if kind == "bars" and len(rows) > 1:
-        try:
-            stamps = np.array([int(r[ts_col]) for r in rows[: min(len(rows), 1000)]], dtype=np.int64) * ts_scale
-            diffs = np.diff(stamps)
-            bar_ns = int(np.median(diffs[diffs > 0])) if (diffs > 0).any() else 0
-        except (ValueError, IndexError):
-            bar_ns = 0
+    bar_ns = _bar_length_ns(rows, ts_col, ts_scale) if kind == "bars" else 0
+    seen: set[tuple[str, ...]] = set()
     for seq, row in enumerate(rows):
+        key = tuple(row)
+        if key in seen:
+            report.skipped["duplicate"] += 1
+            continue
+        seen.add(key)
         try:
             ts = int(row[ts_col]) * ts_scale
             rec = out[n]
@@ -185,6 +204,7 @@ def _parse_csv(path: Path, symbol_id: int) -> tuple[np.ndarray, LoadReport]:
                 rec["size"] = size
                 rec["bid_px"] = _num(row[col["low"]])
                 rec["ask_px"] = _num(row[col["high"]])
+                rec["bid_sz"] = _num(row[col["open"]])
                 ts += bar_ns
         except (ValueError, IndexError, KeyError):
             report.skipped["malformed"] += 1
@@ -195,18 +215,83 @@ def _parse_csv(path: Path, symbol_id: int) -> tuple[np.ndarray, LoadReport]:
         if size < 0:
             report.skipped["negative_size"] += 1
             continue
-        if ts < last_ts:
-            report.skipped["out_of_order"] += 1
-            continue
-        last_ts = ts
         rec["ts_exch_ns"] = ts
         rec["seq"] = seq
         rec["symbol_id"] = symbol_id
         n += 1
-    report.kept = n
+    ticks = _in_time_order(out[:n], report)
+    report.kept = len(ticks)
     for reason, count in sorted(report.skipped.items()):
-        log.warning("replay %s: skipped %d %s row(s) of %d", path.name, count, reason, report.rows)
-    return out[:n].copy(), report
+        log.warning("replay %s: skipped %d %s row(s) of %d", path, count, reason, report.rows)
+    for what, count in sorted(report.fixed.items()):
+        log.warning("replay %s: %s %d row(s) of %d", path, what, count, report.rows)
+    return ticks, report
+
+
+def _bar_length_ns(rows: list[list[str]], ts_col: int, ts_scale: int) -> int:
+    """The bars' length (median spacing of the first rows): a bar is stamped at its close, its open time + this."""
+    try:
+        stamps = np.array([int(r[ts_col]) for r in rows[: min(len(rows), 1000)]], dtype=np.int64) * ts_scale
+    except (ValueError, IndexError):
+        return 0
+    diffs = np.abs(np.diff(stamps))
+    return int(np.median(diffs[diffs > 0])) if (diffs > 0).any() else 0
+
+
+def _in_time_order(ticks: np.ndarray, report: LoadReport) -> np.ndarray:
+    """``ticks`` in time order, whatever the file's: a newest-first file is turned round; a row stamped far from its
+    neighbours (a day late, say) is dropped and counted on its own, never the rows after it; rows a little out of
+    order (within REORDER_WINDOW_NS, two merged streams) are sorted into place and counted."""
+    n = len(ticks)
+    if n < 2:
+        return ticks.copy()
+    ts = ticks["ts_exch_ns"]
+    steps = np.diff(ts)
+    if (steps < 0).sum() > (steps > 0).sum():
+        ticks = ticks[::-1]
+        ts = ticks["ts_exch_ns"]
+        report.fixed["turned round (newest first)"] += n
+    keep = _longest_ordered(ts)
+    if len(keep) < n:
+        kept = np.zeros(n, bool)
+        kept[keep] = True
+        kept_pos = np.flatnonzero(kept)
+        for i in np.flatnonzero(~kept):
+            j = np.searchsorted(kept_pos, i)  # the kept rows around row i, in file order
+            lo = ts[kept_pos[j - 1]] if j > 0 else ts[i]
+            hi = ts[kept_pos[j]] if j < len(kept_pos) else ts[i]
+            if lo - REORDER_WINDOW_NS <= ts[i] <= hi + REORDER_WINDOW_NS:
+                kept[i] = True
+                report.fixed["sorted into place"] += 1
+            else:
+                report.skipped["out_of_place"] += 1
+        ticks = ticks[kept]
+    order = np.argsort(ticks["ts_exch_ns"], kind="stable")
+    return ticks[order].copy()
+
+
+def _longest_ordered(ts: np.ndarray) -> np.ndarray:
+    """Indices of a longest non-decreasing subsequence of ``ts`` (the fewest rows to set aside to make it ordered)."""
+    import bisect
+
+    tails: list[int] = []  # tails[k]: the smallest last value of an ordered run of length k + 1
+    tail_idx: list[int] = []
+    prev = np.full(len(ts), -1, np.int64)
+    for i, t in enumerate(ts.tolist()):
+        k = bisect.bisect_right(tails, t)
+        if k == len(tails):
+            tails.append(t)
+            tail_idx.append(i)
+        else:
+            tails[k] = t
+            tail_idx[k] = i
+        prev[i] = tail_idx[k - 1] if k > 0 else -1
+    out = []
+    i = tail_idx[-1]
+    while i >= 0:
+        out.append(i)
+        i = int(prev[i])
+    return np.array(out[::-1], dtype=np.int64)
 
 
 def merge_by_time(parts: list[np.ndarray]) -> np.ndarray:

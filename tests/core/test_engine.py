@@ -120,13 +120,18 @@ def test_a_signal_against_a_working_entry_waits_for_its_outcome() -> None:
     expire(h, sell, filled=0.3 * sell[0]["size"], price=100.0)  # a thin book: part filled, the rest expired
     pos = core.snapshot().positions()[0]
     assert pos.qty == pytest.approx(-0.3 * sell[0]["size"])
-    h.tick(0, 108.5)  # the held signal is taken on the next tick: close the short, then go long
+    h.tick(0, 108.5)  # the held signal is taken on the next tick: close the short first
     orders = h.take_orders()
-    assert [(int(o["side"]), bool(o["flags"] & FLAG_REDUCE_ONLY)) for o in orders] == [(SIDE_BUY, True), (SIDE_BUY, False)]
+    assert [(int(o["side"]), bool(o["flags"] & FLAG_REDUCE_ONLY)) for o in orders] == [(SIDE_BUY, True)]
     assert orders[0]["size"] == pytest.approx(0.3 * sell[0]["size"])
     h.respond(orders, price=108.5)
+    assert core.snapshot().positions()[0].qty == 0.0
+    h.tick(0, 108.5)  # the exit has ended: the entry follows, with its own stop
+    entry = h.take_orders()
+    assert [(int(o["side"]), bool(o["flags"] & FLAG_REDUCE_ONLY)) for o in entry] == [(SIDE_BUY, False)]
+    h.respond(entry, price=108.5)
     pos = core.snapshot().positions()[0]
-    assert pos.qty == pytest.approx(orders[1]["size"]) and pos.stop_px == pytest.approx(108.5 * 0.99)
+    assert pos.qty == pytest.approx(entry[0]["size"]) and pos.stop_px == pytest.approx(108.5 * 0.99)
     h.tick(0, 108.6)
     assert len(h.take_orders()) == 0  # nothing held any more
 
@@ -521,6 +526,7 @@ def test_risk_views_stay_current_through_samples_fills_and_warm_ups() -> None:
         StrategyConfig(kind="ema_cross", fast_period=3, slow_period=8, stop_frac=0.01),
         return_sample_interval_s=0.005,
         correlation_min_samples=5,
+        loss_streak_max=1000,  # a cool-down would stop the entries (and the fills) this test needs
         **BIG,
     )
     st = core.state
@@ -556,6 +562,10 @@ def test_risk_views_stay_current_through_samples_fills_and_warm_ups() -> None:
     base = np.zeros(window)
     n = rebuild_var_base_nb(st.risk.rets, st.sym, int(st.core["ret_count"][0]), window, base)
     np.testing.assert_allclose(st.risk.var_base[:n], base[:n], rtol=1e-12)
+    for _ in range(3):  # what is still working or held (a flip's entry waits for its exit) plays out first
+        h.fill_all()
+        h.tick(0, float(px[0]))
+    h.fill_all()
     tokens, warms = st.risk.tokens.copy(), int(st.core["warms"][0])
     for _ in range(70):
         h.tick(0, float(px[0]))  # a flat price: no signal, no order; the dry runs (every 32 ticks) take no token

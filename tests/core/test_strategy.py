@@ -40,7 +40,9 @@ def ref_ema_cross(prices: np.ndarray, fast: int, slow: int) -> list[tuple[int, i
             es = es + 2.0 / (slow + 1.0) * (p - es)
         if i + 1 < slow:
             continue
-        side = 1 if ef - es >= 0 else -1
+        if ef == es:
+            continue  # equal averages: no side
+        side = 1 if ef > es else -1
         if side != last:
             out.append((i, side))
             last = side
@@ -144,3 +146,13 @@ def test_every_signal_has_a_stop_on_the_losing_side() -> None:
     sp["tp_frac"][0] = 0.0
     assert stop_price_nb(sp, 0, SIG_BUY, 100.0) == pytest.approx(99.0)
     assert stop_price_nb(sp, 0, SIG_SELL, 100.0) == pytest.approx(101.0)
+
+
+def test_ema_cross_equal_averages_are_no_side() -> None:
+    """A flat price series keeps both EMAs equal: no view, no signal (an EMA difference of 0 is not a buy)."""
+    assert run_kernel(STRAT_EMA_CROSS, np.full(200, 100.0), fast=5, slow=20) == []
+    # equal after a move back to the seed: the last view stands until the averages part again
+    prices = np.concatenate([np.full(30, 100.0), np.linspace(100, 101, 20), np.full(400, 101.0)])
+    got = run_kernel(STRAT_EMA_CROSS, prices, fast=5, slow=20)
+    assert got == ref_ema_cross(prices, 5, 20) and got[0][1] == 1 and len(got) == 1
+

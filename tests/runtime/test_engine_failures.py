@@ -20,7 +20,7 @@ async def test_a_failing_feed_stops_the_engine(app_config: AppConfig, state_dir:
     def broken(*args: object, **kwargs: object) -> int:
         raise RuntimeError("venue exploded")
 
-    engine.venue.on_ticks = broken  # type: ignore[method-assign]
+    engine.feed.lockstep.run = broken  # type: ignore[attr-defined,method-assign]
     with caplog.at_level(logging.ERROR, logger="bot4"):
         code = await asyncio.wait_for(engine.run(), timeout=60)
     assert code == 1

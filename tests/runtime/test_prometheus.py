@@ -28,6 +28,7 @@ EXPECTED_FAMILIES = {
     "bot4_cancels_total", "bot4_fills_total", "bot4_stop_exits_total", "bot4_bad_ticks_total",
     "bot4_out_of_order_ticks_total", "bot4_unknown_exec_reports_total", "bot4_kills_total",
     "bot4_trading_state_changes_total", "bot4_round_trips_total", "bot4_commands_total", "bot4_trading_state",
+    "bot4_outlier_ticks_total", "bot4_unprotected_fills_total",
     "bot4_kill_switch_engaged", "bot4_breaker_state", "bot4_breaker_transitions_total", "bot4_breaker_error_ratio",
     "bot4_pool_in_use", "bot4_pool_capacity", "bot4_pool_pressure_ratio", "bot4_pool_overflows_total",
     "bot4_ring_depth", "bot4_ring_capacity", "bot4_ring_refused_total", "bot4_equity_usd", "bot4_peak_equity_usd",

@@ -14,7 +14,7 @@ from bot4.core.histogram import hist_record_nb, hist_reset_nb
 from bot4.core.runner import Core, CoreSnapshot
 from bot4.core.stats import HIST_NAMES, hist_base_nb
 from bot4.ui.app import Bot4App
-from bot4.venues.backtest import run_backtest
+from bot4.venues.lockstep import run_backtest
 from bot4.venues.paper import PaperExchange
 from bot4.venues.replay import load_sample
 
