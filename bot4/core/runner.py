@@ -139,6 +139,26 @@ class CoreSnapshot:
     def loss_streak(self) -> int:
         return self._int("loss_streak")
 
+    def blocks(self) -> list[tuple[str, float]]:
+        """What stops new entries now, each with its seconds left (0 when it has no end of its own): the kill or the
+        drawdown breaker (HALTED), REDUCING, an operator's pause, the loss-streak cool-down (market time), an open
+        venue breaker or a stale feed."""
+        out: list[tuple[str, float]] = []
+        state = self.trading_state
+        if state == "HALTED":
+            out.append(("halted", self.rearm_wait_s))
+        elif state == "REDUCING":
+            out.append(("reducing (drawdown)", 0.0))
+        if self.paused:
+            out.append(("paused", 0.0))
+        cool = (self.entry_cooldown_until_ns - self.market_clock_ns) / 1e9
+        if cool > 0:
+            out.append(("loss-streak cool-down", cool))
+        for b in self.breakers():
+            if b.state == "OPEN":
+                out.append((f"{b.name} breaker open", 0.0))
+        return out
+
     @property
     def open_orders(self) -> int:
         return self._int("open_orders")

@@ -94,6 +94,7 @@ def snapshot_doc(engine: Engine) -> dict[str, Any]:
         "open_orders": snap.open_orders,
         "trades": snap.trades,
         "loss_streak": snap.loss_streak,
+        "blocks": [list(b) for b in snap.blocks()],
         "last_command": {"seq": snap.last_command[0], "kind": snap.last_command[1], "result": snap.last_command[2]},
         "positions": [{k: _clean(v) for k, v in p.__dict__.items()} for p in snap.positions()],
         "breakers": [b.__dict__ for b in snap.breakers()],

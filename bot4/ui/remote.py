@@ -104,6 +104,9 @@ class RemoteSnapshot:
     def loss_streak(self) -> int:
         return int(self.doc.get("loss_streak", 0))
 
+    def blocks(self) -> list[tuple[str, float]]:
+        return [(str(name), float(left)) for name, left in self.doc.get("blocks", [])]
+
     @property
     def last_command(self) -> tuple[int, int, str]:
         c = self.doc.get("last_command", {})

@@ -136,6 +136,16 @@ def price_chart(
     return out
 
 
+def fmt_duration(seconds: float) -> str:
+    """``12m05s``, ``1h02m``, ``45s``: a countdown at a glance."""
+    s = int(math.ceil(seconds))
+    if s >= 3600:
+        return f"{s // 3600}h{s % 3600 // 60:02d}m"
+    if s >= 60:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s}s"
+
+
 def banner_markup(view: View) -> str:
     s = view.snapshot
     if not view.connected:
@@ -145,10 +155,13 @@ def banner_markup(view: View) -> str:
     if state == "HALTED":
         wait = s.rearm_wait_s
         extra = f" · re-arm [b]r[/b] (confirm {s.halt_seq})" + (f" in {wait:,.0f} s" if wait > 0 else "")
-    if view.paused:
-        extra += " · PAUSED"
     if not view.gate_open:
         extra += " · EXECUTION GATE CLOSED"
+    blocks = [(name, left) for name, left in s.blocks() if name != "halted"]
+    if blocks:
+        extra += " · [b]entries blocked[/b]: " + ", ".join(
+            name + (f" {fmt_duration(left)} left" if left > 0 else "") for name, left in blocks
+        )
     return (
         f"[b]{state}[/b]{extra} · equity {money(s.equity)} · drawdown {s.drawdown * 100:.2f} %"
         f" · {escape(view.source)} · [b]k[/b] kill switch"

@@ -87,6 +87,22 @@ def fills_in(journal: Path) -> int:
         return 0
 
 
+def test_until_end_replays_the_data_once_then_exits_zero_with_a_summary(tmp_path: Path) -> None:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env.pop("BOT4_API_TOKEN", None)
+    cmd = [
+        sys.executable, "-m", "bot4.cli", "--headless", "--state-dir", str(tmp_path), "--speed", "0", "--until-end",
+        "--metrics-addr", "", "--api-addr", "",
+    ]
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    line = done.stdout.strip().splitlines()[-1]
+    assert line.startswith("bot4: replay finished: 166,351 ticks"), line
+    summary = [e for e in events(done.stderr) if e["event"] == "run_summary"]
+    assert len(summary) == 1 and summary[0]["data_ended"] is True and summary[0]["ticks"] == 166_351
+    assert summary[0]["fills"] > 0 and f"{summary[0]['fills']:,} fills" in line
+
+
 def test_default_run_trades_journals_and_exits_zero(tmp_path: Path) -> None:
     p = headless(tmp_path, "--run-for", "5")
     err = finish(p, tmp_path, 180)

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot4.core.config import CoreConfig
-from bot4.core.records import FILL_DTYPE, TICK_BBO, TICK_DTYPE, TICK_TRADE
+from bot4.core.records import FILL_DTYPE, TICK_BAR, TICK_BBO, TICK_DTYPE, TICK_TRADE
 from bot4.venues.paper import PaperConfig, PaperExchange
 
 BTC = "BTC/USDT"
@@ -213,3 +213,78 @@ def test_equity_is_conserved_minus_fees(trades: list[tuple[str, int, float]]) ->
     assert m.px.position(BTC)[0] == pytest.approx(qty, abs=1e-9)
     assert equity == pytest.approx(cash + qty * mark, rel=1e-9, abs=1e-6)
     assert bal["info"]["fees"] == pytest.approx(fees, rel=1e-9, abs=1e-9)
+
+
+def test_reduce_only_is_checked_when_it_fills_not_only_when_it_arrives() -> None:
+    """A resting reduce-only sell of 1 is taken while long 1; the position is closed by another order first: when the
+    market reaches the reduce-only order, it expires instead of opening a short."""
+    m = Market()
+    m.bbo(100.0, 100.5)
+    m.px.create_order(BTC, "market", "buy", 1.0)
+    rest = m.px.create_order(BTC, "limit", "sell", 1.0, price=102.0, params={"reduceOnly": True})
+    assert rest["status"] == "open"
+    m.px.create_order(BTC, "market", "sell", 1.0)  # flat now
+    m.reports()
+    m.trade(103.0)  # trades through the resting sell's price
+    assert m.px.position(BTC)[0] == 0.0
+    assert m.px.fetch_order(rest["id"])["status"] == "expired"
+    assert m.px.stats()["reject_reduce_only"] == 1
+
+
+def test_reduce_only_fills_only_what_reduces_when_the_position_shrank() -> None:
+    m = Market()
+    m.bbo(100.0, 100.5)
+    m.px.create_order(BTC, "market", "buy", 2.0)
+    rest = m.px.create_order(BTC, "limit", "sell", 2.0, price=102.0, params={"reduceOnly": True})
+    m.px.create_order(BTC, "market", "sell", 1.5)  # 0.5 left to reduce
+    m.trade(103.0, size=5.0)
+    assert m.px.position(BTC)[0] == 0.0  # never short
+    o = m.px.fetch_order(rest["id"])
+    assert o["filled"] == pytest.approx(0.5) and o["status"] == "expired"
+
+
+def bar(m: Market, o: float, h: float, lo: float, c: float) -> None:
+    t = np.zeros(1, TICK_DTYPE)
+    m.ts += 60_000_000_000
+    t["kind"], t["ts_exch_ns"], t["price"], t["size"] = TICK_BAR, m.ts, c, 10.0
+    t["bid_px"], t["ask_px"], t["bid_sz"] = lo, h, o
+    assert m.px.on_ticks(t) == 1
+
+
+def test_bars_fill_market_orders_at_the_next_bars_open() -> None:
+    m = Market()
+    bar(m, 100.0, 101.0, 99.0, 100.5)
+    o = m.px.create_order(BTC, "market", "buy", 1.0)
+    assert o["status"] == "open"  # a bar has no book to take: it waits for the next bar
+    bar(m, 100.8, 102.0, 100.2, 101.5)
+    o = m.px.fetch_order(o["id"])
+    assert o["status"] == "closed" and o["average"] == 100.8
+
+
+def test_bars_trigger_stops_on_their_range_and_fill_limits_through_them() -> None:
+    m = Market()
+    bar(m, 100.0, 101.0, 99.0, 100.5)
+    m.px.create_order(BTC, "market", "buy", 1.0)
+    bar(m, 100.5, 101.0, 100.0, 100.8)
+    stop = m.px.create_order(BTC, "stop_market", "sell", 1.0, params={"stopPrice": 99.5, "reduceOnly": True})
+    limit = m.px.create_order(BTC, "limit", "buy", 1.0, price=98.0)
+    bar(m, 100.0, 100.2, 97.5, 98.5)  # trades down through both
+    assert m.px.fetch_order(stop["id"])["average"] == 99.5  # at its stop: the bar opened above it
+    assert m.px.fetch_order(limit["id"])["average"] == 98.0  # at its limit: the low went through it
+    gap = m.px.create_order(BTC, "stop_market", "sell", 1.0, params={"stopPrice": 97.0, "reduceOnly": True})
+    bar(m, 95.0, 96.0, 94.0, 95.5)  # opens below the stop: filled at the open
+    assert m.px.fetch_order(gap["id"])["average"] == 95.0
+
+
+def test_an_outlier_print_is_refused_and_a_confirmed_level_taken() -> None:
+    m = Market()
+    m.bbo(100.0, 100.5)
+    m.trade(100.2)
+    resting = m.px.create_order(BTC, "limit", "sell", 1.0, price=150.0)
+    m.trade(60_000_000.0)  # one absurd print: no fill at it, no mark at it
+    assert m.px.fetch_order(resting["id"])["status"] == "open"
+    assert m.px.last_price(BTC) == 100.2
+    for _ in range(5):
+        m.trade(200.0)  # the market really is there now: taken after five prints agree
+    assert m.px.last_price(BTC) == 200.0
+    assert m.px.fetch_order(resting["id"])["status"] == "closed"

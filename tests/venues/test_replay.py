@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from bot4.core.config import CoreConfig
-from bot4.core.records import TICK_BAR, TICK_BBO, TICK_TRADE
+from bot4.core.records import EXEC_FILL, TICK_BAR, TICK_BBO, TICK_TRADE
 from bot4.core.runner import Core
 from bot4.venues.lockstep import run_backtest
 from bot4.venues.paper import PaperExchange
@@ -130,3 +130,72 @@ def test_lockstep_backtest_on_the_sample_trades_and_balances_agree() -> None:
         assert snap.positions()[i].qty == pytest.approx(venue.position(sym)[0], abs=1e-9)
     assert snap.fees == pytest.approx(venue.fetch_balance()["info"]["fees"], rel=1e-9)
     assert snap.open_orders == venue.stats()["open_orders"]
+
+
+def _write(path: Path, lines: list[str]) -> Path:
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+TRADES = "timestamp_ms,trade_id,price,qty,side"
+
+
+def test_one_row_stamped_a_day_late_drops_that_row_only(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    rows = [f"{1000 + i},{i},{100 + i * 0.01:.2f},1.0,buy" for i in range(50)]
+    rows[20] = f"{1000 + 20 + 86_400_000},20,100.20,1.0,buy"  # a day late
+    path = _write(tmp_path / "late.csv", [TRADES, *rows])
+    with caplog.at_level("WARNING"):
+        ticks, report = load_csv(path, 0)
+    assert len(ticks) == 49 and report.skipped == {"out_of_place": 1}
+    assert (np.diff(ticks["ts_exch_ns"]) > 0).all() and ticks["ts_exch_ns"][-1] == 1049 * 1_000_000
+    assert any(str(path) in r.message and "out_of_place" in r.message for r in caplog.records)
+
+
+def test_a_newest_first_file_keeps_every_row_in_time_order(tmp_path: Path) -> None:
+    rows = [f"{1000 + i},{i},{100 + i * 0.01:.2f},1.0,buy" for i in range(30)][::-1]
+    ticks, report = load_csv(_write(tmp_path / "desc.csv", [TRADES, *rows]), 0)
+    assert len(ticks) == 30 and (np.diff(ticks["ts_exch_ns"]) > 0).all()
+    assert ticks["price"][0] == 100.0 and report.fixed == {"turned round (newest first)": 30}
+
+
+def test_exact_duplicate_rows_are_loaded_once_and_counted(tmp_path: Path) -> None:
+    rows = [f"{1000 + i},{i},100.0,1.0,buy" for i in range(10)]
+    rows.insert(5, rows[4])
+    rows.append(rows[0])
+    ticks, report = load_csv(_write(tmp_path / "dup.csv", [TRADES, *rows]), 0)
+    assert len(ticks) == 10 and report.skipped == {"duplicate": 2}
+    # the same time and price with another trade id is another trade: kept
+    ticks, report = load_csv(_write(tmp_path / "two.csv", [TRADES, "1000,1,100.0,1.0,buy", "1000,2,100.0,1.0,buy"]), 0)
+    assert len(ticks) == 2 and not report.skipped
+
+
+def test_a_truncated_gzip_is_one_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "cut.csv.gz"
+    with gzip.open(path, "wt") as fh:
+        fh.write(TRADES + "\n" + "\n".join(f"{1000 + i},{i},100.0,1.0,buy" for i in range(5000)) + "\n")
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match="cut.csv.gz: the file is damaged or truncated"):
+        load_csv(path, 0)
+
+
+def test_bars_carry_their_open_and_fill_in_a_backtest(test_data: Path) -> None:
+    """Minute bars: each bar keeps its open (orders decided at a close trade at the next open); a backtest on a
+    real day of bars fills its market orders, at the opens of the bars after the decisions."""
+    from bot4.core.config import CoreConfig, InstrumentConfig, StrategyConfig
+    from bot4.venues.lockstep import Lockstep
+
+    ticks, _ = load_csv(test_data / "binance_spot_BTCBUSD_1m_20221213.norm.csv", 0)
+    assert (ticks["bid_sz"] > 0).all() and (ticks["bid_px"] <= ticks["price"]).all()
+    cfg = CoreConfig(
+        instruments=(InstrumentConfig("BTC/USDT"),),
+        strategies=(StrategyConfig(kind="ema_cross", fast_period=5, slow_period=20, stop_frac=0.01),),
+    )
+    core = Core(cfg)
+    orders, reports = Lockstep(core, PaperExchange(cfg)).replay(ticks)
+    fills = reports[reports["kind"] == EXEC_FILL]
+    assert len(fills) >= 10
+    opens = set(ticks["bid_sz"].tolist())
+    stops = {float(o["stop_px"]) for o in orders}
+    assert all(float(f["price"]) in opens or float(f["price"]) in stops for f in fills)
+    assert core.snapshot().stats.counter("fills") == len(fills)
