@@ -41,7 +41,7 @@ async def services(engine: Engine) -> AsyncIterator[None]:
         if rt.api_addr:
             host, port = parse_addr(rt.api_addr, "runtime.api_addr")
             token, from_env = load_token(engine.state_dir)
-            api = ControlApi(engine, host, port, token, from_env)
+            api = ControlApi(engine, host, port, token, from_env, rt.api_open_reads)
             await api.start()
         if rt.metrics_addr:
             mhost, mport = parse_addr(rt.metrics_addr, "runtime.metrics_addr")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bot4.core.atomics import monotonic_ns
+from bot4.core.atomics import load_acquire, monotonic_ns
 from bot4.core.jit import helper, kernel
 from bot4.core.orders import cancel_all_nb, cancel_slot_nb, emit_order_nb, order_is_open_nb, want_flat_nb
 from bot4.core.records import (
@@ -46,7 +46,7 @@ from bot4.core.records import (
     TIF_IOC,
 )
 from bot4.core.ring import ring_claim_nb, ring_publish_nb
-from bot4.core.state import ORDER_SLOT_MASK, EngineState
+from bot4.core.state import CMD_RESULTS, ORDER_SLOT_MASK, W_KILL, EngineState
 from bot4.core.stats import C_COMMANDS, C_KILLS, C_REARM_REFUSED, C_STATE_CHANGES, count_reject_nb, counter_add_nb
 
 
@@ -88,6 +88,12 @@ def update_risk_state_nb(st: EngineState, now: int) -> None:
             set_trading_state_nb(st, STATE_REDUCING, STATE_CAUSE_DRAWDOWN_WARN, now)
     elif dd < st.params[0].dd_resume and state == STATE_REDUCING:
         set_trading_state_nb(st, STATE_ACTIVE, STATE_CAUSE_RECOVERED, now)
+
+
+@helper
+def kill_requested_nb(st: EngineState) -> bool:
+    """A kill was asked for (``W_KILL`` bumped) since the last one the core applied."""
+    return load_acquire(st.sync, W_KILL) != st.core[0].kill_seen
 
 
 @kernel
@@ -156,6 +162,8 @@ def on_command_nb(st: EngineState, slot: int, now: int) -> None:
         for s in range(st.sym.shape[0]):
             want_flat_nb(st, s, FLAG_KILL | FLAG_MANUAL, c.ts_in_ns)
     st.core[0].last_cmd_seq = c.seq
+    st.core[0].cmd_result_seq[c.seq % CMD_RESULTS] = c.seq
+    st.core[0].cmd_result[c.seq % CMD_RESULTS] = reason
     st.core[0].last_cmd_reason = reason
     st.core[0].last_cmd_kind = kind
     counter_add_nb(st.stats, C_COMMANDS, 1)

@@ -251,6 +251,7 @@ class CommandRing(Ring):
         super().__init__(COMMAND_DTYPE, capacity, "commands")
         self._lock = threading.Lock()
         self._seq = 0
+        self._bound_push = bind(ring_push_nb, self.ctrl, self.buf, self._one, 0)  # now, not at the first command
 
     def send(self, kind: int, **fields: float | int) -> int:
         """Queue a command; returns its sequence number, or -1 when the ring is full (counted)."""

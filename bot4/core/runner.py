@@ -25,6 +25,7 @@ from bot4.core.publish import engine_publish_nb, engine_read_nb
 from bot4.core.ring import RING_FULL, RING_HEAD, RING_HIGH_WATER, RING_TAIL
 from bot4.core.state import (
     RING_ROWS,
+    W_KILL,
     W_NOTIFY_FD,
     W_RUNNING,
     W_SLEEPING,
@@ -303,6 +304,7 @@ class Core:
         self._output_fd = -1
         self._thread: threading.Thread | None = None
         self._read_lock = threading.Lock()
+        self._kill_lock = threading.Lock()
         self._snap_arrays = self._new_snapshot_arrays()  # the reader's argument types, to bind it once
         self._read = bind(engine_read_nb, self.state, self._snap_arrays, 64)
         self._try_publish = bind(try_publish_nb, self.state)
@@ -444,7 +446,26 @@ class Core:
         return seq
 
     def kill(self) -> int:
-        return self.send(records.CMD_KILL)
+        """Ask the core to halt and cancel everything: a flag the step reads first on every pass (no queue that can be
+        full, nothing to compile); returns the kill request's number (the core's ``kill_seen`` reaches it when applied).
+        """
+        with self._kill_lock:
+            n = int(self.state.sync[W_KILL]) + 1
+            self.state.sync[W_KILL] = n
+        self.notify()
+        return n
+
+    def command_result(self, seq: int) -> str | None:
+        """The core's result for command ``seq`` (REASON name), None if not handled yet or too long ago to say."""
+        core = self.state.core[0]
+        k = seq % len(core["cmd_result_seq"])
+        if int(core["cmd_result_seq"][k]) != seq:
+            return None
+        return records.REASON_NAMES[int(core["cmd_result"][k])]
+
+    def kill_applied(self, request: int) -> bool:
+        """The core has applied kill request ``request`` (or a later one)."""
+        return int(self.state.core[0]["kill_seen"]) >= request
 
     def rearm(self, confirmation: int) -> int:
         return self.send(records.CMD_REARM, arg=confirmation)

@@ -59,6 +59,7 @@ PARAMS_DTYPE = np.dtype(
     align=True,
 )
 
+CMD_RESULTS = 64  # commands whose results the core keeps (a caller asks for its own command's verdict)
 CORE_DTYPE = np.dtype(
     [
         ("trading_state", np.int64),  # STATE_*
@@ -93,6 +94,9 @@ CORE_DTYPE = np.dtype(
         ("env_stale", np.int64),  # 1 when a position changed since the VaR envelopes were built
         ("notifies", np.int64),  # eventfd signals sent to the execution side
         ("steals", np.int64),  # steps run by a producer thread because the core thread slept
+        ("kill_seen", np.int64),  # the W_KILL value the last applied kill answered
+        ("cmd_result_seq", np.int64, (CMD_RESULTS,)),  # the last CMD_RESULTS commands' sequence numbers ...
+        ("cmd_result", np.int64, (CMD_RESULTS,)),  # ... and their results (REASON_*), at seq % CMD_RESULTS
     ],
     align=True,
 )
@@ -105,7 +109,8 @@ W_WAKE = 3 * INT64_PER_LINE  # futex word: producers bump it to wake a sleeping 
 W_OWNER = 4 * INT64_PER_LINE  # which thread may run the engine step: OWNER_FREE while the core thread sleeps
 W_NOTIFY_FD = 5 * INT64_PER_LINE  # eventfd the core signals when orders wait and the execution side sleeps (-1: none)
 W_NOTIFY_ARMED = 6 * INT64_PER_LINE  # 1 while the execution side sleeps waiting for that signal
-SYNC_SIZE = 7 * INT64_PER_LINE
+W_KILL = 7 * INT64_PER_LINE  # kill requests: bumped by any thread; the step compares it with core.kill_seen each pass
+SYNC_SIZE = 8 * INT64_PER_LINE
 OWNER_FREE = 0
 OWNER_CORE = 1
 OWNER_PRODUCER = 2

@@ -12,8 +12,8 @@ import math
 
 import numpy as np
 
-from bot4.core.atomics import monotonic_ns
-from bot4.core.commands import on_command_nb, update_risk_state_nb
+from bot4.core.atomics import load_acquire, monotonic_ns
+from bot4.core.commands import apply_kill_nb, kill_requested_nb, on_command_nb, update_risk_state_nb
 from bot4.core.histogram import hist_record_nb
 from bot4.core.jit import helper, kernel
 from bot4.core.orders import (
@@ -64,7 +64,7 @@ from bot4.core.riskviews import (
     shift_var_base_nb,
     var_with_nb,
 )
-from bot4.core.state import ORDER_SLOT_MASK, EngineState
+from bot4.core.state import ORDER_SLOT_MASK, W_KILL, EngineState
 from bot4.core.stats import (
     C_BAD_TICKS,
     C_BATCHES,
@@ -398,6 +398,9 @@ def warm_nb(st: EngineState, s: int) -> None:
 @helper
 def engine_step_inline_nb(st: EngineState) -> int:
     now = monotonic_ns()
+    if kill_requested_nb(st):  # first, every pass: a kill is a flag, never a queued command that a full ring drops
+        st.core[0].kill_seen = load_acquire(st.sync, W_KILL)
+        apply_kill_nb(st, now)
     n_cmd = ring_available_nb(st.rings.commands.ctrl)
     for k in range(n_cmd):
         on_command_nb(st, ring_slot_nb(st.rings.commands.ctrl, k), now)

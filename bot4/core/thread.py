@@ -22,6 +22,7 @@ from bot4.core.atomics import (
     sched_yield_now,
     store_release,
 )
+from bot4.core.commands import kill_requested_nb
 from bot4.core.jit import helper, kernel
 from bot4.core.publish import engine_publish_inline_nb, publish_if_due_nb
 from bot4.core.ring import RING_HEAD, RING_MASK, ring_available_nb, ring_publish_nb, ring_reserve_nb
@@ -50,7 +51,7 @@ STEAL_MAX_STEPS = 64  # a producer running the step for a sleeping core stops af
 def inbound_waiting_nb(st: EngineState) -> bool:
     rings = st.rings
     waiting = ring_available_nb(rings.commands.ctrl) + ring_available_nb(rings.fills.ctrl)
-    return waiting + ring_available_nb(rings.md.ctrl) > 0
+    return waiting + ring_available_nb(rings.md.ctrl) > 0 or kill_requested_nb(st)
 
 
 @helper

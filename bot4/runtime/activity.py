@@ -42,8 +42,9 @@ EQUITY_JOURNAL_S = 1.0
 class Watchers:
     """The engine's periodic chores on the asyncio thread, and the activity they keep for the views."""
 
-    def __init__(self, core: Core, journal: Journal, execution: Execution, kill_file: Path,
-                 kill: Callable[[str], object]) -> None:
+    def __init__(
+        self, core: Core, journal: Journal, execution: Execution, kill_file: Path, kill: Callable[[str], object]
+    ) -> None:
         self.core = core
         self.journal = journal
         self.execution = execution
@@ -59,20 +60,24 @@ class Watchers:
         self._rejects = np.zeros(256, ORDER_DTYPE)
         self._last_prices = 0.0
         self._last_equity = 0.0
+        self._kill_file_stuck = False
+        self.errors = 0
 
     async def run(self, stopping: object) -> None:
         while not stopping.is_set():  # type: ignore[attr-defined]
-            self.once()
+            try:
+                self.once()
+            except Exception as exc:  # noqa: BLE001 - one bad pass (EMFILE, a full disk) must not end the watching
+                self.errors += 1
+                event(log, "watcher_error", logging.ERROR, error=repr(exc), errors=self.errors)
             await sleep_on_grid(WATCH_PERIOD_S)
 
     def once(self) -> None:
+        self._kill_file()  # first: nothing that fails below may keep a kill from being seen
         self._state_changes()
         self._transitions()
         now = time.monotonic()
         self._refusals(now)
-        if self.kill_file.exists():
-            self.kill_file.unlink(missing_ok=True)
-            self.kill("file")
         if now - self._last_prices >= PRICE_SAMPLE_S:
             wall = time.time()
             for p in self.core.snapshot().positions():
@@ -83,6 +88,28 @@ class Watchers:
             snap = self.core.snapshot()
             self.journal.append_equity(snap.equity, snap.peak_equity)
             self._last_equity = now
+
+    def _kill_file(self) -> None:
+        """A KILL file in the state dir trips the kill switch. Whatever fails here (a full descriptor table, a file
+        that cannot be removed) kills too: the watcher never dies on it and never leaves the engine trading."""
+        try:
+            found = self.kill_file.exists()
+        except OSError as exc:
+            event(log, "kill_file_unreadable", logging.ERROR, path=str(self.kill_file), error=repr(exc))
+            found = False
+        if not found:
+            self._kill_file_stuck = False
+            return
+        if self._kill_file_stuck:
+            return  # the same file, which could not be removed: killed already
+        try:
+            self.kill("file")
+        finally:
+            try:
+                self.kill_file.unlink(missing_ok=True)
+            except OSError as exc:
+                self._kill_file_stuck = True
+                event(log, "kill_file_not_removed", logging.ERROR, path=str(self.kill_file), error=repr(exc))
 
     def _state_changes(self) -> None:
         ring = self.core.parts.state_log
@@ -116,8 +143,15 @@ class Watchers:
                 "cause": CAUSE_NAMES[int(t["cause"])],
             }
             self.recent_transitions.append(view)
-            event(log, "breaker", logging.WARNING, breaker=view["breaker"], frm=view["from"], to=view["to"],
-                  cause=view["cause"])
+            event(
+                log,
+                "breaker",
+                logging.WARNING,
+                breaker=view["breaker"],
+                frm=view["from"],
+                to=view["to"],
+                cause=view["cause"],
+            )
 
     def _refusals(self, now: float) -> None:
         ring = self.core.parts.rejects

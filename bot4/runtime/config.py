@@ -54,6 +54,7 @@ class RuntimeConfig:
 
     metrics_addr: str = "127.0.0.1:9464"  # Prometheus exporter HOST:PORT ("" = off)
     api_addr: str = "127.0.0.1:8764"  # control API HOST:PORT ("" = off)
+    api_open_reads: bool = False  # True: GET /status, /snapshot, /stream without the token (loopback only)
     state_dir: str = ""  # journal and token; "" = the user's data dir
     log_format: str = "json"  # json | text
     log_file: str = ""  # "" = stderr

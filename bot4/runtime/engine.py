@@ -43,6 +43,7 @@ log = logging.getLogger("bot4.engine")
 
 SHUTDOWN_CANCEL_S = 1.0  # how long the shutdown waits for its cancels to go round
 SETTLE_S = 15.0  # how long it waits for a live venue to answer what is in flight
+KILL_ANSWER_S = 0.5  # a core that has not applied a kill by then: the execution side cancels at the venue itself
 
 
 def make_venue(config: AppConfig, core: Core) -> Venue:
@@ -96,6 +97,9 @@ class Engine:
         self.watchers = Watchers(self.core, self.journal, self.execution, state_dir / "KILL", self.kill)
         self.stopping = asyncio.Event()
         self.kill_log: list[dict[str, object]] = []
+        self.last_kill = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._tasks_kept: set[asyncio.Future[None]] = set()
         self.failed = ""
         self.started_ns = time.monotonic_ns()
         self.restored = restore(self.journal, self.core, self.venue, config.core.risk.initial_equity_usd)
@@ -104,15 +108,52 @@ class Engine:
 
     # --- control ----------------------------------------------------------------------------------------------------
     def kill(self, source: str) -> float:
-        """Trip the kill switch: close the execution gate at once, then halt the core; µs to the gate closing."""
+        """Trip the kill switch: close the execution gate at once, then halt the core; µs to the gate closing.
+
+        Nothing here can drop the kill: the gate is a flag, the core's kill is a flag its step reads first on every
+        pass, and if the core has not applied it within ``KILL_ANSWER_S`` the execution side cancels the working
+        orders at the venue itself. An error on the way is logged and the rest still happens."""
         t0 = time.perf_counter_ns()
-        self.execution.close_gate()
-        gate_us = (time.perf_counter_ns() - t0) / 1000.0
-        self.core.kill()
-        self.execution.kick()  # the core's cancels go out at once
-        self.kill_log.append({"source": source, "gate_closed_us": gate_us, "ts": time.time()})
-        event(log, "kill_switch", logging.WARNING, source=source, gate_closed_us=round(gate_us, 3))
+        try:
+            self.execution.close_gate()
+        finally:
+            gate_us = (time.perf_counter_ns() - t0) / 1000.0
+            request = self.core.kill()
+        self.last_kill = request
+        try:
+            self.execution.kick()  # the core's cancels go out at once
+            self.kill_log.append({"source": source, "gate_closed_us": gate_us, "ts": time.time()})
+            event(log, "kill_switch", logging.WARNING, source=source, gate_closed_us=round(gate_us, 3))
+            loop = self._loop
+            if loop is not None and not loop.is_closed():
+                loop.call_soon_threadsafe(self._watch_kill, request)
+        except Exception as exc:  # noqa: BLE001 - the kill itself is already in; say what failed after it
+            event(log, "kill_switch_error", logging.ERROR, source=source, error=repr(exc))
         return gate_us
+
+    def _watch_kill(self, request: int) -> None:
+        task = asyncio.ensure_future(self._kill_watchdog(request))
+        self._tasks_kept.add(task)
+        task.add_done_callback(self._tasks_kept.discard)
+
+    async def _kill_watchdog(self, request: int) -> None:
+        end = time.monotonic() + KILL_ANSWER_S
+        while time.monotonic() < end:
+            if self.core.kill_applied(request):
+                return
+            await asyncio.sleep(0.005)
+        if not self.core.kill_applied(request):
+            event(log, "kill_core_unresponsive", logging.ERROR, waited_s=KILL_ANSWER_S)
+            self.execution.cancel_open_at_venue()
+
+    async def kill_verdict(self, request: int, timeout_s: float = 1.0) -> bool:
+        """Wait (bounded) until the core has applied kill ``request``; True when it has."""
+        end = time.monotonic() + timeout_s
+        while not self.core.kill_applied(request):
+            if time.monotonic() >= end:
+                return False
+            await asyncio.sleep(0.002)
+        return True
 
     def request_stop(self) -> None:
         self.stopping.set()
@@ -132,6 +173,7 @@ class Engine:
     # --- running ----------------------------------------------------------------------------------------------------
     async def run(self, run_for: float | None = None) -> int:
         """Run until :meth:`request_stop` (or ``run_for`` seconds); returns the process exit code."""
+        self._loop = asyncio.get_running_loop()
         event(
             log,
             "engine_start",
@@ -196,7 +238,9 @@ class Engine:
             return
         exc = task.exception()
         self.failed = f"{task.get_name()}: {type(exc).__name__}: {exc}"
-        log.error("engine task failed", exc_info=exc, extra={"event": "task_failed", "fields": {"task": task.get_name()}})
+        log.error(
+            "engine task failed", exc_info=exc, extra={"event": "task_failed", "fields": {"task": task.get_name()}}
+        )
         self.request_stop()
 
     async def _shutdown(self, tasks: list[asyncio.Task[None]]) -> None:

@@ -128,6 +128,28 @@ class Execution:
             event(log, "gate_refused", logging.WARNING, orders=len(refused))
         return pushed
 
+    def cancel_open_at_venue(self) -> int:
+        """The core did not answer a kill in time: cancel every order this side knows to be working at the venue, from
+        here (journaled like the core's own cancels); how many cancels went out."""
+        if self.lockstep is not None:
+            return 0  # the paper venue on recorded data moves only with the core: the closed gate is enough
+        working = [v for v in self.open_orders.values() if not v.get("cancelling")]
+        if not working:
+            return 0
+        cancels = np.zeros(len(working), records.ORDER_DTYPE)
+        for rec, view in zip(cancels, working, strict=True):
+            rec["client_order_id"] = int(view["coid"])  # type: ignore[call-overload]
+            rec["symbol_id"] = self.symbols.index(str(view["symbol"]))
+            rec["side"] = 1 if view["side"] == "buy" else -1
+            rec["action"] = records.ACTION_CANCEL
+            rec["ts_in_ns"] = time.monotonic_ns()
+        self.journal.append_orders(cancels, self.symbols)
+        pushed = self.to_venue.push_many(cancels)
+        self._track_orders(cancels[:pushed])
+        self.venue.pump(self.to_venue)
+        event(log, "kill_fallback_cancels", logging.WARNING, orders=pushed)
+        return pushed
+
     # --- reports in -------------------------------------------------------------------------------------------------
     def drain_taps(self) -> int:
         """Journal what the lockstep venue took and reported since the last drain, and keep the views; how many."""

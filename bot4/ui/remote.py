@@ -149,6 +149,10 @@ class RemoteSource:
         self.failures = 0
 
     @property
+    def _auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    @property
     def symbols(self) -> tuple[str, ...]:
         return tuple(self.doc.get("symbols", [])) if self.doc else ()
 
@@ -176,7 +180,7 @@ class RemoteSource:
         ws_url = self.base.replace("http", "ws", 1) + "/stream"
         while True:
             try:
-                async with self._session.ws_connect(ws_url, heartbeat=5.0) as ws:
+                async with self._session.ws_connect(ws_url, heartbeat=5.0, headers=self._auth) as ws:
                     async for msg in ws:
                         if msg.type != aiohttp.WSMsgType.TEXT:
                             break
@@ -224,7 +228,7 @@ class RemoteSource:
             assert self._session is not None
             try:
                 async with self._session.post(
-                    self.base + path, json=body or {}, headers={"Authorization": f"Bearer {self.token}"}
+                    self.base + path, json=body or {}, headers=self._auth
                 ) as r:
                     if r.status >= 400:
                         log.warning("remote %s refused: %s %s", path, r.status, await r.text())

@@ -16,8 +16,10 @@ from tests.runtime.conftest import free_port
 from tests.runtime.test_headless import headless
 
 
-def status(port: int) -> dict[str, object]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/status", timeout=5) as r:  # noqa: S310 - loopback
+def status(port: int, state_dir: Path) -> dict[str, object]:
+    token = (state_dir / "api_token").read_text().strip()
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/status", headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(req, timeout=5) as r:  # noqa: S310 - loopback
         return json.loads(r.read())
 
 
@@ -30,7 +32,7 @@ async def test_attach_shows_the_remote_engine_kills_it_and_notices_when_it_dies(
             await asyncio.sleep(0.1)
             if (tmp_path / "api_token").exists():
                 try:
-                    status(port)
+                    status(port, tmp_path)
                     break
                 except OSError:
                     continue
@@ -49,9 +51,11 @@ async def test_attach_shows_the_remote_engine_kills_it_and_notices_when_it_dies(
                 await pilot.press("k")
                 for _ in range(50):
                     await asyncio.sleep(0.1)
-                    if status(port)["trading_state"] == "HALTED":
+                    if status(port, tmp_path)["trading_state"] == "HALTED":
                         break
-                assert status(port)["trading_state"] == "HALTED" and status(port)["gate_open"] is False
+                assert (
+                    status(port, tmp_path)["trading_state"] == "HALTED" and status(port, tmp_path)["gate_open"] is False
+                )
                 await pilot.pause(0.5)
                 assert "HALTED" in str(banner.render())
                 proc.send_signal(signal.SIGKILL)
