@@ -26,11 +26,11 @@ from bot4.core.records import (
     STATE_NAMES,
     TRANSITION_DTYPE,
 )
-from bot4.core.runner import Core
+from bot4.core.runner import Core, CoreSnapshot
 from bot4.logs import RepeatedEvent, event
 from bot4.runtime.execution import Execution
 from bot4.runtime.grid import sleep_on_grid
-from bot4.runtime.journal import Journal
+from bot4.runtime.journal import Journal, Marks
 
 log = logging.getLogger("bot4.engine")
 
@@ -62,6 +62,9 @@ class Watchers:
         self._last_equity = 0.0
         self._kill_file_stuck = False
         self.errors = 0
+        self.paused_override: bool | None = None  # the operator's pause, kept in the marks while shutdown pauses
+        self._marked: tuple[object, ...] = ()
+        self._marked_peak = float("nan")
 
     async def run(self, stopping: object) -> None:
         while not stopping.is_set():  # type: ignore[attr-defined]
@@ -84,10 +87,29 @@ class Watchers:
                 if p.last_px == p.last_px:
                     self.price_history[p.symbol].append((wall, p.last_px))
             self._last_prices = now
+        snap = self.core.snapshot()
+        self._marks(snap, now)
         if now - self._last_equity >= EQUITY_JOURNAL_S:
-            snap = self.core.snapshot()
             self.journal.append_equity(snap.equity, snap.peak_equity)
             self._last_equity = now
+
+    def flush_marks(self) -> None:
+        """The final mark at shutdown: the peak as it is now, whatever the once-a-second rule says."""
+        self._marked = ()
+        self._last_equity = 0.0
+        self._marks(self.core.snapshot(), time.monotonic())
+
+    def _marks(self, snap: CoreSnapshot, now: float) -> None:
+        """Journal what a restart must bring back exactly (pause, loss streak and its cool-down, the re-arm cool-down,
+        the equity peak): at once when any of them but the peak changes, the peak with the equity, once a second."""
+        paused = snap.paused if self.paused_override is None else self.paused_override
+        cool = max(0, snap.entry_cooldown_until_ns - snap.market_clock_ns) if snap.entry_cooldown_until_ns else 0
+        rearm = time.time_ns() + int(snap.rearm_wait_s * 1e9) if snap.trading_state == "HALTED" else 0
+        key = (paused, snap.loss_streak, snap.entry_cooldown_until_ns, snap.trading_state, snap.halt_seq)
+        due = key != self._marked or (snap.peak_equity != self._marked_peak and now - self._last_equity >= EQUITY_JOURNAL_S)
+        if due:
+            self.journal.append_marks(Marks(snap.equity, snap.peak_equity, paused, snap.loss_streak, cool, rearm))
+            self._marked, self._marked_peak = key, snap.peak_equity
 
     def _kill_file(self) -> None:
         """A KILL file in the state dir trips the kill switch. Whatever fails here (a full descriptor table, a file

@@ -102,7 +102,8 @@ class Engine:
         self._tasks_kept: set[asyncio.Future[None]] = set()
         self.failed = ""
         self.started_ns = time.monotonic_ns()
-        self.restored = restore(self.journal, self.core, self.venue, config.core.risk.initial_equity_usd)
+        clock_start = int(self.ticks["ts_exch_ns"][0]) if len(self.ticks) else time.time_ns()
+        self.restored = restore(self.journal, self.core, self.venue, config.core.risk.initial_equity_usd, clock_start)
         if self.core.snapshot().trading_state == "HALTED":
             self.execution.close_gate()  # a halted engine comes back with its gate closed
 
@@ -245,6 +246,7 @@ class Engine:
 
     async def _shutdown(self, tasks: list[asyncio.Task[None]]) -> None:
         ex = self.execution
+        self.watchers.paused_override = self.core.snapshot().paused  # the pause a restart brings back is the operator's
         self.core.pause()  # no new entries while the engine winds down
         if self.config.runtime.cancel_on_shutdown and self.core.snapshot().open_orders:
             self.core.cancel_all()
@@ -266,6 +268,7 @@ class Engine:
         self.core.close_output_fd()
         self.watchers.reject_log.flush(None)
         self.watchers.once()  # the last state changes and refusals reach the journal and the log
+        self.watchers.flush_marks()
         snap = self.core.snapshot()
         event(log, "run_summary", data_ended=self.feed.done.is_set(), **self.summary())
         event(

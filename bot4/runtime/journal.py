@@ -40,11 +40,31 @@ CREATE TABLE IF NOT EXISTS states (
 );
 CREATE TABLE IF NOT EXISTS equity (id INTEGER PRIMARY KEY, ts_ns INTEGER NOT NULL, equity REAL NOT NULL, peak REAL NOT NULL);
 """
+# what the core holds beyond fills and states, as of the last mark (each watcher pass it changed, and at shutdown);
+# added to journals of the first schema when they are opened
+MARKS = """
+CREATE TABLE IF NOT EXISTS marks (
+    id INTEGER PRIMARY KEY, ts_ns INTEGER NOT NULL, equity REAL NOT NULL, peak REAL NOT NULL, paused INTEGER NOT NULL,
+    loss_streak INTEGER NOT NULL, cooldown_left_ns INTEGER NOT NULL, rearm_at_wall_ns INTEGER NOT NULL
+);
+"""
 TERMINAL = (records.EXEC_CANCELED, records.EXEC_EXPIRED, records.EXEC_REJECTED)
 
 
 class JournalError(RuntimeError):
     """The journal file cannot be used (foreign, damaged, or from a newer bot4)."""
+
+
+@dataclass(frozen=True)
+class Marks:
+    """The core's own state a restart must bring back exactly (journaled by the watchers when it changes)."""
+
+    equity: float
+    peak: float
+    paused: bool
+    loss_streak: int
+    cooldown_left_ns: int  # market-clock ns of loss-streak cool-down left
+    rearm_at_wall_ns: int  # wall-clock ns when a re-arm is admitted (0: no cool-down)
 
 
 @dataclass
@@ -61,10 +81,17 @@ class Restored:
     last_equity: float = math.nan
     order_seq: int = 0
     fills: int = 0
+    marks: Marks | None = None
 
     @property
     def empty(self) -> bool:
-        return self.fills == 0 and not self.open_orders and self.order_seq == 0 and math.isnan(self.peak_equity)
+        return (
+            self.fills == 0
+            and not self.open_orders
+            and self.order_seq == 0
+            and math.isnan(self.peak_equity)
+            and self.marks is None
+        )
 
 
 def _f(x: float) -> float | None:
@@ -95,6 +122,7 @@ class Journal:
                 if version > SCHEMA_VERSION:
                     raise JournalError(f"{self.path} was written by a newer bot4 (schema {version})")
             self.db.execute("PRAGMA quick_check").fetchone()
+            self.db.executescript(MARKS)
         except sqlite3.DatabaseError as exc:
             raise JournalError(f"{self.path} cannot be read as a journal ({exc}); move it away to start afresh") from None
         self.rows_written = 0
@@ -176,6 +204,16 @@ class Journal:
             self.db.execute("BEGIN")
             self.db.execute("INSERT INTO equity (ts_ns, equity, peak) VALUES (?,?,?)", (time.time_ns(), equity, peak))
 
+    def append_marks(self, m: Marks) -> None:
+        with self.db:
+            self.db.execute("BEGIN")
+            self.db.execute(
+                "INSERT INTO marks (ts_ns, equity, peak, paused, loss_streak, cooldown_left_ns, rearm_at_wall_ns)"
+                " VALUES (?,?,?,?,?,?,?)",
+                (time.time_ns(), m.equity, m.peak, int(m.paused), m.loss_streak, m.cooldown_left_ns, m.rearm_at_wall_ns),
+            )
+        self.rows_written += 1
+
     def counts(self) -> dict[str, int]:
         return {t: int(self.db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]) for t in ("orders", "reports", "states", "equity")}
 
@@ -242,6 +280,11 @@ class Journal:
         row = self.db.execute("SELECT MAX(peak), (SELECT equity FROM equity ORDER BY id DESC LIMIT 1) FROM equity").fetchone()
         if row and row[0] is not None:
             out.peak_equity, out.last_equity = float(row[0]), float(row[1])
+        row = self.db.execute(
+            "SELECT equity, peak, paused, loss_streak, cooldown_left_ns, rearm_at_wall_ns FROM marks ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        if row:
+            out.marks = Marks(float(row[0]), float(row[1]), bool(row[2]), int(row[3]), int(row[4]), int(row[5]))
         row = self.db.execute("SELECT MAX(coid) FROM orders").fetchone()
         out.order_seq = (int(row[0]) >> ORDER_SLOT_BITS) if row and row[0] is not None else 0
         return out

@@ -22,8 +22,11 @@ from bot4.venues.base import Venue
 log = logging.getLogger("bot4.restore")
 
 
-def restore(journal: Journal, core: Core, venue: Venue, initial_equity: float) -> Restored:
-    """Apply what the journal holds; what it held (``Restored.empty`` for a fresh journal)."""
+def restore(journal: Journal, core: Core, venue: Venue, initial_equity: float, clock_start_ns: int = 0) -> Restored:
+    """Apply what the journal holds; what it held (``Restored.empty`` for a fresh journal).
+
+    ``clock_start_ns``: the market clock the run starts at (the first tick of recorded data; wall time live), from
+    which a loss-streak cool-down left at the stop runs on."""
     r = journal.restore()
     if r.empty:
         event(log, "journal_fresh", path=str(journal.path))
@@ -52,6 +55,15 @@ def restore(journal: Journal, core: Core, venue: Venue, initial_equity: float) -
             c["rearm_after_ns"] = time.monotonic_ns() + int(st.params[0]["rearm_cooldown_ns"])
         equity = r.last_equity if not math.isnan(r.last_equity) else initial_equity
         journal.append_state(r.trading_state, r.trading_state, STATE_CAUSE_RESTORE, r.halt_seq, equity, 0.0)
+    m = r.marks
+    if m is not None:  # the last mark is the newest word on these (the equity table's peak lags up to a second)
+        acct["peak"] = m.peak
+        c["paused"] = int(m.paused)
+        c["loss_streak"] = m.loss_streak
+        if m.cooldown_left_ns > 0:
+            c["entry_cooldown_until"] = clock_start_ns + m.cooldown_left_ns
+        if c["trading_state"] == STATE_HALTED:
+            c["rearm_after_ns"] = time.monotonic_ns() + max(0, m.rearm_at_wall_ns - time.time_ns())
     if r.open_orders:
         _close_left_open(journal, core.symbols, r.open_orders)
     core.publish()
@@ -61,8 +73,12 @@ def restore(journal: Journal, core: Core, venue: Venue, initial_equity: float) -
         positions={k: v[0] for k, v in r.positions.items()},
         fills=r.fills,
         trading_state=STATE_NAMES[r.trading_state],
-        peak_equity=r.peak_equity,
+        peak_equity=float(acct["peak"]),
         order_seq=r.order_seq,
+        paused=bool(c["paused"]),
+        loss_streak=int(c["loss_streak"]),
+        cooldown_left_s=(m.cooldown_left_ns / 1e9) if m is not None else 0.0,
+        rearm_wait_s=max(0.0, (int(c["rearm_after_ns"]) - time.monotonic_ns()) / 1e9) if r.trading_state == STATE_HALTED else 0.0,
     )
     return r
 
