@@ -19,6 +19,7 @@ from bot4.logs import event, setup_logging
 from bot4.runtime.api import ApiError
 from bot4.runtime.config import AppConfig, load_config, parse_addr
 from bot4.runtime.journal import JournalError
+from bot4.runtime.statelock import StateDirBusy
 from bot4.venues.live_config import VenueError
 
 log = logging.getLogger("bot4.cli")
@@ -99,14 +100,14 @@ def main(argv: list[str] | None = None) -> int:
         setup_logging(cfg.runtime.log_format, cfg.runtime.log_file)
         try:
             return asyncio.run(compose.run_headless(cfg, args.run_for))
-        except (JournalError, ApiError, VenueError, ValueError, OSError) as exc:
+        except (JournalError, ApiError, VenueError, StateDirBusy, ValueError, OSError) as exc:
             event(log, "fatal", logging.ERROR, error=str(exc))
             print(f"bot4: {exc}", file=sys.stderr)
             return 1
     token = args.token or os.environ.get("BOT4_API_TOKEN", "")
     try:
         return compose.run_tui(cfg, compose.state_dir_of(cfg), connect=args.connect, token=token, run_for=args.run_for)
-    except (JournalError, ApiError, VenueError, ValueError, OSError, ConnectionError) as exc:
+    except (JournalError, ApiError, VenueError, StateDirBusy, ValueError, OSError, ConnectionError) as exc:
         print(f"bot4: {exc}", file=sys.stderr)
         return 1
 

@@ -60,7 +60,7 @@ async def serve(engine: Engine, run_for: float | None = None) -> int:
         async with services(engine):
             return await engine.run(run_for)
     except BaseException:
-        engine.journal.close()  # an engine that never started (a dead venue, a port taken) leaves nothing open
+        engine.close()  # an engine that never started (a dead venue, a port taken) leaves nothing open
         raise
 
 

@@ -235,6 +235,7 @@ STATE_CAUSE_KILL = 3
 STATE_CAUSE_REARM = 4
 STATE_CAUSE_RESTORE = 5  # rebuilt from the journal at start
 STATE_CAUSE_RECOVERED = 6  # drawdown back under the resume level: REDUCING -> ACTIVE
+STATE_CAUSE_POSITION_MISMATCH = 7  # the venue's holdings disagree with the journal after reconciliation
 STATE_CAUSE_NAMES = {
     1: "drawdown_warning",
     2: "drawdown_breaker",
@@ -242,6 +243,7 @@ STATE_CAUSE_NAMES = {
     4: "rearm",
     5: "restore",
     6: "drawdown_recovered",
+    7: "position_mismatch",
 }
 
 TICK_DTYPE = np.dtype(

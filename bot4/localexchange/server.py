@@ -29,6 +29,7 @@ REST requests answer HTTP 429, 500, 503, or hang past the client's timeout.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
@@ -73,6 +74,7 @@ class LocalExchange:
         self.speed = speed
         self.timeout_hang_s = timeout_hang_s
         self.faults = Faults()
+        self.forgotten: set[int] = set()  # orders forget_order() made unknown
         self.silent = False  # True: no market data goes out (orders still work)
         self.requests: dict[str, int] = {}
         self.trades: list[Trade] = []
@@ -137,6 +139,15 @@ class LocalExchange:
         if fault not in FAULTS:
             raise ValueError(f"fault {fault!r}: one of {', '.join(FAULTS)}")
         self.faults.queue.extend([fault] * count)
+
+    def forget_order(self, order_id: int) -> None:
+        """Fault: the venue stops knowing an order (exchanges archive old orders): it is canceled if it still works,
+        and every lookup of it answers "Order does not exist"."""
+        with contextlib.suppress(_ccxt().OrderNotFound):
+            self.paper.cancel_order(order_id)
+        self.history.pop(order_id, None)
+        self.client_ids.pop(order_id, None)
+        self.forgotten.add(order_id)
 
     # --- market data --------------------------------------------------------------------------------------------------
     async def _replay(self) -> None:
@@ -496,6 +507,8 @@ class LocalExchange:
         p = await self._signed(request)
         self._symbol(p)
         oid = self._find(p)
+        if oid in self.forgotten:
+            raise ApiError(400, -2013, "Order does not exist.")
         try:
             o = self.paper.fetch_order(oid)
         except _ccxt().OrderNotFound:

@@ -33,7 +33,8 @@ from bot4.runtime.config import AppConfig
 from bot4.runtime.execution import Execution
 from bot4.runtime.feed import Feed, ReplayFeed, StreamFeed
 from bot4.runtime.journal import Journal
-from bot4.runtime.restore import restore
+from bot4.runtime.restore import check_holdings, restore, resync_positions
+from bot4.runtime.statelock import StateDirLock
 from bot4.venues.base import MarketStream, Venue
 from bot4.venues.lockstep import Lockstep
 from bot4.venues.paper import PaperExchange
@@ -78,7 +79,12 @@ class Engine:
         self.config = config
         self.state_dir = state_dir
         state_dir.mkdir(parents=True, exist_ok=True)
-        self.journal = Journal(state_dir / "journal.sqlite")
+        self.state_lock = StateDirLock(state_dir)  # a second engine on this dir is refused here, naming the holder
+        try:
+            self.journal = Journal(state_dir / "journal.sqlite")
+        except BaseException:
+            self.state_lock.release()
+            raise
         self.core = Core(config.core, config.runtime.publish_interval_s)
         self.symbols = self.core.symbols
         self.venue = venue if venue is not None else make_venue(config, self.core)
@@ -186,10 +192,12 @@ class Engine:
             state_dir=str(self.state_dir),
         )
         try:
-            await self.venue.start(self.restored.open_orders)
+            await self.venue.start(self.restored.open_orders, self.journal.instance)
+            if self.venue.recovers_orders:
+                await self._recover()
         except BaseException:
             await self.venue.close()
-            self.journal.close()
+            self.close()
             raise
         if not self.core.driven:
             await asyncio.to_thread(self.core.start)  # the first start loads the compiled loop: keep the loop free
@@ -212,6 +220,16 @@ class Engine:
                 f.cancel()
             await self._shutdown(tasks)
         return 1 if self.failed else 0
+
+    async def _recover(self) -> None:
+        """A live venue resolved what the journal left open: its reports (fills made while no engine watched) go into
+        the journal, the positions are rebuilt from it, and the venue's holdings are checked against them, all before
+        the core sees a tick."""
+        if self.execution.journal_recovery():
+            resync_positions(self.journal, self.core, self.venue)
+        mismatched = await check_holdings(self.journal, self.core, self.venue, self.config.live.on_position_mismatch)
+        if mismatched and self.core.snapshot().trading_state == "HALTED":
+            self.execution.close_gate()
 
     def summary(self) -> dict[str, object]:
         """What the run did, in one line's worth of figures (logged as ``run_summary`` when it stops)."""
@@ -281,7 +299,12 @@ class Engine:
             trading_state=snap.trading_state,
             journal_rows=self.journal.rows_written,
         )
+        self.close()
+
+    def close(self) -> None:
+        """Close the journal and give up the state dir (an engine that never ran, or at the end of a run)."""
         self.journal.close()
+        self.state_lock.release()
 
     # --- views ------------------------------------------------------------------------------------------------------
     def limits(self) -> dict[str, float]:

@@ -174,6 +174,19 @@ class Execution:
             self._track_reports(reports)
         return total
 
+    def journal_recovery(self) -> int:
+        """At start, before the core runs: what the venue's recovery reported goes into the journal only (the core
+        that placed those orders is gone; the restart rebuilds positions from the journal); how many."""
+        total = 0
+        ring = self.venue.reports
+        while ring.ctrl[RING_HEAD] != ring.ctrl[RING_TAIL]:
+            m = ring.pop_many(self._reports_buf)
+            reports = self._reports_buf[:m]
+            self._note_fills(reports)
+            self.journal.append_reports(reports, self.symbols)
+            total += m
+        return total
+
     def pump_reports(self) -> int:
         """Hand the venue's execution reports to the core (through the journal); how many."""
         if self.lockstep is not None:

@@ -9,6 +9,7 @@ it. A file that is not a bot4 journal, or is damaged, is refused with a clear er
 from __future__ import annotations
 
 import math
+import secrets
 import sqlite3
 import time
 from dataclasses import dataclass, field
@@ -123,12 +124,30 @@ class Journal:
                     raise JournalError(f"{self.path} was written by a newer bot4 (schema {version})")
             self.db.execute("PRAGMA quick_check").fetchone()
             self.db.executescript(MARKS)
+            row = self.db.execute("SELECT value FROM meta WHERE key='instance'").fetchone()
+            if row is None:
+                self.db.execute("INSERT INTO meta VALUES ('instance', ?)", (secrets.token_hex(4),))
         except sqlite3.DatabaseError as exc:
             raise JournalError(f"{self.path} cannot be read as a journal ({exc}); move it away to start afresh") from None
         self.rows_written = 0
 
     def close(self) -> None:
         self.db.close()
+
+    @property
+    def instance(self) -> str:
+        """This state dir's engine id (8 hex digits, made with the journal): the prefix of its client order ids, so
+        that reconciliation at a venue touches this engine's orders only."""
+        return str(self.meta("instance"))
+
+    def meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.db:
+            self.db.execute("BEGIN")
+            self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
 
     def append_orders(self, orders: np.ndarray, symbols: tuple[str, ...], gated: bool = False) -> None:
         """Commit order intents (submits and cancels) before they go to a venue."""
@@ -251,11 +270,11 @@ class Journal:
         )
         acked = {coid for (coid,) in self.db.execute("SELECT coid FROM reports WHERE kind=?", (records.EXEC_ACK,))}
         for row in self.db.execute(
-            "SELECT coid, symbol, side, order_type, tif, flags, price, stop_px, take_profit_px, size, gated"
+            "SELECT coid, symbol, side, order_type, tif, flags, price, stop_px, take_profit_px, size, gated, ts_ns"
             " FROM orders WHERE action != ? ORDER BY id",
             (records.ACTION_CANCEL,),
         ):
-            coid, sym, side, otype, tif, flags, price, stop, tp, size, gated = row
+            coid, sym, side, otype, tif, flags, price, stop, tp, size, gated, ts_ns = row
             if gated or coid in done or filled.get(coid, 0.0) >= size * (1 - 1e-9):
                 continue
             out.open_orders.append(
@@ -272,6 +291,7 @@ class Journal:
                     "size": size,
                     "filled": filled.get(coid, 0.0),
                     "acked": coid in acked,
+                    "ts_ns": ts_ns,  # wall-clock ns it was journaled (just before it was sent)
                 }
             )
         row = self.db.execute("SELECT to_state, halt_seq FROM states ORDER BY id DESC LIMIT 1").fetchone()

@@ -13,7 +13,15 @@ import time
 
 import numpy as np
 
-from bot4.core.records import EXEC_CANCELED, FILL_DTYPE, STATE_CAUSE_RESTORE, STATE_HALTED, STATE_NAMES
+from bot4.core.records import (
+    EXEC_CANCELED,
+    FILL_DTYPE,
+    STATE_CAUSE_POSITION_MISMATCH,
+    STATE_CAUSE_RESTORE,
+    STATE_HALTED,
+    STATE_NAMES,
+    STATE_REDUCING,
+)
 from bot4.core.runner import Core
 from bot4.logs import event
 from bot4.runtime.journal import Journal, Restored
@@ -64,7 +72,7 @@ def restore(journal: Journal, core: Core, venue: Venue, initial_equity: float, c
             c["entry_cooldown_until"] = clock_start_ns + m.cooldown_left_ns
         if c["trading_state"] == STATE_HALTED:
             c["rearm_after_ns"] = time.monotonic_ns() + max(0, m.rearm_at_wall_ns - time.time_ns())
-    if r.open_orders:
+    if r.open_orders and not venue.recovers_orders:
         _close_left_open(journal, core.symbols, r.open_orders)
     core.publish()
     event(
@@ -81,6 +89,65 @@ def restore(journal: Journal, core: Core, venue: Venue, initial_equity: float, c
         rearm_wait_s=max(0.0, (int(c["rearm_after_ns"]) - time.monotonic_ns()) / 1e9) if r.trading_state == STATE_HALTED else 0.0,
     )
     return r
+
+
+def resync_positions(journal: Journal, core: Core, venue: Venue) -> None:
+    """Positions, realized PnL and fees from the journal again (after the venue's recovery added fills to it), before
+    the core has seen a tick."""
+    r = journal.restore()
+    st = core.state
+    positions: dict[int, tuple[float, float, float, float]] = {}
+    for s, sym in enumerate(core.symbols):
+        qty, avg = r.positions.get(sym, (0.0, math.nan))
+        positions[s] = (qty, avg, r.realized.get(sym, 0.0), r.fees.get(sym, 0.0))
+        row = st.sym[s]
+        row["qty"], row["avg_px"], row["realized"], row["fees"] = positions[s]
+    st.acct["realized"] = sum(r.realized.values())
+    st.acct["fees"] = sum(r.fees.values())
+    st.core["var_dirty"] = 1
+    venue.restore(positions, float(st.acct["realized"][0]), float(st.acct["fees"][0]))
+    core.publish()
+    event(log, "journal_resynced", positions={k: v[0] for k, v in r.positions.items()}, fills=r.fills)
+
+
+async def check_holdings(journal: Journal, core: Core, venue: Venue, policy: str) -> list[dict[str, object]]:
+    """The venue's holdings against the journal's positions (each base asset counted from what it held when this
+    journal first traded there); a mismatch puts the engine in REDUCING or HALTED (``policy``), journaled and logged,
+    never traded through. The mismatches found."""
+    held = await venue.holdings()
+    if held is None:
+        return []
+    st = core.state
+    out: list[dict[str, object]] = []
+    for s, sym in enumerate(core.symbols):
+        key = f"baseline:{venue.name}:{sym}"
+        qty = float(st.sym[s]["qty"])
+        base = journal.meta(key)
+        if base is None:  # the first start on this venue: what the account holds now is where this engine starts
+            journal.set_meta(key, repr(held[sym] - qty))
+            continue
+        expected = float(base) + qty
+        tol = float(st.sym[s]["size_step"]) / 2
+        if abs(held[sym] - expected) > tol:
+            out.append({"symbol": sym, "journal": qty, "venue": held[sym] - float(base), "held": held[sym]})
+    if out:
+        to = STATE_HALTED if policy == "halt" else STATE_REDUCING
+        c = st.core[0]
+        frm = int(c["trading_state"])
+        if frm != STATE_HALTED and frm != to:
+            c["trading_state"] = to
+            c["state_since_ns"] = time.monotonic_ns()
+            if to == STATE_HALTED:
+                c["halt_seq"] += 1
+                c["rearm_after_ns"] = time.monotonic_ns() + int(st.params[0]["rearm_cooldown_ns"])
+            equity = float(st.acct[0]["equity"])
+            journal.append_state(frm, to, STATE_CAUSE_POSITION_MISMATCH, int(c["halt_seq"]), equity, 0.0)
+            core.publish()
+        else:
+            to = frm
+        for m in out:
+            event(log, "position_mismatch", logging.ERROR, state=STATE_NAMES[to], **m)
+    return out
 
 
 def _close_left_open(journal: Journal, symbols: tuple[str, ...], left_open: list[dict[str, object]]) -> None:

@@ -24,12 +24,18 @@ class Venue(Protocol):
     reports: Ring  # execution reports (FILL_DTYPE) for the core
     streams_market_data: bool  # True: the venue is the market feed too (run_feed)
     on_report: Callable[[], None] | None  # called when reports are waiting in ``reports`` (the engine's kick)
+    recovers_orders: bool  # True: start() resolves the orders the journal left open, reporting what became of them
 
     def restore(self, positions: dict[int, tuple[float, float, float, float]], realized: float, fees: float) -> None:
         """Positions as the journal left them: symbol id -> (qty, average price, realized, fees)."""
 
-    async def start(self, journal_open: list[dict[str, object]]) -> None:
-        """Connect and reconcile with what the journal left open; raises ``VenueError`` when it cannot be used."""
+    async def start(self, journal_open: list[dict[str, object]], instance: str = "") -> None:
+        """Connect and reconcile with what the journal left open; raises ``VenueError`` when it cannot be used.
+        ``instance``: the state dir's engine id, which prefixes the venue's client order ids."""
+
+    async def holdings(self) -> dict[str, float] | None:
+        """The account's holdings of each instrument's base asset as the venue reports them now; None when the venue
+        is this process's own simulation (nothing to compare)."""
 
     def background(self, stopping: asyncio.Event) -> list[Coroutine[Any, Any, None]]:
         """The loops the venue runs while the engine runs (sending, polling), named by their coroutine."""

@@ -29,6 +29,7 @@ class Tracked:
     filled: float = 0.0  # reported to the core so far
     polls_closed: int = 0  # polls that saw it closed while fills were still missing
     trade_ids: set[str] = field(default_factory=set)  # fills already reported
+    missing: int = 0  # polls in a row the venue said it has no such order
 
 
 @dataclass
@@ -46,6 +47,9 @@ class LiveStats:
     stream_messages: int = 0
     reconciled_canceled: int = 0
     foreign_orders: int = 0
+    recovered: int = 0  # orders the journal left open, looked up at the venue at start
+    recovered_fills: int = 0  # fills found that way (made while no engine was watching)
+    lost_orders: int = 0  # orders the venue stopped knowing (closed, what was filled kept)
     errors: dict[str, int] = field(default_factory=dict)
 
 

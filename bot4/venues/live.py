@@ -4,9 +4,12 @@
 ``reports`` is the ring of execution reports, ``stats()`` — so the core cannot tell the two apart. Underneath:
 
 - ``connect()``: ``load_markets`` into the instrument table (the venue's amount step, price tick and minimum size
-  replace the configured ones, logged when they differ), ``fetch_balance``, and reconciliation with the journal:
-  open orders the venue still holds for us are canceled (the core that placed them is gone), orders the journal
-  left open that the venue no longer has are closed, foreign orders are left alone and reported.
+  replace the configured ones, logged when they differ), ``fetch_balance``, and recovery by client order id: every
+  order the journal left open (acknowledged or of unknown outcome) is looked up at the venue before it is declared
+  anything; the fills it made while no engine watched are reported (and journaled by the engine before it trades),
+  one still working is canceled (the core that placed it is gone), one the venue never got is closed once the
+  receive window rules out a late arrival. Client order ids carry this state dir's instance prefix
+  (``b4<instance>-<n>``): orders of other engines, or placed by hand, are foreign and left alone (counted).
 - orders go out one at a time, in the core's order, through ``create_order`` (the core's client order id is the
   venue's ``clientOrderId``) and ``cancel_order``; fills come from the order's own answer and then from polling
   (``fetch_order``, then ``fetch_my_trades`` of that order), each trade once; ends (canceled, expired) likewise. An order whose ``create_order`` timed out is unknown, not rejected: it is looked up by its
@@ -43,6 +46,7 @@ from bot4.core.breaker import BreakerBank
 from bot4.core.instruments import Instruments
 from bot4.core.records import (
     ACTION_CANCEL,
+    ACTION_SUBMIT,
     BREAKER_CLOSED,
     EXEC_ACK,
     EXEC_CANCELED,
@@ -76,6 +80,7 @@ from bot4.venues.live_config import LiveConfig, VenueError
 
 log = logging.getLogger("bot4.live")
 
+LOST_AFTER_POLLS = 3  # polls in a row that find no such order before it is closed as lost
 CCXT_TYPES = {ORDER_MARKET: "market", ORDER_LIMIT: "limit", ORDER_STOP_MARKET: "market", ORDER_STOP_LIMIT: "limit"}
 
 
@@ -108,6 +113,7 @@ class CcxtVenue:
         self.unknown: dict[int, tuple[np.void, float]] = {}  # create_order outcome not known yet: (order, give-up time)
         self.markets: dict[str, dict[str, Any]] = {}
         self.journal_positions: dict[int, float] = {}  # symbol id -> qty, as the journal left it
+        self.prefix = ""  # client order id prefix of this engine (set by start from the journal's instance)
         self.balance: dict[str, Any] = {}
         self._wake = asyncio.Event()
         self._orders_buf = np.zeros(4096, ORDER_DTYPE)
@@ -159,8 +165,28 @@ class CcxtVenue:
         """The journal's positions, which :meth:`connect` compares with the exchange's balances."""
         self.journal_positions = {s: p[0] for s, p in positions.items()}
 
-    async def start(self, journal_open: list[dict[str, object]]) -> None:
+    recovers_orders = True  # start() resolves the orders the journal left open (restore leaves them to it)
+
+    async def start(self, journal_open: list[dict[str, object]], instance: str = "") -> None:
+        self.prefix = f"b4{instance}-" if instance else ""
         await self.connect(journal_open)
+
+    def cid(self, coid: int) -> str:
+        """The venue's client order id for the core's ``coid``."""
+        return f"{self.prefix}{coid}"
+
+    def own(self, cid: str) -> int | None:
+        """The core's order id inside a venue client order id of this engine; None for anyone else's."""
+        if not cid.startswith(self.prefix):
+            return None
+        rest = cid[len(self.prefix) :]
+        return int(rest) if rest.isdigit() else None
+
+    async def holdings(self) -> dict[str, float]:
+        """The account's total of each instrument's base asset, read now."""
+        self.balance = await self.call("fetch_balance", self.client.fetch_balance)
+        totals = self.balance.get("total") or {}
+        return {sym: float(totals.get(sym.split("/")[0]) or 0.0) for sym in self.symbols}
 
     def background(self, stopping: asyncio.Event) -> list[Coroutine[Any, Any, None]]:
         return [self.run_orders(stopping), self.run_poll(stopping)]
@@ -208,35 +234,95 @@ class CcxtVenue:
             raise VenueError(f"{self.config.exchange} refused the API key or signature: {exc}") from None
         except (self.ccxt.NetworkError, self.ccxt.ExchangeError) as exc:
             raise VenueError(f"{self.config.exchange}: balance could not be read ({type(exc).__name__}: {exc})") from None
-        for s, sym in enumerate(self.symbols):
-            base = sym.split("/")[0]
-            held = float((self.balance.get("total") or {}).get(base) or 0.0)
-            known = self.journal_positions.get(s, 0.0)
-            if not math.isclose(held, known, rel_tol=1e-9, abs_tol=self.instruments.step(s) / 2):
-                event(log, "reconcile_position", logging.WARNING, symbol=sym, journal=known, venue=held)
-        await self._reconcile_orders(journal_open or [])
+        await self._recover(journal_open or [])
         event(log, "venue_connected", exchange=self.config.exchange, symbols=list(self.symbols), url=self.config.rest_url or "exchange")
 
-    async def _reconcile_orders(self, journal_open: list[dict[str, object]]) -> None:
+    def _record_of(self, jo: dict[str, object]) -> np.void:
+        o = np.zeros(1, ORDER_DTYPE)[0]
+        o["client_order_id"] = int(jo["coid"])  # type: ignore[call-overload]
+        o["symbol_id"] = self.symbols.index(str(jo["symbol"]))
+        o["side"] = int(jo["side"])  # type: ignore[call-overload]
+        o["order_type"] = int(jo.get("order_type", ORDER_MARKET))  # type: ignore[call-overload]
+        o["size"] = float(jo["size"])  # type: ignore[arg-type]
+        o["action"] = ACTION_SUBMIT
+        return o
+
+    async def _recover(self, journal_open: list[dict[str, object]]) -> None:
+        """Each order the journal left open, looked up by its client order id (one failing never stops the others);
+        then this engine's orders the venue still works that the journal does not name are canceled too."""
+        ccxt = self.ccxt
+        window_ns = int((self.config.recv_window_s + 0.5) * 1e9)
+        handled: set[int] = set()
+        for jo in journal_open:
+            o = self._record_of(jo)
+            coid, s = int(o["client_order_id"]), int(o["symbol_id"])
+            handled.add(coid)
+            self.stats_.recovered += 1
+            age_ns = time.time_ns() - int(jo.get("ts_ns") or 0)  # type: ignore[call-overload]
+            try:
+                res = await self.call(
+                    "fetch_order", self.client.fetch_order, None, self.symbols[s], {"origClientOrderId": self.cid(coid)}
+                )
+            except ccxt.OrderNotFound:
+                if age_ns > window_ns:  # it can no longer arrive: it never existed there
+                    event(log, "recover_order_never_arrived", logging.WARNING, coid=coid, symbol=self.symbols[s])
+                    leaves = float(jo["size"]) - float(jo.get("filled") or 0.0)  # type: ignore[arg-type]
+                    self._report(coid, s, int(o["side"]), EXEC_CANCELED, leaves=leaves)
+                else:  # still inside the receive window: the poll keeps looking until it has passed
+                    self.unknown[coid] = (o, time.monotonic() + (window_ns - age_ns) / 1e9)
+                continue
+            except (TimeoutError, ccxt.BaseError, OSError) as exc:
+                event(log, "recover_lookup_failed", logging.WARNING, coid=coid, error=type(exc).__name__)
+                self.unknown[coid] = (o, time.monotonic() + window_ns / 1e9)
+                continue
+            await self._recover_found(o, jo, res)
+        await self._cancel_strays(handled)
+
+    async def _recover_found(self, o: np.void, jo: dict[str, object], res: dict[str, Any]) -> None:
+        coid, s = int(o["client_order_id"]), int(o["symbol_id"])
+        size = float(res.get("amount") or jo["size"])  # type: ignore[arg-type]
+        t = Tracked(coid, s, int(o["side"]), size, str(res.get("id") or ""))
+        known = float(jo.get("filled") or 0.0)  # type: ignore[arg-type]
+        if known == 0.0 and not jo.get("acked"):
+            self._report(coid, s, t.side, EXEC_ACK, leaves=size)  # the journal never heard it was taken
+        if res.get("status") == "open":
+            try:
+                res = await self.call("cancel_order", self.client.cancel_order, t.venue_id, self.symbols[s])
+                self.stats_.reconciled_canceled += 1
+            except self.ccxt.OrderNotFound:
+                res = await self.call("fetch_order", self.client.fetch_order, t.venue_id, self.symbols[s])
+        trades = await self.call("fetch_my_trades", self.client.fetch_my_trades, self.symbols[s], None, None, {"orderId": t.venue_id})
+        step = self.instruments.step(s)
+        for trade in sorted(trades, key=lambda x: (x.get("timestamp") or 0, str(x.get("id")))):
+            if t.filled + float(trade["amount"]) <= known + step / 2:  # journaled before the stop: seen already
+                t.filled += float(trade["amount"])
+                t.trade_ids.add(str(trade.get("id") or ""))
+                continue
+            self._fill(t, trade)
+            self.stats_.recovered_fills += 1
+        event(log, "recover_order_found", logging.WARNING, coid=coid, status=res.get("status"), filled=t.filled, journal_filled=known)
+        self.tracked[coid] = t
+        res = dict(res)
+        if res.get("status") == "open":
+            res["status"] = "canceled"
+        self._finish_if_done(t, res)
+
+    async def _cancel_strays(self, handled: set[int]) -> None:
         opened = await self.call("fetch_open_orders", self.client.fetch_open_orders)
-        ours = {int(o["coid"]) for o in journal_open}  # type: ignore[call-overload]
-        at_venue: set[int] = set()
         for o in opened:
-            cid = str(o.get("clientOrderId") or "")
-            if cid.isdigit() and (int(cid) in ours or not ours):
-                at_venue.add(int(cid))
-                try:
-                    await self.call("cancel_order", self.client.cancel_order, o["id"], o["symbol"])
-                    self.stats_.reconciled_canceled += 1
-                    event(log, "reconcile_cancel", logging.WARNING, coid=int(cid), symbol=o["symbol"], filled=o.get("filled"))
-                except self.ccxt.OrderNotFound:
-                    pass
-            else:
+            coid = self.own(str(o.get("clientOrderId") or ""))
+            if coid is None or not self.prefix:
                 self.stats_.foreign_orders += 1
                 event(log, "reconcile_foreign_order", logging.WARNING, id=o.get("id"), symbol=o.get("symbol"))
-        gone = [o for o in journal_open if int(o["coid"]) not in at_venue]  # type: ignore[call-overload]
-        for o in gone:
-            event(log, "reconcile_order_gone", logging.WARNING, coid=o["coid"], symbol=o["symbol"])
+                continue
+            if coid in handled:
+                continue
+            try:
+                await self.call("cancel_order", self.client.cancel_order, o["id"], o["symbol"])
+                self.stats_.reconciled_canceled += 1
+                event(log, "reconcile_cancel", logging.WARNING, coid=coid, symbol=o["symbol"], filled=o.get("filled"))
+            except self.ccxt.OrderNotFound:
+                pass
 
     # --- orders -------------------------------------------------------------------------------------------------------
     def pump(self, orders: Ring) -> int:
@@ -310,7 +396,7 @@ class CcxtVenue:
         sym = self.symbols[int(o["symbol_id"])]
         otype = int(o["order_type"])
         side = "buy" if int(o["side"]) == SIDE_BUY else "sell"
-        params: dict[str, object] = {"clientOrderId": str(int(o["client_order_id"]))}
+        params: dict[str, object] = {"clientOrderId": self.cid(int(o["client_order_id"]))}
         price = float(o["price"])
         if otype in (ORDER_LIMIT, ORDER_STOP_LIMIT):
             params["timeInForce"] = TIF_NAMES.get(int(o["tif"]), "GTC")
@@ -352,7 +438,7 @@ class CcxtVenue:
                 return
             self._unknown(o, exc)
             return
-        except (ccxt.OperationFailed, asyncio.TimeoutError, OSError) as exc:
+        except (TimeoutError, ccxt.OperationFailed, OSError) as exc:
             self._unknown(o, exc)
             return
         except ccxt.ExchangeError as exc:
@@ -423,10 +509,10 @@ class CcxtVenue:
             return  # already finished (or never accepted): the core hears of it from the fill/reject path
         sym = self.symbols[t.symbol_id]
         try:
-            res = await self.call("cancel_order", self.client.cancel_order, t.venue_id or str(coid), sym)
+            res = await self.call("cancel_order", self.client.cancel_order, t.venue_id, sym)
         except self.ccxt.OrderNotFound:
             return  # finished meanwhile: the poll reports how
-        except (self.ccxt.BaseError, asyncio.TimeoutError, OSError) as exc:
+        except (TimeoutError, self.ccxt.BaseError, OSError) as exc:
             event(log, "cancel_failed", logging.WARNING, coid=coid, error=type(exc).__name__)
             return  # still tracked: the poll keeps watching it
         res.setdefault("status", "canceled")
@@ -439,29 +525,50 @@ class CcxtVenue:
         for coid, (o, give_up) in list(self.unknown.items()):
             sym = self.symbols[int(o["symbol_id"])]
             try:
-                res = await self.call("fetch_order", self.client.fetch_order, None, sym, {"origClientOrderId": str(coid)})
+                res = await self.call("fetch_order", self.client.fetch_order, None, sym, {"origClientOrderId": self.cid(coid)})
             except ccxt.OrderNotFound:
                 if time.monotonic() >= give_up:
                     del self.unknown[coid]
                     self._reject(o, VENUE_UNAVAILABLE, "the venue has no such order after a failed send")
                 continue
-            except (ccxt.BaseError, asyncio.TimeoutError, OSError):
+            except (TimeoutError, ccxt.BaseError, OSError):
                 continue
             del self.unknown[coid]
             event(log, "order_outcome_found", coid=coid, status=res.get("status"))
             self._accepted(o, res)
-        for t in list(self.tracked.values()):
-            sym = self.symbols[t.symbol_id]
-            res = await self.call("fetch_order", self.client.fetch_order, t.venue_id or str(t.coid), sym)
-            step = self.instruments.step(t.symbol_id)
-            if float(res.get("filled") or 0.0) > t.filled + step / 2:
-                trades = await self.call(
-                    "fetch_my_trades", self.client.fetch_my_trades, sym, None, None, {"orderId": t.venue_id or str(t.coid)}
-                )
-                for trade in trades:
-                    self._fill(t, trade)
-            if t.coid in self.tracked:
-                self._finish_if_done(t, res)
+        for t in list(self.tracked.values()):  # each on its own: one order's failure never blocks the others'
+            try:
+                await self._poll_tracked(t)
+            except ccxt.OrderNotFound:
+                t.missing += 1
+                if t.missing >= LOST_AFTER_POLLS:
+                    self._lost(t)
+            except (TimeoutError, ccxt.BaseError, OSError) as exc:
+                event(log, "order_poll_failed", logging.WARNING, coid=t.coid, error=type(exc).__name__)
+
+    async def _poll_tracked(self, t: Tracked) -> None:
+        sym = self.symbols[t.symbol_id]
+        if t.venue_id:
+            res = await self.call("fetch_order", self.client.fetch_order, t.venue_id, sym)
+        else:
+            res = await self.call("fetch_order", self.client.fetch_order, None, sym, {"origClientOrderId": self.cid(t.coid)})
+            t.venue_id = str(res.get("id") or "")
+        t.missing = 0
+        step = self.instruments.step(t.symbol_id)
+        if float(res.get("filled") or 0.0) > t.filled + step / 2:
+            trades = await self.call("fetch_my_trades", self.client.fetch_my_trades, sym, None, None, {"orderId": t.venue_id})
+            for trade in trades:
+                self._fill(t, trade)
+        if t.coid in self.tracked:
+            self._finish_if_done(t, res)
+
+    def _lost(self, t: Tracked) -> None:
+        """The venue no longer knows an order it took (archived, or lost): closed with what it filled, said loudly."""
+        self.stats_.lost_orders += 1
+        leaves = max(0.0, t.size - t.filled)
+        event(log, "order_lost_at_venue", logging.ERROR, coid=t.coid, symbol=self.symbols[t.symbol_id], filled=t.filled, leaves=leaves)
+        self.tracked.pop(t.coid, None)
+        self._report(t.coid, t.symbol_id, t.side, EXEC_CANCELED, leaves=leaves)
 
     async def run_poll(self, stopping: asyncio.Event) -> None:
         """Poll orders while any are open; otherwise a heartbeat that feeds (and probes) the venue breaker."""
@@ -473,7 +580,7 @@ class CcxtVenue:
                 if time.monotonic() - last_beat >= self.config.heartbeat_s or self.breaker_state() != BREAKER_CLOSED:
                     last_beat = time.monotonic()
                     await self.call("fetch_time", self.client.fetch_time)  # public and light (weight 1)
-            except (self.ccxt.BaseError, asyncio.TimeoutError, OSError) as exc:
+            except (TimeoutError, self.ccxt.BaseError, OSError) as exc:
                 event(log, "venue_call_failed", logging.WARNING, error=type(exc).__name__, breaker=self.breaker_state())
             self.breakers.check_stale(self.feed_breaker)
             await asyncio.sleep(self.config.poll_interval_s)

@@ -25,6 +25,8 @@ class LiveConfig:
     reconnect_min_s: float = 0.5  # stream back-off: first wait ...
     reconnect_max_s: float = 30.0  # ... doubling up to this
     connect_attempts: int = 5  # load_markets tries at start before giving up
+    on_position_mismatch: str = "halt"  # the venue's holdings disagree with the journal after reconciliation:
+    # "halt" (HALTED, gate closed) or "reduce" (REDUCING: exits only); never traded through
 
     def __post_init__(self) -> None:
         if not (isinstance(self.exchange, str) and self.exchange.isidentifier()):
@@ -39,6 +41,10 @@ class LiveConfig:
                 raise ConfigError(f"config key live.{key} = {v!r}: must be between 0 and 3600 seconds")
         if self.reconnect_max_s < self.reconnect_min_s:
             raise ConfigError("config key live.reconnect_max_s: must not be below live.reconnect_min_s")
+        if self.on_position_mismatch not in ("halt", "reduce"):
+            raise ConfigError(
+                f"config key live.on_position_mismatch = {self.on_position_mismatch!r}: must be halt or reduce"
+            )
         if not (isinstance(self.connect_attempts, int) and 1 <= self.connect_attempts <= 100):
             raise ConfigError(f"config key live.connect_attempts = {self.connect_attempts!r}: must be 1..100")
 

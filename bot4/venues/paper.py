@@ -194,10 +194,15 @@ class PaperExchange:
         self.state.acct["realized"] = realized
         self.state.acct["fees"] = fees
 
-    async def start(self, journal_open: list[dict[str, object]]) -> None:
+    recovers_orders = False  # the simulation restarts empty: the restore closes what the journal left open
+
+    async def start(self, journal_open: list[dict[str, object]], instance: str = "") -> None:
         """Nothing to connect to; the orders the journal left open never existed here (the restore closed them)."""
         self.closed = False
         event(log, "venue_ready", venue=self.name, symbols=list(self.symbols), left_open=len(journal_open))
+
+    async def holdings(self) -> dict[str, float] | None:
+        return None
 
     def background(self, stopping: asyncio.Event) -> list[Coroutine[Any, Any, None]]:
         return []

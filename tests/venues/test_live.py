@@ -207,25 +207,68 @@ async def test_venue_refusal_becomes_a_reject_with_its_reason(exchange: LocalExc
     assert venue.breaker_state() == records.BREAKER_CLOSED
 
 
-async def test_reconciliation_cancels_our_orders_and_leaves_foreign_ones(exchange: LocalExchange) -> None:
+async def test_recovery_looks_up_every_order_by_client_id_and_touches_only_its_own(exchange: LocalExchange) -> None:
+    """At start: a journaled order still working is canceled, one that filled while no engine watched has its fills
+    reported (F1), one that never arrived is closed; this engine's stray order is canceled; another engine's order and
+    a hand-placed one are left alone (F8)."""
     px = await wait_price(exchange)
+    me, other = "b4aaaa0001-", "b4bbbb0002-"
     outsider = build_client(live_config(exchange), ENV)
     try:
-        await outsider.create_order("BTC/USDT", "limit", "buy", 0.01, round(px * 0.7, 2), {"clientOrderId": "4004"})
+        await outsider.create_order("BTC/USDT", "limit", "buy", 0.01, round(px * 0.7, 2), {"clientOrderId": me + "4004"})
+        await outsider.create_order("BTC/USDT", "limit", "buy", 0.01, round(px * 0.7, 2), {"clientOrderId": me + "4005"})
+        await outsider.create_order("BTC/USDT", "market", "buy", 0.01, None, {"clientOrderId": me + "4007"})
+        await outsider.create_order("BTC/USDT", "limit", "buy", 0.01, round(px * 0.7, 2), {"clientOrderId": other + "77"})
         await outsider.create_order("ETH/USDT", "limit", "buy", 0.1, 100.0, {"clientOrderId": "manual-by-hand"})
     finally:
         await outsider.close()
     core = Core(live_core_config())
     cfg = live_config(exchange)
     venue = CcxtVenue(cfg, core.instruments(), core.breakers(), client=build_client(cfg, ENV))
+    journal_open = [
+        {"coid": 4004, "symbol": "BTC/USDT", "side": 1, "size": 0.01, "filled": 0.0, "acked": True},
+        {"coid": 4006, "symbol": "BTC/USDT", "side": 1, "size": 0.01, "filled": 0.0, "ts_ns": time.time_ns() - 10**11},
+        {"coid": 4007, "symbol": "BTC/USDT", "side": 1, "size": 0.01, "filled": 0.0, "ts_ns": time.time_ns()},
+    ]
     try:
-        await venue.connect([{"coid": 4004, "symbol": "BTC/USDT", "side": 1, "size": 0.01, "filled": 0.0}])
+        await venue.start(journal_open, "aaaa0001")
     finally:
         await venue.close()
-    left = exchange.paper.fetch_open_orders()
-    assert [exchange.client_ids[int(o["id"])] for o in left] == ["manual-by-hand"]
-    assert venue.stats_.reconciled_canceled == 1
-    assert venue.stats_.foreign_orders == 1
+    buf = np.zeros(64, records.FILL_DTYPE)
+    reports = buf[: venue.reports.pop_many(buf)]
+    kinds = {c: [int(r["kind"]) for r in reports if int(r["client_order_id"]) == c] for c in (4004, 4006, 4007)}
+    assert kinds[4004] == [records.EXEC_CANCELED]
+    assert kinds[4006] == [records.EXEC_CANCELED]  # never reached the venue, and the receive window has passed
+    assert kinds[4007][0] == records.EXEC_ACK and records.EXEC_FILL in kinds[4007]  # the fill made while we were down
+    found = sum(float(r["size"]) for r in reports if int(r["client_order_id"]) == 4007 and int(r["kind"]) == records.EXEC_FILL)
+    venue_filled = sum(t.qty for t in exchange.trades if exchange.client_ids.get(t.order_id) == me + "4007")
+    assert found == pytest.approx(venue_filled) and found > 0
+    left = sorted(exchange.client_ids[int(o["id"])] for o in exchange.paper.fetch_open_orders())
+    assert left == sorted([other + "77", "manual-by-hand"])
+    assert venue.stats_.reconciled_canceled == 2 and venue.stats_.foreign_orders == 2
+
+
+async def test_one_order_the_venue_forgot_does_not_stop_the_polling_of_the_others(exchange: LocalExchange) -> None:
+    """F2: the venue answers "Order does not exist" for one order; every other order is still polled, and the lost
+    one is closed (with what it filled) after a few polls, said loudly."""
+    px = await wait_price(exchange)
+    cfg = live_config(exchange)
+    core = Core(live_core_config())
+    venue = CcxtVenue(cfg, core.instruments(), core.breakers(), client=build_client(cfg, ENV))
+    try:
+        await venue.start([], "cccc0003")
+        async with Running(venue) as run:
+            for coid in (8001, 8002, 8003):
+                run.send(order(coid, records.SIDE_BUY, 0.01, records.ORDER_LIMIT, round(px * 0.8, 2)))
+            await run.until(lambda: all(records.EXEC_ACK in run.kinds(c) for c in (8001, 8002, 8003)))
+            ids = {c: int(venue.tracked[c].venue_id) for c in (8001, 8002, 8003)}
+            exchange.forget_order(ids[8001])  # polled first
+            for c in (8002, 8003):  # canceled at the venue by someone else: only polling can tell
+                exchange.paper.cancel_order(ids[c])
+            await run.until(lambda: all(records.EXEC_CANCELED in run.kinds(c) for c in (8001, 8002, 8003)))
+        assert venue.stats_.lost_orders == 1 and venue.tracked == {}
+    finally:
+        await venue.close()
 
 
 async def test_bad_signature_and_bad_key_are_refused_as_binance_does(exchange: LocalExchange) -> None:
