@@ -40,7 +40,7 @@ async def test_restart_restores_pause_streak_cooldowns_and_peak(app_config: AppC
     if stop == "clean":
         await first._shutdown([])  # the shutdown's own pause must not be what comes back
     else:
-        first.journal.close()  # kill -9: nothing after the last pass
+        first.close()  # kill -9: nothing after the last pass (the kernel drops the state dir's lock)
     time.sleep(1.0)  # time passes while the engine is down: the re-arm cool-down runs on the wall clock
 
     second = Engine(app_config, state_dir)
@@ -55,7 +55,7 @@ async def test_restart_restores_pause_streak_cooldowns_and_peak(app_config: AppC
         assert rearm_left - 30.0 < snap.rearm_wait_s < rearm_left - 0.9, "the re-arm cool-down restarted"
         assert snap.peak_equity == 100_123.456789
     finally:
-        second.journal.close()
+        second.close()
 
 
 async def test_a_rearm_resets_the_peak_and_the_restart_keeps_the_reset(app_config: AppConfig, state_dir: Path) -> None:
@@ -65,9 +65,24 @@ async def test_a_rearm_resets_the_peak_and_the_restart_keeps_the_reset(app_confi
     first.watchers.once()
     first.core.state.acct[0]["peak"] = 100_000.0  # what a re-arm does
     first.watchers.flush_marks()
-    first.journal.close()
+    first.close()
     second = Engine(app_config, state_dir)
     try:
         assert second.core.snapshot().peak_equity == 100_000.0
     finally:
-        second.journal.close()
+        second.close()
+
+
+def test_a_second_engine_on_the_same_state_dir_is_refused(app_config: AppConfig, state_dir: Path) -> None:
+    """F7: two engines on one journal would hand out the same client order ids."""
+    import os
+
+    from bot4.runtime.statelock import StateDirBusy
+
+    first = Engine(app_config, state_dir)
+    try:
+        with pytest.raises(StateDirBusy, match=f"in use by another bot4 engine \\(pid {os.getpid()}\\)"):
+            Engine(app_config, state_dir)
+    finally:
+        first.close()
+    Engine(app_config, state_dir).close()  # free again once the first is gone
