@@ -34,6 +34,7 @@ from bot4.runtime.execution import Execution
 from bot4.runtime.feed import Feed, ReplayFeed, StreamFeed
 from bot4.runtime.journal import Journal
 from bot4.runtime.restore import restore
+from bot4.runtime.tracing import OrderTracer
 from bot4.venues.base import MarketStream, Venue
 from bot4.venues.lockstep import Lockstep
 from bot4.venues.paper import PaperExchange
@@ -96,11 +97,18 @@ class Engine:
         self.watchers = Watchers(self.core, self.journal, self.execution, state_dir / "KILL", self.kill)
         self.stopping = asyncio.Event()
         self.kill_log: list[dict[str, object]] = []
+        self.tracer: OrderTracer | None = None
         self.failed = ""
         self.started_ns = time.monotonic_ns()
         self.restored = restore(self.journal, self.core, self.venue, config.core.risk.initial_equity_usd)
         if self.core.snapshot().trading_state == "HALTED":
             self.execution.close_gate()  # a halted engine comes back with its gate closed
+
+    def attach_tracer(self, tracer: OrderTracer | None) -> None:
+        """Trace every order through ``tracer`` (built by the composition root); None: no tracing."""
+        self.tracer = tracer
+        self.execution.tracer = tracer
+        self.watchers.tracer = tracer
 
     # --- control ----------------------------------------------------------------------------------------------------
     def kill(self, source: str) -> float:
@@ -108,6 +116,8 @@ class Engine:
         t0 = time.perf_counter_ns()
         self.execution.close_gate()
         gate_us = (time.perf_counter_ns() - t0) / 1000.0
+        if self.tracer is not None:
+            self.tracer.note_kill()  # every order still open is the kill's: always traced
         self.core.kill()
         self.execution.kick()  # the core's cancels go out at once
         self.kill_log.append({"source": source, "gate_closed_us": gate_us, "ts": time.time()})
@@ -220,8 +230,8 @@ class Engine:
         await self.venue.close()
         self.core.stop()
         self.core.close_output_fd()
-        self.watchers.reject_log.flush(None)
         self.watchers.once()  # the last state changes and refusals reach the journal and the log
+        self.watchers.reject_log.flush(None)  # then the counts still held for them
         snap = self.core.snapshot()
         event(log, "run_summary", data_ended=self.feed.done.is_set(), **self.summary())
         event(
