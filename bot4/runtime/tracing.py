@@ -193,10 +193,11 @@ class OrderTracer:
             if t is None:
                 continue  # an order from before this process (restored) or one already evicted
             at = int(r["ts_in_ns"])
-            if not t.sent:
-                t.sent = at  # recorded data: the paper venue answered in the step that took the order
-            start = t.last_answer or t.sent
             kind = int(r["kind"])
+            never_sent = kind == records.EXEC_REJECTED and int(r["reason"]) == records.VENUE_GATE_CLOSED
+            if not t.sent and not never_sent:
+                t.sent = at  # recorded data: the paper venue answered in the step that took the order
+            start = t.last_answer or t.sent or t.ts_created
             attrs: dict[str, Attr] = {"bot4.venue.time_ns": int(r["ts_exch_ns"])}
             error = ""
             if kind == records.EXEC_ACK:

@@ -324,6 +324,37 @@ def test_the_endpoint_comes_from_config_then_the_otel_environment() -> None:
     assert traces_endpoint("", {}) == "http://localhost:4318/v1/traces"
 
 
+def test_enabled_without_the_extra_is_one_clear_line_from_the_command(tmp_path: Path) -> None:
+    blocked = (
+        "import sys; sys.modules['opentelemetry.exporter.otlp.proto.http.trace_exporter'] = None; "
+        "from bot4.cli import main; sys.exit(main(sys.argv[1:]))"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT4_", "OTEL_"))}
+    env.update(PYTHONPATH=str(ROOT), BOT4_TRACING__ENABLED="true")
+    cmd = [
+        sys.executable,
+        "-c",
+        blocked,
+        "--headless",
+        "--state-dir",
+        str(tmp_path),
+        "--until-end",
+        "--speed",
+        "0",
+        "--metrics-addr",
+        "",
+        "--api-addr",
+        "",
+    ]
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    assert done.returncode == 1
+    said = [line for line in done.stderr.splitlines() if line.startswith("bot4: ")]
+    assert said == [
+        "bot4: tracing.enabled = true needs the OpenTelemetry packages (opentelemetry.exporter.otlp.proto.http"
+        ".trace_exporter is missing): pip install 'bot4[tracing]', or set tracing.enabled = false"
+    ]
+
+
 def test_enabled_without_the_extra_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     from bot4.runtime.otlp import OtlpSink
 
@@ -379,7 +410,7 @@ def test_at_ratio_zero_only_kills_refusals_and_slow_orders_are_kept() -> None:
     t.note_kill()
     t.orders_journaled(order_rec(2, action=records.ACTION_CANCEL), (12_000, 13_000), 14_000)
     t.reports_journaled(report_rec(2, records.EXEC_CANCELED, 15_000), (16_000, 17_000))
-    t.orders_journaled(order_rec(3, flags=records.FLAG_KILL), (5_000, 6_000), 7_000)  # the kill's flatten
+    t.orders_journaled(order_rec(3, flags=records.FLAG_KILL), (5_000, 6_000))  # the kill's flatten
     t.reports_journaled(report_rec(3, records.EXEC_REJECTED, 8_000, reason=records.VENUE_GATE_CLOSED), (9_000, 9_500))
     t.orders_journaled(order_rec(4, t2o=500_000), (5_000, 6_000), 7_000)  # 500 us from tick to order
     t.close()  # never answered: traced as it stands
@@ -401,6 +432,7 @@ def test_at_ratio_zero_only_kills_refusals_and_slow_orders_are_kept() -> None:
     assert killed[0].attributes["bot4.order.outcome"] == "canceled" and killed[0].error == ""
     assert {s.parent_id for s in killed[1:]} == {killed[0].span_id}
     refused = next(s for s in sink.traces if s[0].attributes["bot4.order.coid"] == 3)
+    assert "order sent" not in [s.name for s in refused], "the closed gate refused it: never sent"
     assert refused[0].error == "execution_gate_closed"
     assert next(s for s in refused if s.name == "venue rejected").error == refused[0].error
     slow = next(s for s in sink.traces if s[0].attributes["bot4.order.coid"] == 4)
