@@ -8,6 +8,7 @@ that accepts connections and never answers leaves the run's figures exactly as a
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import json
 import logging
@@ -19,7 +20,7 @@ import sys
 import threading
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -27,11 +28,16 @@ from typing import Any
 import numpy as np
 import pytest
 
+from bot4.compose import serve
 from bot4.core import records
 from bot4.core.config import ConfigError
+from bot4.localexchange.server import LocalExchange
 from bot4.runtime.config import TracingConfig, load_config
+from bot4.runtime.engine import Engine
 from bot4.runtime.otlp import TracingUnavailable, traces_endpoint
 from bot4.runtime.tracing import OrderTracer, TraceIdFilter
+from tests.runtime.test_live_engine import KEY, SECRET, live_app_config
+from tests.runtime.test_live_engine import exchange as live_exchange  # noqa: F401 (the local exchange, a fixture)
 
 trace_service_pb2 = pytest.importorskip(
     "opentelemetry.proto.collector.trace.v1.trace_service_pb2", reason="the tracing extra is not installed"
@@ -472,3 +478,53 @@ def test_a_log_line_about_an_order_carries_its_trace_id() -> None:
     lines = [r for r in seen if getattr(r, "event", "") == "order_slow"]
     assert [r.fields["coid"] for r in lines] == [8]  # type: ignore[attr-defined]
     assert lines[0].fields["trace_id"] == f"{sink.traces[0][0].trace_id:032x}"  # type: ignore[attr-defined]
+
+
+async def test_a_live_orders_trace_goes_through_ccxt_and_its_journal_commit_precedes_the_hand_over(
+    live_exchange: LocalExchange,  # noqa: F811 (the fixture imported above)
+    receiver: Receiver,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On a live venue the core runs on its thread and execution hands each order to ccxt after its journal commit:
+    the trace of a manual order shows that order (command, checks, commit inside ``order sent``, then the fill)."""
+    monkeypatch.setenv("BOT4_BINANCE_API_KEY", KEY)
+    monkeypatch.setenv("BOT4_BINANCE_SECRET", SECRET)
+    cfg = live_app_config(live_exchange)
+    cfg = replace(
+        cfg, tracing=TracingConfig(enabled=True, sample_ratio=1.0, endpoint=f"http://127.0.0.1:{receiver.port}")
+    )
+    state = tmp_path / "state"
+    engine = Engine(cfg, state)
+    run = asyncio.create_task(serve(engine, run_for=60))
+    for _ in range(600):
+        if engine.core.snapshot().positions()[0].last_px > 0:
+            break
+        await asyncio.sleep(0.05)
+    px = engine.core.snapshot().positions()[0].last_px
+    assert px > 0
+    engine.core.manual_order("BTC/USDT", records.SIDE_BUY, 0.01, stop_px=round(px * 0.99, 2))
+    for _ in range(400):
+        if engine.core.snapshot().stats.counter("fills") >= 1:
+            break
+        await asyncio.sleep(0.05)
+    engine.request_stop()
+    assert await asyncio.wait_for(run, timeout=60) == 0
+    orders, reports = journal(state)
+    manual = [o for o in orders if o[5] & records.FLAG_MANUAL]
+    assert len(manual) == 1
+    coid = manual[0][0]
+    roots = {s.attrs["bot4.order.coid"]: s for s in receiver.spans if not s.parent_id}
+    root = roots[coid]
+    spans = {s.name: s for s in receiver.traces()[root.trace_id]}
+    assert root.attrs["bot4.order.flags"] == "manual" and "tick received" not in spans
+    command, sent, fill = spans["command received"], spans["order sent"], spans["fill"]
+    assert command.start == root.start and spans["risk check"].end == sent.start
+    commit = next(
+        s
+        for s in receiver.traces()[root.trace_id]
+        if s.name == "journal commit" and s.attrs["bot4.journal.table"] == "orders"
+    )
+    assert sent.start <= commit.start <= commit.end <= sent.end <= fill.end  # committed, then handed to ccxt
+    jfill = next(r for r in reports if r[0] == coid and r[2] == records.EXEC_FILL)
+    assert (fill.attrs["bot4.fill.price"], fill.attrs["bot4.fill.size"]) == (jfill[3], jfill[4])
