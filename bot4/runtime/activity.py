@@ -129,13 +129,13 @@ class Watchers:
         self.reject_log.flush(now)
 
     def _refused(self, now: float, refused: np.ndarray) -> None:
-        for o in refused:
+        trace_ids = self.tracer.refusals(refused) if self.tracer is not None else None
+        for i, o in enumerate(refused):
             view = self.execution.order_view(o)
             self.recent_rejects.append(view)
             key = (view["symbol"], view["side"], view["reason"])
-            if self.tracer is None:
+            if trace_ids is None:
                 self.reject_log.add(now, key, symbol=view["symbol"], side=view["side"], reason=view["reason"])
             else:  # the line carries the trace of the refusal it was written for (a count's line: the latest one)
-                trace_id = self.tracer.refusal(o)
                 self.reject_log.add(now, key, symbol=view["symbol"], side=view["side"], reason=view["reason"],
-                                    trace_id=trace_id)
+                                    trace_id=trace_ids[i])
