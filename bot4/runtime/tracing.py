@@ -283,7 +283,6 @@ class OrderTracer:
         flags = int(o["flags"])
         mkt = int(o["ts_mkt_ns"])
         attrs: dict[str, Attr] = {
-            "bot4.order.coid": coid,
             "bot4.symbol": self.symbols[s] if 0 <= s < len(self.symbols) else "?",
             "bot4.order.side": records.SIDE_NAMES.get(int(o["side"]), "?"),
             "bot4.order.type": records.ORDER_TYPE_NAMES.get(int(o["order_type"]), "?"),
@@ -296,6 +295,8 @@ class OrderTracer:
         ):
             if value is not None:
                 attrs[key_name] = value
+        if coid:  # a risk refusal never got a client order id
+            attrs["bot4.order.coid"] = coid
         if mkt > 0:
             attrs["bot4.market.time_ns"] = mkt
         t = OrderTrace(

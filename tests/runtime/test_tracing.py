@@ -276,7 +276,7 @@ def test_a_refused_orders_trace_carries_its_reason_and_its_log_line_the_trace_id
         risk = next(s for s in spans if s.name == "risk check")
         assert root.error == root.attrs["bot4.refused.reason"] == "loss_streak_cooldown"
         assert risk.error == risk.attrs["bot4.risk.result"] == "loss_streak_cooldown"
-        assert root.attrs["bot4.order.outcome"] == "refused"
+        assert root.attrs["bot4.order.outcome"] == "refused" and "bot4.order.coid" not in root.attrs  # none given
         assert {s.name for s in spans} == {"order", "tick received", "decision", "risk check"}
     logged = [e for e in lines if e["event"] == "order_rejected"]
     assert logged and sum(e["count"] for e in logged) == summary["refused"]
@@ -514,7 +514,7 @@ async def test_a_live_orders_trace_goes_through_ccxt_and_its_journal_commit_prec
     manual = [o for o in orders if o[5] & records.FLAG_MANUAL]
     assert len(manual) == 1
     coid = manual[0][0]
-    roots = {s.attrs["bot4.order.coid"]: s for s in receiver.spans if not s.parent_id}
+    roots = {s.attrs["bot4.order.coid"]: s for s in receiver.spans if not s.parent_id and "bot4.order.coid" in s.attrs}
     root = roots[coid]
     spans = {s.name: s for s in receiver.traces()[root.trace_id]}
     assert root.attrs["bot4.order.flags"] == "manual" and "tick received" not in spans
