@@ -1,4 +1,5 @@
-"""The composition root: the one place that builds the engine, the control API, the metrics exporter and the app.
+"""The composition root: the one place that builds the engine, the control API, the metrics exporter, the order
+tracer and the app.
 
 The engine knows nothing of what serves it; the UI renders what a source gives it. :func:`serve` runs an engine with
 the services its config asks for (API, exporter) around it; :func:`run_local` puts the workstation on top; the CLI
@@ -16,10 +17,13 @@ from pathlib import Path
 
 import platformdirs
 
+from bot4.logs import event
 from bot4.runtime.api import ControlApi, load_token
 from bot4.runtime.config import AppConfig, parse_addr
 from bot4.runtime.engine import Engine
 from bot4.runtime.metrics import Exporter
+from bot4.runtime.otlp import OtlpSink
+from bot4.runtime.tracing import OrderTracer, TraceIdFilter
 from bot4.ui.app import Bot4App, UiLogHandler
 from bot4.ui.source import LocalSource
 
@@ -34,10 +38,21 @@ def make_engine(cfg: AppConfig, state_dir: Path | None = None) -> Engine:
 
 @contextlib.asynccontextmanager
 async def services(engine: Engine) -> AsyncIterator[None]:
-    """The control API and the Prometheus exporter the engine's config asks for, for as long as the block runs."""
+    """The control API, the Prometheus exporter and the order tracer the engine's config asks for, for as long as the
+    block runs."""
     rt = engine.config.runtime
-    api = exporter = None
+    api = exporter = sink = None
+    trace_filter: TraceIdFilter | None = None
     try:
+        if engine.config.tracing.enabled:
+            sink = OtlpSink(engine.config.tracing)  # first: a missing extra stops the start before anything listens
+            tracer = OrderTracer(engine.config.tracing, engine.symbols, sink)
+            engine.attach_tracer(tracer)
+            trace_filter = TraceIdFilter(tracer)
+            for handler in logging.getLogger("bot4").handlers:
+                handler.addFilter(trace_filter)
+            event(logging.getLogger("bot4.tracing"), "tracing_on", endpoint=sink.endpoint,
+                  sample_ratio=engine.config.tracing.sample_ratio, slow_order_us=engine.config.tracing.slow_order_us)
         if rt.api_addr:
             host, port = parse_addr(rt.api_addr, "runtime.api_addr")
             token, from_env = load_token(engine.state_dir)
@@ -52,6 +67,15 @@ async def services(engine: Engine) -> AsyncIterator[None]:
             await api.stop()
         if exporter is not None:
             exporter.close()
+        if sink is not None:
+            if engine.tracer is not None:
+                engine.tracer.close()  # orders still open: traced as they stand
+            await asyncio.to_thread(sink.close)  # bounded: a dead collector costs at most its export timeout
+            event(logging.getLogger("bot4.tracing"), "tracing_off", exported=sink.exported,
+                  dropped_queue_full=sink.dropped_queue_full, dropped_export_failed=sink.dropped_export_failed)
+            for handler in logging.getLogger("bot4").handlers:
+                if trace_filter is not None:
+                    handler.removeFilter(trace_filter)
 
 
 async def serve(engine: Engine, run_for: float | None = None) -> int:

@@ -111,8 +111,11 @@ def log_reject_nb(
     ts_in: int,
     now: int,
     coid: int,
+    t_risk: int,
 ) -> None:
-    """Count a refused order by reason and append it to the rejects ring (dropped, counted, when full)."""
+    """Count a refused order by reason and append it to the rejects ring (dropped, counted, when full).
+
+    ``t_risk`` is when the refusing checks began (0 when no check ran), so a trace can show the check's own time."""
     count_reject_nb(st.stats, reason)
     if reason != REASON_VENUE:
         counter_add_nb(st.stats, C_RISK_REJECTS, 1)
@@ -123,6 +126,7 @@ def log_reject_nb(
             st.rings.rejects.buf, slot, coid, now, ts_in, s, venue, side, otype, tif, flags, STATUS_REJECTED, reason,
             price, stop, tp, size,
         )
+        st.rings.rejects.buf[slot].ts_risk_ns = t_risk
         ring_publish_nb(st.rings.rejects.ctrl, 1)
 
 
@@ -149,19 +153,19 @@ def emit_order_nb(
     t1 = monotonic_ns()
     hist_record_nb(st.stats, hist_base_nb(H_RISK), t1 - t0)
     if reason != REASON_OK:
-        log_reject_nb(st, s, side, otype, tif, flags, price, stop, tp, size, reason, ts_in, t1, 0)
+        log_reject_nb(st, s, side, otype, tif, flags, price, stop, tp, size, reason, ts_in, t1, 0, t0)
         return reason
     reduces = order_reduces_nb(st.sym, s, side, size)
     slot = pool_acquire_nb(st.pool.free, st.pool.slot_state, st.pool.ctrl)
     if slot < 0:
         counter_add_nb(st.stats, C_POOL_OVERFLOWS, 1)
-        log_reject_nb(st, s, side, otype, tif, flags, price, stop, tp, size, REASON_POOL_EXHAUSTED, ts_in, t1, 0)
+        log_reject_nb(st, s, side, otype, tif, flags, price, stop, tp, size, REASON_POOL_EXHAUSTED, ts_in, t1, 0, t0)
         return REASON_POOL_EXHAUSTED
     out = ring_claim_nb(st.rings.orders.ctrl)
     if out < 0:
         pool_release_nb(st.pool.free, st.pool.slot_state, st.pool.ctrl, slot)
         counter_add_nb(st.stats, C_ORDER_RING_FULL, 1)
-        log_reject_nb(st, s, side, otype, tif, flags, price, stop, tp, size, REASON_RING_FULL, ts_in, t1, 0)
+        log_reject_nb(st, s, side, otype, tif, flags, price, stop, tp, size, REASON_RING_FULL, ts_in, t1, 0, t0)
         return REASON_RING_FULL
     seq = st.core[0].order_seq + 1
     st.core[0].order_seq = seq
@@ -171,6 +175,7 @@ def emit_order_nb(
         st.pool.records, slot, coid, t1, ts_in, s, venue, side, otype, tif, flags, STATUS_NEW, 0, price, stop, tp, size
     )
     st.pool.records[slot].ts_mkt_ns = st.core[0].clock_ns  # a simulated venue matches it from this market time on
+    st.pool.records[slot].ts_risk_ns = t0  # the clock read the checks already took: traces split decision from risk
     st.rings.orders.buf[out] = st.pool.records[slot]
     ring_publish_nb(st.rings.orders.ctrl, 1)
     if side > 0:

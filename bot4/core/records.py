@@ -301,6 +301,7 @@ ORDER_DTYPE = np.dtype(
         ("size", np.float64),  # base units
         ("filled", np.float64),  # base units filled so far
         ("avg_px", np.float64),  # average fill price, NaN before any fill
+        ("ts_risk_ns", np.int64),  # monotonic ns when its pre-trade checks began (the end of the decision); 0 = none
     ],
     align=True,
 )

@@ -31,6 +31,7 @@ from bot4.logs import RepeatedEvent, event
 from bot4.runtime.execution import Execution
 from bot4.runtime.grid import sleep_on_grid
 from bot4.runtime.journal import Journal, Marks
+from bot4.runtime.tracing import OrderTracer
 
 log = logging.getLogger("bot4.engine")
 
@@ -55,6 +56,7 @@ class Watchers:
         self.price_history: dict[str, deque[tuple[float, float]]] = {s: deque(maxlen=600) for s in core.symbols}
         # refusals come in bursts (every signal of a cool-down): a line per symbol, side and reason a second at most
         self.reject_log = RepeatedEvent(log, "order_rejected", period_s=1.0)
+        self.tracer: OrderTracer | None = None  # set by the composition root when tracing is enabled
         self._states = np.zeros(64, STATE_CHANGE_DTYPE)
         self._trans = np.zeros(64, TRANSITION_DTYPE)
         self._rejects = np.zeros(256, ORDER_DTYPE)
@@ -177,10 +179,19 @@ class Watchers:
 
     def _refusals(self, now: float) -> None:
         ring = self.core.parts.rejects
-        k = ring.pop_many(self._rejects) if ring.depth else 0
-        for o in self._rejects[:k]:
+        while ring.depth:  # all of them: a fast replay leaves more than one buffer's worth between two passes
+            k = ring.pop_many(self._rejects)
+            self._refused(now, self._rejects[:k])
+        self.reject_log.flush(now)
+
+    def _refused(self, now: float, refused: np.ndarray) -> None:
+        trace_ids = self.tracer.refusals(refused) if self.tracer is not None else None
+        for i, o in enumerate(refused):
             view = self.execution.order_view(o)
             self.recent_rejects.append(view)
             key = (view["symbol"], view["side"], view["reason"])
-            self.reject_log.add(now, key, symbol=view["symbol"], side=view["side"], reason=view["reason"])
-        self.reject_log.flush(now)
+            if trace_ids is None:
+                self.reject_log.add(now, key, symbol=view["symbol"], side=view["side"], reason=view["reason"])
+            else:  # the line carries the trace of the refusal it was written for (a count's line: the latest one)
+                self.reject_log.add(now, key, symbol=view["symbol"], side=view["side"], reason=view["reason"],
+                                    trace_id=trace_ids[i])

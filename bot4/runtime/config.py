@@ -2,7 +2,7 @@
 
 The file mirrors the dataclasses: ``[risk]`` -> :class:`RiskConfig`, ``[paper]`` -> :class:`PaperConfig`,
 ``[[instruments]]``, ``[[strategies]]``, ``[venue_breaker]``, ``[feed_breaker]``, ``[replay]``, ``[runtime]``,
-``[live]`` -> :class:`LiveConfig` (instruments whose ``venue`` is ``live.exchange`` trade there through ccxt).
+``[live]`` -> :class:`LiveConfig`, ``[tracing]`` -> :class:`TracingConfig` (instruments whose ``venue`` is ``live.exchange`` trade there through ccxt).
 A missing key takes its default; a wrong type, an out-of-range value or an unknown key is a :class:`ConfigError`
 naming the key and the file. Environment variables ``BOT4_<SECTION>__<KEY>`` (e.g. ``BOT4_RISK__MAX_DRAWDOWN_FRAC``)
 override single values; secrets (API keys, the API token) come only from the environment, never from the file.
@@ -75,12 +75,42 @@ class RuntimeConfig:
 
 
 @dataclass(frozen=True)
+class TracingConfig:
+    """Order traces exported over OTLP/HTTP (``bot4.runtime.tracing``); off unless ``enabled``."""
+
+    enabled: bool = False  # one trace per order to an OpenTelemetry collector (needs the ``tracing`` extra)
+    endpoint: str = ""  # OTLP/HTTP base URL (http://bot4-jaeger:4318); "" = OTEL_EXPORTER_OTLP_ENDPOINT or localhost
+    service_name: str = "bot4"  # the service.name traces carry
+    sample_ratio: float = 0.1  # share of ordinary orders traced; refused, killed and slow orders always are
+    slow_order_us: float = 100.0  # an order whose tick -> order path took longer is always traced (and logged)
+    queue_spans: int = 8192  # spans waiting for the exporter at most; past it new spans are dropped and counted
+    export_timeout_s: float = 2.0  # one export's limit, retries included (a dead collector costs the export thread)
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.sample_ratio, int | float) and 0.0 <= self.sample_ratio <= 1.0):
+            raise ConfigError(f"config key tracing.sample_ratio = {self.sample_ratio!r}: must be between 0 and 1")
+        if not (isinstance(self.slow_order_us, int | float) and 0.0 <= self.slow_order_us <= 1e9):
+            raise ConfigError(f"config key tracing.slow_order_us = {self.slow_order_us!r}: must be between 0 and 1e9")
+        if not (isinstance(self.queue_spans, int) and 64 <= self.queue_spans <= 10_000_000):
+            raise ConfigError(f"config key tracing.queue_spans = {self.queue_spans!r}: must be between 64 and 10000000")
+        if not (isinstance(self.export_timeout_s, int | float) and 0.05 <= self.export_timeout_s <= 60):
+            raise ConfigError(
+                f"config key tracing.export_timeout_s = {self.export_timeout_s!r}: must be between 0.05 and 60"
+            )
+        if self.endpoint and not self.endpoint.startswith(("http://", "https://")):
+            raise ConfigError(f"config key tracing.endpoint = {self.endpoint!r}: must be an http:// or https:// URL")
+        if not self.service_name:
+            raise ConfigError("config key tracing.service_name: must not be empty")
+
+
+@dataclass(frozen=True)
 class AppConfig:
     core: CoreConfig = field(default_factory=CoreConfig)
     paper: PaperConfig = field(default_factory=PaperConfig)
     replay: ReplayConfig = field(default_factory=ReplayConfig)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
     live: LiveConfig = field(default_factory=LiveConfig)
+    tracing: TracingConfig = field(default_factory=TracingConfig)
     source: str = "built-in defaults"
 
 
@@ -149,7 +179,7 @@ def _env_overrides(raw: dict[str, Any], env: typing.Mapping[str, str]) -> None:
         if not name.startswith(ENV_PREFIX) or "__" not in name:
             continue
         section, _, key = name[len(ENV_PREFIX) :].lower().partition("__")
-        if section not in ("risk", "paper", "replay", "runtime", "live", "venue_breaker", "feed_breaker"):
+        if section not in ("risk", "paper", "replay", "runtime", "live", "venue_breaker", "feed_breaker", "tracing"):
             continue
         try:
             value: Any = tomllib.loads(f"v = {text}")["v"]
@@ -158,7 +188,10 @@ def _env_overrides(raw: dict[str, Any], env: typing.Mapping[str, str]) -> None:
         raw.setdefault(section, {})[key] = value
 
 
-SECTIONS = {"risk", "paper", "replay", "runtime", "live", "venue_breaker", "feed_breaker", "instruments", "strategies", "core"}
+SECTIONS = {
+    "risk", "paper", "replay", "runtime", "live", "venue_breaker", "feed_breaker", "instruments", "strategies", "core",
+    "tracing",
+}
 
 
 def load_config(path: str | Path | None = None, env: typing.Mapping[str, str] | None = None) -> AppConfig:
@@ -208,6 +241,7 @@ def load_config(path: str | Path | None = None, env: typing.Mapping[str, str] | 
             replay=_coerce(ReplayConfig, raw.get("replay", {}), "replay"),
             runtime=_coerce(RuntimeConfig, raw.get("runtime", {}), "runtime"),
             live=_coerce(LiveConfig, raw.get("live", {}), "live"),
+            tracing=_coerce(TracingConfig, raw.get("tracing", {}), "tracing"),
             source=source,
         )
         live_venues = [v for v in core.venues if v != "paper"]

@@ -35,6 +35,7 @@ from bot4.runtime.feed import Feed, ReplayFeed, StreamFeed
 from bot4.runtime.journal import Journal
 from bot4.runtime.restore import check_holdings, restore, resync_positions
 from bot4.runtime.statelock import StateDirLock
+from bot4.runtime.tracing import OrderTracer
 from bot4.venues.base import MarketStream, Venue
 from bot4.venues.lockstep import Lockstep
 from bot4.venues.paper import PaperExchange
@@ -106,12 +107,19 @@ class Engine:
         self.last_kill = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks_kept: set[asyncio.Future[None]] = set()
+        self.tracer: OrderTracer | None = None
         self.failed = ""
         self.started_ns = time.monotonic_ns()
         clock_start = int(self.ticks["ts_exch_ns"][0]) if len(self.ticks) else time.time_ns()
         self.restored = restore(self.journal, self.core, self.venue, config.core.risk.initial_equity_usd, clock_start)
         if self.core.snapshot().trading_state == "HALTED":
             self.execution.close_gate()  # a halted engine comes back with its gate closed
+
+    def attach_tracer(self, tracer: OrderTracer | None) -> None:
+        """Trace every order through ``tracer`` (built by the composition root); None: no tracing."""
+        self.tracer = tracer
+        self.execution.tracer = tracer
+        self.watchers.tracer = tracer
 
     # --- control ----------------------------------------------------------------------------------------------------
     def kill(self, source: str) -> float:
@@ -128,6 +136,8 @@ class Engine:
             request = self.core.kill()
         self.last_kill = request
         try:
+            if self.tracer is not None:
+                self.tracer.note_kill()  # every order still open is the kill's: always traced
             self.execution.kick()  # the core's cancels go out at once
             self.kill_log.append({"source": source, "gate_closed_us": gate_us, "ts": time.time()})
             event(log, "kill_switch", logging.WARNING, source=source, gate_closed_us=round(gate_us, 3))
@@ -284,8 +294,8 @@ class Engine:
         await self.venue.close()
         self.core.stop()
         self.core.close_output_fd()
-        self.watchers.reject_log.flush(None)
         self.watchers.once()  # the last state changes and refusals reach the journal and the log
+        self.watchers.reject_log.flush(None)  # then the counts still held for them
         self.watchers.flush_marks()
         snap = self.core.snapshot()
         event(log, "run_summary", data_ended=self.feed.done.is_set(), **self.summary())

@@ -27,6 +27,7 @@ from bot4.core.ring import RING_HEAD, RING_TAIL, Ring
 from bot4.core.runner import Core
 from bot4.logs import event
 from bot4.runtime.journal import Journal
+from bot4.runtime.tracing import OrderTracer
 from bot4.venues.base import Venue
 from bot4.venues.lockstep import Lockstep
 
@@ -60,6 +61,7 @@ class Execution:
         self.recent_orders: deque[dict[str, object]] = deque(maxlen=200)
         self.recent_fills: deque[dict[str, object]] = deque(maxlen=200)
         self.open_orders: dict[int, dict[str, object]] = {}  # working orders at the venue, by client order id
+        self.tracer: OrderTracer | None = None  # set by the composition root when tracing is enabled
         venue.on_report = self.kick
 
     def kick(self) -> None:
@@ -96,21 +98,31 @@ class Execution:
         orders = self._orders_buf[:n]
         for o in orders[-50:]:
             self.recent_orders.append(self.order_view(o))
+        commit: tuple[int, int] | None = None
         if self.gate_open:
+            c0 = time.monotonic_ns()
             self.journal.append_orders(orders, self.symbols)
+            commit = (c0, time.monotonic_ns())
             pushed = self.to_venue.push_many(orders)
             self._track_orders(orders)
         else:
             pushed = self._gate_refuse(orders)
         self.venue.pump(self.to_venue)
+        if self.tracer is not None and commit is not None:
+            self.tracer.orders_journaled(orders, commit, time.monotonic_ns())  # handed over: the venue has them
         return pushed
 
     def _gate_refuse(self, orders: np.ndarray) -> int:
         """The gate is closed: cancels go on, new orders are refused back to the core (journaled as such)."""
         cancels = orders[orders["action"] == records.ACTION_CANCEL]
         refused = orders[orders["action"] != records.ACTION_CANCEL]
+        c0 = time.monotonic_ns()
         self.journal.append_orders(cancels, self.symbols)
         self.journal.append_orders(refused, self.symbols, gated=True)
+        c1 = time.monotonic_ns()
+        if self.tracer is not None:
+            self.tracer.orders_journaled(cancels, (c0, c1), c1)
+            self.tracer.orders_journaled(refused, (c0, c1))
         pushed = self.to_venue.push_many(cancels)
         self._track_orders(cancels)
         if len(refused):
@@ -122,7 +134,7 @@ class Execution:
             rep["kind"] = records.EXEC_REJECTED
             rep["reason"] = records.VENUE_GATE_CLOSED
             rep["ts_in_ns"] = time.monotonic_ns()
-            self.journal.append_reports(rep, self.symbols)
+            self._journal_reports(rep)
             self.core.parts.fills.push_many(rep)
             self.core.notify()
             event(log, "gate_refused", logging.WARNING, orders=len(refused))
@@ -162,7 +174,10 @@ class Execution:
             orders = self._orders_buf[:n]
             for o in orders[-50:]:
                 self.recent_orders.append(self.order_view(o))
+            c0 = time.monotonic_ns()
             self.journal.append_orders(orders, self.symbols)  # a gate's refusal is in its report (the reason)
+            if self.tracer is not None:
+                self.tracer.orders_journaled(orders, (c0, time.monotonic_ns()))
             self._track_orders(orders)
         tap = self.lockstep.report_tap
         while tap.depth:
@@ -170,7 +185,7 @@ class Execution:
             total += m
             reports = self._reports_buf[:m]
             self._note_fills(reports)
-            self.journal.append_reports(reports, self.symbols)
+            self._journal_reports(reports)
             self._track_reports(reports)
         return total
 
@@ -199,13 +214,19 @@ class Execution:
         if m:
             reports = buf[:m]
             self._note_fills(reports)
-            self.journal.append_reports(reports, self.symbols)
+            self._journal_reports(reports)
             self._track_reports(reports)
             pushed = 0
             while pushed < m:
                 pushed += self.core.parts.fills.push_many(reports[pushed:])
                 self.core.notify()
         return m
+
+    def _journal_reports(self, reports: np.ndarray) -> None:
+        c0 = time.monotonic_ns()
+        self.journal.append_reports(reports, self.symbols)
+        if self.tracer is not None:
+            self.tracer.reports_journaled(reports, (c0, time.monotonic_ns()))
 
     def _note_fills(self, reports: np.ndarray) -> None:
         for r in reports[reports["kind"] == records.EXEC_FILL]:

@@ -81,7 +81,12 @@ METRIC_FAMILIES = (
     "bot4_open_orders",
     "bot4_feed_staleness_seconds",
     "bot4_core_publish_age_seconds",
+    "bot4_traces_total",
+    "bot4_trace_spans_exported_total",
+    "bot4_trace_spans_dropped_total",
+    "bot4_trace_queue_spans",
 )
+TRACE_WHY = ("refused", "kill", "slow", "sampled", "unsampled")
 
 
 class EngineCollector(Collector):
@@ -185,6 +190,29 @@ class EngineCollector(Collector):
             "Age of the core's published snapshot",
             value=max(0.0, (snap.taken_ns - snap.stats.published_ns) / 1e9),
         )
+        yield from _tracing_metrics(e)
+
+
+def _tracing_metrics(e: Engine) -> Iterator[Metric]:
+    """The order tracer's counts (zeros while tracing is off): a dead collector shows here as drops."""
+    tracer = e.tracer
+    traces = CounterMetricFamily("bot4_traces_total", "Orders whose trace was built, by why it was kept", labels=["why"])
+    for why in TRACE_WHY:
+        traces.add_metric([why], float(tracer.traces[why]) if tracer is not None else 0.0)
+    yield traces
+    sink = tracer.sink if tracer is not None else None
+    yield CounterMetricFamily(
+        "bot4_trace_spans_exported_total", "Spans the OTLP collector took", value=float(sink.exported if sink else 0)
+    )
+    dropped = CounterMetricFamily(
+        "bot4_trace_spans_dropped_total", "Spans dropped: export queue full, or the collector did not take them",
+        labels=["reason"],
+    )
+    dropped.add_metric(["queue_full"], float(sink.dropped_queue_full if sink else 0))
+    dropped.add_metric(["export_failed"], float(sink.dropped_export_failed if sink else 0))
+    yield dropped
+    queued = float(sink.queued if sink else 0)
+    yield GaugeMetricFamily("bot4_trace_queue_spans", "Spans waiting for export", value=queued)
 
 
 def _num(x: float) -> float:

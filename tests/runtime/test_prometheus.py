@@ -34,6 +34,7 @@ EXPECTED_FAMILIES = {
     "bot4_ring_depth", "bot4_ring_capacity", "bot4_ring_refused_total", "bot4_equity_usd", "bot4_peak_equity_usd",
     "bot4_drawdown_ratio", "bot4_var_usd", "bot4_gross_exposure_usd", "bot4_exposure_usd", "bot4_exposure_limit_usd",
     "bot4_position_base", "bot4_open_orders", "bot4_feed_staleness_seconds", "bot4_core_publish_age_seconds",
+    "bot4_traces_total", "bot4_trace_spans_exported_total", "bot4_trace_spans_dropped_total", "bot4_trace_queue_spans",
 }
 
 
