@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import math
 import os
 import sys
 from dataclasses import replace
@@ -25,6 +26,26 @@ from bot4.venues.live_config import VenueError
 log = logging.getLogger("bot4.cli")
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be a finite number of seconds above 0")
+    return value
+
+
+def _speed(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be 0 (as fast as possible) or a positive factor")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="bot4-tui",
@@ -33,13 +54,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--headless", action="store_true", help="run the engine without the UI (a server process)")
     p.add_argument("--config", metavar="PATH", help="bot4.toml to load (default: built-in defaults)")
-    p.add_argument("--run-for", type=float, metavar="SECONDS", help="stop cleanly after this many seconds")
+    p.add_argument("--run-for", type=_seconds, metavar="SECONDS", help="stop cleanly after this many seconds")
     p.add_argument("--metrics-addr", metavar="HOST:PORT", help="Prometheus exporter address ('' = off)")
     p.add_argument("--api-addr", metavar="HOST:PORT", help="control API address ('' = off)")
     p.add_argument("--state-dir", metavar="DIR", help="journal and token directory (default: user data dir)")
     p.add_argument("--log-format", choices=("json", "text"), help="log line format")
     p.add_argument("--log-file", metavar="PATH", help="write logs to this file instead of standard error")
-    p.add_argument("--speed", type=float, help="replay speed: 1 = real time, 0 = as fast as possible")
+    p.add_argument("--speed", type=_speed, help="replay speed: 1 = real time, 0 = as fast as possible")
     p.add_argument(
         "--until-end", action="store_true", help="replay the data once and stop when it ends (replay.loop = false)"
     )
@@ -89,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = resolve_config(args)
     except ConfigError as exc:
-        print(f"bot4: {exc}", file=sys.stderr)
+        sys.stderr.write(f"bot4: {exc}\n")  # one write: the log thread cannot cut into the line
         return 2
     notice = None if args.connect else first_start_notice()
     if notice:
@@ -102,13 +123,13 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(compose.run_headless(cfg, args.run_for))
         except (JournalError, ApiError, VenueError, StateDirBusy, ValueError, OSError) as exc:
             event(log, "fatal", logging.ERROR, error=str(exc))
-            print(f"bot4: {exc}", file=sys.stderr)
+            sys.stderr.write(f"bot4: {exc}\n")  # one write: the log thread cannot cut into the line
             return 1
     token = args.token or os.environ.get("BOT4_API_TOKEN", "")
     try:
         return compose.run_tui(cfg, compose.state_dir_of(cfg), connect=args.connect, token=token, run_for=args.run_for)
     except (JournalError, ApiError, VenueError, StateDirBusy, ValueError, OSError, ConnectionError) as exc:
-        print(f"bot4: {exc}", file=sys.stderr)
+        sys.stderr.write(f"bot4: {exc}\n")  # one write: the log thread cannot cut into the line
         return 1
 
 

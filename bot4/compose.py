@@ -18,7 +18,7 @@ from pathlib import Path
 import platformdirs
 
 from bot4.logs import event
-from bot4.runtime.api import ControlApi, load_token
+from bot4.runtime.api import ControlApi, is_loopback, load_token
 from bot4.runtime.config import AppConfig, parse_addr
 from bot4.runtime.engine import Engine
 from bot4.runtime.metrics import Exporter
@@ -26,6 +26,8 @@ from bot4.runtime.otlp import OtlpSink
 from bot4.runtime.tracing import OrderTracer, TraceIdFilter
 from bot4.ui.app import Bot4App, UiLogHandler
 from bot4.ui.source import LocalSource
+
+log = logging.getLogger("bot4.compose")
 
 
 def state_dir_of(cfg: AppConfig) -> Path:
@@ -60,6 +62,11 @@ async def services(engine: Engine) -> AsyncIterator[None]:
             await api.start()
         if rt.metrics_addr:
             mhost, mport = parse_addr(rt.metrics_addr, "runtime.metrics_addr")
+            if not is_loopback(mhost):  # the metrics carry positions, equity and order flow: say so when exposed
+                event(
+                    log, "metrics_exposed", logging.WARNING, host=mhost, port=mport,
+                    hint="anyone who reaches this address reads the engine's figures; bind 127.0.0.1 or firewall it",
+                )
             exporter = Exporter(engine, mhost, mport)
         yield
     finally:
@@ -88,9 +95,15 @@ async def serve(engine: Engine, run_for: float | None = None) -> int:
         raise
 
 
+def _loop_error(_loop: asyncio.AbstractEventLoop, ctx: dict[str, object]) -> None:
+    exc = ctx.get("exception")
+    event(log, "loop_error", logging.ERROR, message=str(ctx.get("message", "")), error=repr(exc) if exc else "")
+
+
 async def run_headless(cfg: AppConfig, run_for: float | None) -> int:
     engine = make_engine(cfg)
     loop = asyncio.get_running_loop()
+    loop.set_exception_handler(_loop_error)  # asyncio's and aiohttp's own errors go through the JSON log too
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, engine.request_stop)
     loop.add_signal_handler(signal.SIGUSR1, lambda: engine.kill("signal"))

@@ -8,6 +8,8 @@ the state log ring for the journal.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from bot4.core.atomics import load_acquire, monotonic_ns
@@ -27,11 +29,13 @@ from bot4.core.records import (
     ORDER_LIMIT,
     ORDER_MARKET,
     ORDER_STOP_LIMIT,
+    REASON_OFF_STEP,
     REASON_OK,
     REASON_REARM_CONFIRM,
     REASON_REARM_COOLDOWN,
     REASON_REARM_NOT_HALTED,
     REASON_RING_FULL,
+    REASON_TP_WRONG_SIDE,
     REASON_UNKNOWN_ORDER,
     REASON_UNKNOWN_SYMBOL,
     STATE_ACTIVE,
@@ -108,6 +112,20 @@ def apply_kill_nb(st: EngineState, now: int) -> None:
             want_flat_nb(st, s, FLAG_KILL, 0)
 
 
+@helper
+def manual_order_shape_nb(st: EngineState, s: int, side: int, size: float, ref: float, tp: float) -> int:
+    """What the strategies' own orders get right by construction and a person may not: a size the venue can take
+    (at least the minimum, a whole number of steps) and a take-profit on the profit side of the entry."""
+    row = st.sym[s]
+    if size > 0.0 and not math.isinf(size):
+        steps = size / row.size_step
+        if size < row.min_size * (1.0 - 1e-9) or abs(steps - round(steps)) > 1e-6:
+            return REASON_OFF_STEP
+    if tp == tp and ref == ref and side * (tp - ref) <= 0.0:
+        return REASON_TP_WRONG_SIDE
+    return REASON_OK
+
+
 @kernel
 def on_command_nb(st: EngineState, slot: int, now: int) -> None:
     c = st.rings.commands.buf[slot]
@@ -146,9 +164,13 @@ def on_command_nb(st: EngineState, slot: int, now: int) -> None:
             tif = c.tif if c.tif != 0 else (TIF_GTC if is_limit else TIF_IOC)
             ref = c.price if is_limit else st.sym[s].last_px
             price = c.price if is_limit else np.nan
-            reason = emit_order_nb(
-                st, s, c.side, otype, tif, price, ref, c.size, c.stop_px, c.take_profit_px, FLAG_MANUAL, c.ts_in_ns
-            )
+            reason = manual_order_shape_nb(st, s, c.side, c.size, ref, c.take_profit_px)
+            if reason == REASON_OK:
+                reason = emit_order_nb(
+                    st, s, c.side, otype, tif, price, ref, c.size, c.stop_px, c.take_profit_px, FLAG_MANUAL, c.ts_in_ns
+                )
+            else:
+                count_reject_nb(st.stats, reason)
     elif kind == CMD_CANCEL:
         ps = c.arg & ORDER_SLOT_MASK
         if ps < st.pool.records.shape[0] and order_is_open_nb(st, ps) and st.pool.records[ps].client_order_id == c.arg:

@@ -106,7 +106,9 @@ REASON_REARM_NOT_HALTED = 26  # re-arm refused: not halted
 REASON_VENUE = 27  # refused by the venue
 REASON_REDUCE_ONLY = 28  # reduce-only order that would not reduce
 REASON_UNKNOWN_ORDER = 29  # a cancel for an order the core does not hold open
-N_REASONS = 30
+REASON_TP_WRONG_SIDE = 30  # a take-profit below the entry for a buy, above it for a sell
+REASON_OFF_STEP = 31  # a person's size below the instrument's minimum or not a multiple of its step
+N_REASONS = 32
 
 REASON_NAMES = (
     "ok",
@@ -139,6 +141,8 @@ REASON_NAMES = (
     "venue_reject",
     "reduce_only_would_increase",
     "unknown_order",
+    "take_profit_wrong_side",
+    "size_off_step",
 )
 assert len(REASON_NAMES) == N_REASONS
 

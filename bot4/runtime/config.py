@@ -174,13 +174,30 @@ def _value(hint: Any, value: Any, where: str) -> Any:
     return value
 
 
+ENV_SECTIONS = ("risk", "paper", "replay", "runtime", "live", "venue_breaker", "feed_breaker", "tracing")
+
+
 def _env_overrides(raw: dict[str, Any], env: typing.Mapping[str, str]) -> None:
+    """BOT4_<SECTION>__<KEY> overrides; a BOT4_ name that looks like one but is not (an unknown section, a single
+    underscore) is refused rather than silently ignored. Other BOT4_ names (secrets such as BOT4_API_TOKEN) pass."""
     for name, text in env.items():
-        if not name.startswith(ENV_PREFIX) or "__" not in name:
+        if not name.startswith(ENV_PREFIX):
             continue
-        section, _, key = name[len(ENV_PREFIX) :].lower().partition("__")
-        if section not in ("risk", "paper", "replay", "runtime", "live", "venue_breaker", "feed_breaker", "tracing"):
+        rest = name[len(ENV_PREFIX) :].lower()
+        if "__" not in name:
+            for section in ENV_SECTIONS:
+                if rest.startswith(section + "_"):
+                    fixed = f"{ENV_PREFIX}{section.upper()}__{rest[len(section) + 1 :].upper()}"
+                    raise ConfigError(
+                        f"environment variable {name}: not an override (one underscore after the section); "
+                        f"did you mean {fixed}?"
+                    )
             continue
+        section, _, key = rest.partition("__")
+        if section not in ENV_SECTIONS:
+            raise ConfigError(
+                f"environment variable {name}: unknown section {section!r} (overrides: {', '.join(ENV_SECTIONS)})"
+            )
         try:
             value: Any = tomllib.loads(f"v = {text}")["v"]
         except tomllib.TOMLDecodeError:
@@ -203,9 +220,15 @@ def load_config(path: str | Path | None = None, env: typing.Mapping[str, str] | 
         p = Path(path)
         source = str(p)
         try:
-            raw = tomllib.loads(p.read_text())
+            raw = tomllib.loads(p.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise ConfigError(f"config file {p} does not exist") from None
+        except IsADirectoryError:
+            raise ConfigError(f"config file {p} is a directory: pass the path of a .toml file") from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"config file {p} is not UTF-8 text (byte {exc.start}): save it as UTF-8") from None
+        except OSError as exc:
+            raise ConfigError(f"config file {p} cannot be read: {exc.strerror}") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {p} is not valid TOML: {exc}") from None
     _env_overrides(raw, env)
@@ -213,6 +236,12 @@ def load_config(path: str | Path | None = None, env: typing.Mapping[str, str] | 
         unknown = sorted(set(raw) - SECTIONS)
         if unknown:
             raise ConfigError(f"config key {unknown[0]}: unknown section (known: {', '.join(sorted(SECTIONS))})")
+        for name in ("instruments", "strategies"):
+            if name in raw and not (isinstance(raw[name], list) and all(isinstance(t, dict) for t in raw[name])):
+                raise ConfigError(f"config key {name} = {raw[name]!r}: must be an array of tables ([[{name}]] blocks)")
+        for name in SECTIONS - {"instruments", "strategies"}:
+            if name in raw and not isinstance(raw[name], dict):
+                raise ConfigError(f"config key {name} = {raw[name]!r}: must be a table ([{name}] section)")
         core_kwargs: dict[str, Any] = {}
         scalars = raw.get("core", {})
         allowed = ("md_ring_capacity", "order_ring_capacity", "fill_ring_capacity", "order_pool_capacity", "batch_max",

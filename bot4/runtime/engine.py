@@ -86,6 +86,7 @@ class Engine:
         except BaseException:
             self.state_lock.release()
             raise
+        self.journal.on_failure = self._journal_failed
         self.core = Core(config.core, config.runtime.publish_interval_s)
         self.symbols = self.core.symbols
         self.venue = venue if venue is not None else make_venue(config, self.core)
@@ -313,8 +314,19 @@ class Engine:
 
     def close(self) -> None:
         """Close the journal and give up the state dir (an engine that never ran, or at the end of a run)."""
-        self.journal.close()
-        self.state_lock.release()
+        try:
+            left = self.journal.close()
+            if left:  # the disk never came back: the rows go to the log, which may live elsewhere, not nowhere
+                rows = [{"sql": q.split("(")[0].strip(), "rows": r} for q, r in left]
+                event(log, "journal_rows_unwritten", logging.CRITICAL, count=sum(len(r) for _q, r in left), batches=rows)
+        finally:
+            self.state_lock.release()
+
+    def _journal_failed(self, why: str) -> None:
+        """A journal write failed: nothing more may be decided on what the journal cannot hold. The engine halts
+        (kill: gate shut, orders cancelled); the rows wait in memory and go in as soon as a write succeeds."""
+        event(log, "journal_write_failed", logging.CRITICAL, error=why, path=str(self.journal.path))
+        self.kill("journal")
 
     # --- views ------------------------------------------------------------------------------------------------------
     def limits(self) -> dict[str, float]:

@@ -103,9 +103,11 @@ class Execution:
             c0 = time.monotonic_ns()
             self.journal.append_orders(orders, self.symbols)
             commit = (c0, time.monotonic_ns())
+        if self.gate_open and not self.journal.failed:
             pushed = self.to_venue.push_many(orders)
             self._track_orders(orders)
-        else:
+        else:  # the gate is shut, or the journal could not take these: cancels go, nothing new is sent
+            commit = None
             pushed = self._gate_refuse(orders)
         self.venue.pump(self.to_venue)
         if self.tracer is not None and commit is not None:

@@ -12,6 +12,7 @@ import math
 import secrets
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -130,9 +131,18 @@ class Journal:
         except sqlite3.DatabaseError as exc:
             raise JournalError(f"{self.path} cannot be read as a journal ({exc}); move it away to start afresh") from None
         self.rows_written = 0
+        self.pending: list[tuple[str, list[tuple[object, ...]]]] = []  # rows a failed write left waiting, in order
+        self.failed = ""  # why the last write failed ("" = the journal is whole)
+        self.recoveries = 0
+        self.on_failure: Callable[[str], None] | None = None
 
-    def close(self) -> None:
+    def close(self) -> list[tuple[str, list[tuple[object, ...]]]]:
+        """Close the file; the rows that could not be written (one last try first), for the caller to say."""
+        if self.pending:
+            self._flush()
+        left = list(self.pending)
         self.db.close()
+        return left
 
     @property
     def instance(self) -> str:
@@ -172,14 +182,11 @@ class Journal:
             )
             for o in orders
         ]
-        with self.db:
-            self.db.execute("BEGIN")
-            self.db.executemany(
-                "INSERT INTO orders (ts_ns, coid, action, symbol, side, order_type, tif, flags, price, stop_px,"
-                " take_profit_px, size, gated) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                rows,
-            )
-        self.rows_written += len(rows)
+        self._commit(
+            "INSERT INTO orders (ts_ns, coid, action, symbol, side, order_type, tif, flags, price, stop_px,"
+            " take_profit_px, size, gated) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            rows,
+        )
 
     def append_reports(self, reports: np.ndarray, symbols: tuple[str, ...]) -> None:
         """Commit execution reports before the core sees them."""
@@ -201,37 +208,60 @@ class Journal:
             )
             for r in reports
         ]
-        with self.db:
-            self.db.execute("BEGIN")
-            self.db.executemany(
-                "INSERT INTO reports (ts_ns, coid, kind, symbol, side, price, size, fee, leaves, reason)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?)",
-                rows,
-            )
-        self.rows_written += len(rows)
+        self._commit(
+            "INSERT INTO reports (ts_ns, coid, kind, symbol, side, price, size, fee, leaves, reason)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?)",
+            rows,
+        )
 
     def append_state(self, frm: int, to: int, cause: int, halt_seq: int, equity: float, drawdown: float) -> None:
-        with self.db:
-            self.db.execute("BEGIN")
-            self.db.execute(
-                "INSERT INTO states (ts_ns, from_state, to_state, cause, halt_seq, equity, drawdown) VALUES (?,?,?,?,?,?,?)",
-                (time.time_ns(), frm, to, cause, halt_seq, equity, drawdown),
-            )
+        self._commit(
+            "INSERT INTO states (ts_ns, from_state, to_state, cause, halt_seq, equity, drawdown) VALUES (?,?,?,?,?,?,?)",
+            [(time.time_ns(), frm, to, cause, halt_seq, equity, drawdown)],
+        )
 
     def append_equity(self, equity: float, peak: float) -> None:
-        with self.db:
-            self.db.execute("BEGIN")
-            self.db.execute("INSERT INTO equity (ts_ns, equity, peak) VALUES (?,?,?)", (time.time_ns(), equity, peak))
+        self._commit("INSERT INTO equity (ts_ns, equity, peak) VALUES (?,?,?)", [(time.time_ns(), equity, peak)])
 
     def append_marks(self, m: Marks) -> None:
-        with self.db:
-            self.db.execute("BEGIN")
-            self.db.execute(
-                "INSERT INTO marks (ts_ns, equity, peak, paused, loss_streak, cooldown_left_ns, rearm_at_wall_ns)"
-                " VALUES (?,?,?,?,?,?,?)",
-                (time.time_ns(), m.equity, m.peak, int(m.paused), m.loss_streak, m.cooldown_left_ns, m.rearm_at_wall_ns),
-            )
-        self.rows_written += 1
+        self._commit(
+            "INSERT INTO marks (ts_ns, equity, peak, paused, loss_streak, cooldown_left_ns, rearm_at_wall_ns)"
+            " VALUES (?,?,?,?,?,?,?)",
+            [(time.time_ns(), m.equity, m.peak, int(m.paused), m.loss_streak, m.cooldown_left_ns, m.rearm_at_wall_ns)],
+        )
+
+    def _commit(self, sql: str, rows: list[tuple[object, ...]]) -> bool:
+        """One transaction with ``rows`` after whatever an earlier failure left waiting, in order: all or nothing.
+
+        A write that fails (a full disk, a read-only file) never raises to the caller: the rows wait in memory, in
+        order, for the next commit; :attr:`failed` says why and ``on_failure`` is told once (the engine halts on it).
+        True when everything is on disk."""
+        self.pending.append((sql, rows))
+        return self._flush()
+
+    def _flush(self) -> bool:
+        try:
+            with self.db:
+                self.db.execute("BEGIN")
+                for q, r in self.pending:
+                    self.db.executemany(q, r)
+        except (sqlite3.Error, OSError) as exc:
+            if not self.failed:
+                self.failed = f"{type(exc).__name__}: {exc}"
+                if self.on_failure is not None:
+                    self.on_failure(self.failed)
+            return False
+        self.rows_written += sum(len(r) for _q, r in self.pending)
+        self.pending.clear()
+        if self.failed:
+            self.failed = ""
+            self.recoveries += 1
+        return True
+
+    @property
+    def pending_rows(self) -> int:
+        """Rows waiting for a write that failed (0 when everything is on disk)."""
+        return sum(len(r) for _q, r in self.pending)
 
     def counts(self) -> dict[str, int]:
         return {t: int(self.db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]) for t in ("orders", "reports", "states", "equity")}

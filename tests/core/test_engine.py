@@ -571,3 +571,24 @@ def test_risk_views_stay_current_through_samples_fills_and_warm_ups() -> None:
         h.tick(0, float(px[0]))  # a flat price: no signal, no order; the dry runs (every 32 ticks) take no token
     assert st.core["warms"][0] >= warms + 2
     np.testing.assert_array_equal(st.risk.tokens, tokens)
+
+
+def test_a_person_s_order_needs_a_size_the_venue_takes_and_a_take_profit_on_the_profit_side() -> None:
+    """F12/F13: below the minimum, off the size step, or a take-profit on the loss side: refused with its reason."""
+    core = make_core(no_strategy=True, **BIG)
+    h = Harness(core)
+    h.tick(0, 100.0)
+    min_size = float(core.state.sym["min_size"][0])
+    step = float(core.state.sym["size_step"][0])
+    cases = [
+        (dict(side=SIDE_BUY, size=min_size / 2, stop_px=98.0), "size_off_step"),
+        (dict(side=SIDE_BUY, size=1.0 + step / 3, stop_px=98.0), "size_off_step"),
+        (dict(side=SIDE_BUY, size=1.0, stop_px=98.0, take_profit_px=99.0), "take_profit_wrong_side"),
+        (dict(side=SIDE_SELL, size=1.0, stop_px=102.0, take_profit_px=101.0), "take_profit_wrong_side"),
+        (dict(side=SIDE_BUY, size=1.0, stop_px=98.0, take_profit_px=103.0), "ok"),
+    ]
+    for fields, expected in cases:
+        seq = core.manual_order("BTC/USDT", **fields)  # type: ignore[arg-type]
+        core.drain()
+        assert core.command_result(seq) == expected, fields
+    assert len(h.take_orders()) == 1  # only the last one went out

@@ -36,3 +36,12 @@ def test_first_start_notice_only_when_nothing_is_compiled(tmp_path: Path, monkey
     (tmp_path / "x").mkdir()
     (tmp_path / "x" / "engine.nbi").write_bytes(b"\\0")
     assert first_start_notice() is None
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-1", "0", "soon"])
+def test_run_for_must_be_a_finite_positive_number(value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["--headless", "--run-for", value])
+    assert done.value.code == 2
+    assert "--run-for" in capsys.readouterr().err
+

@@ -66,3 +66,42 @@ def test_environment_overrides_and_their_mistakes() -> None:
 def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         load_config(tmp_path / "nope.toml", env={})
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"\xff\xfe[risk]\n", "is not UTF-8 text"),
+        (b"instruments = 5\n", "instruments = 5: must be an array of tables"),
+        (b"strategies = [1, 2]\n", r"strategies = \[1, 2\]: must be an array of tables"),
+        (b"core = 5\n", "core = 5: must be a table"),
+        (b"risk = 'high'\n", "risk = 'high': must be a table"),
+    ],
+)
+def test_files_that_are_not_a_config_are_one_clear_line(tmp_path: Path, content: bytes, message: str) -> None:
+    path = tmp_path / "bot4.toml"
+    path.write_bytes(content)
+    with pytest.raises(ConfigError, match=message):
+        load_config(path, env={})
+
+
+def test_a_directory_is_not_a_config_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="is a directory"):
+        load_config(tmp_path, env={})
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("BOT4_RISKK__MAX_DRAWDOWN_FRAC", "unknown section 'riskk'"),
+        ("BOT4_RISK_MAX_DRAWDOWN_FRAC", "did you mean BOT4_RISK__MAX_DRAWDOWN_FRAC"),
+        ("BOT4_RISK__MAX_DRAWDOWN", "risk.max_drawdown: unknown key"),
+    ],
+)
+def test_misspelled_environment_overrides_are_refused(name: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, env={name: "0.1"})
+
+
+def test_secrets_in_the_environment_are_not_overrides() -> None:
+    load_config(None, env={"BOT4_API_TOKEN": "x" * 32, "BOT4_BINANCE_SECRET": "s"})
