@@ -46,9 +46,10 @@ class Faults:
 
     queue: deque[str] = field(default_factory=deque)
     served: int = 0
+    only: str = ""  # the method and path (e.g. "POST /api/v3/order") the faults are for; "" = any request
 
-    def take(self) -> str | None:
-        if self.queue:
+    def take(self, request: str = "") -> str | None:
+        if self.queue and (not self.only or request == self.only):
             self.served += 1
             return self.queue.popleft()
         return None

@@ -134,10 +134,12 @@ class LocalExchange:
             rest_url=self.url + "/api/v3", ws_url=self.url.replace("http", "ws", 1) + "/stream/ws", **settings
         )
 
-    def inject(self, fault: str, count: int = 1) -> None:
-        """The next ``count`` REST requests fail with ``fault`` (429, 500, 503 or timeout)."""
+    def inject(self, fault: str, count: int = 1, only: str = "") -> None:
+        """The next ``count`` REST requests fail with ``fault`` (429, 500, 503 or timeout); ``only``: just the requests
+        of that method and path (``"POST /api/v3/order"``: the next order sent)."""
         if fault not in FAULTS:
             raise ValueError(f"fault {fault!r}: one of {', '.join(FAULTS)}")
+        self.faults.only = only
         self.faults.queue.extend([fault] * count)
 
     def forget_order(self, order_id: int) -> None:
@@ -245,7 +247,7 @@ class LocalExchange:
     async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
         self.requests[request.path] = self.requests.get(request.path, 0) + 1
         if request.path.startswith("/api/"):
-            fault = self.faults.take()
+            fault = self.faults.take(f"{request.method} {request.path}")
             if fault == "timeout":
                 # the request is taken in and executed, but answered late: the client has given up by then, and must
                 # find out by itself whether its order exists (shielded: the client hanging up does not undo it)

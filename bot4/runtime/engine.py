@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, cast
 
@@ -295,9 +295,9 @@ class Engine:
         await self.venue.close()
         self.core.stop()
         self.core.close_output_fd()
-        self.watchers.once()  # the last state changes and refusals reach the journal and the log
-        self.watchers.reject_log.flush(None)  # then the counts still held for them
-        self.watchers.flush_marks()
+        self._safely("watchers", self.watchers.once)  # the last state changes and refusals reach the journal
+        self._safely("refusals", lambda: self.watchers.reject_log.flush(None))  # then the counts still held for them
+        self._safely("marks", self.watchers.flush_marks)
         snap = self.core.snapshot()
         event(log, "run_summary", data_ended=self.feed.done.is_set(), **self.summary())
         event(
@@ -311,6 +311,13 @@ class Engine:
             journal_rows=self.journal.rows_written,
         )
         self.close()
+
+    def _safely(self, what: str, fn: Callable[[], object]) -> None:
+        """A last step of the shutdown that fails is said and skipped: the rest of the shutdown still runs."""
+        try:
+            fn()
+        except Exception as exc:  # noqa: BLE001 - the shutdown must reach the journal's close
+            event(log, "shutdown_step_failed", logging.ERROR, step=what, error=repr(exc))
 
     def close(self) -> None:
         """Close the journal and give up the state dir (an engine that never ran, or at the end of a run)."""

@@ -131,7 +131,7 @@ async def test_kill_9_during_timed_out_orders_loses_no_fill_and_sends_nothing_tw
             await _until(lambda: _api(port, state, "/status")["trading_state"] == "ACTIVE", p, log, 30)
             await _until(lambda: (_api(port, state, "/snapshot")["positions"][0]["last_px"] or 0) > 0, p, log, 60)
             px = float(_api(port, state, "/snapshot")["positions"][0]["last_px"])  # type: ignore[index]
-            exchange.inject("timeout", 1)  # the next request is executed, but answered after the client gave up
+            exchange.inject("timeout", 1, only="POST /api/v3/order")  # executed, answered after the client gave up
             answer = await asyncio.to_thread(
                 _api, port, state, "/orders", {"symbol": "BTC/USDT", "side": "buy", "size": 0.01, "stop_px": round(px * 0.98, 2)}
             )
