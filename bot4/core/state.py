@@ -93,6 +93,8 @@ CORE_DTYPE = np.dtype(
         ("env_stale", np.int64),  # 1 when a position changed since the VaR envelopes were built
         ("notifies", np.int64),  # eventfd signals sent to the execution side
         ("steals", np.int64),  # steps run by a producer thread because the core thread slept
+        ("refusal_value", np.float64),  # the last refusal by the risk check: its figure (records.REASON_FIGURES)
+        ("refusal_limit", np.float64),  # ... and the limit it was held against (NaN when none)
     ],
     align=True,
 )
