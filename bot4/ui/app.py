@@ -4,25 +4,33 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 
+from textual import events
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
+from textual.containers import Vertical
 from textual.css.query import NoMatches
+from textual.markup import escape
 from textual.screen import Screen
-from textual.widgets import RichLog
 
 from bot4.runtime.grid import sleep_on_grid
 from bot4.ui.model import PipelineModel
+from bot4.ui.render import events_markup, positions_markup
 from bot4.ui.screens import HelpScreen, OrderScreen, RearmScreen
 from bot4.ui.source import LocalSource, View
 from bot4.ui.themes import THEME_NAMES, load_themes
 from bot4.ui.widgets.banner import StateBanner
-from bot4.ui.widgets.kept import EventLog, Grid, KeyFooter, MainScreen
+from bot4.ui.widgets.kept import Grid, KeyFooter, MainScreen
 from bot4.ui.widgets.panes import Pane, main_panes
+from bot4.ui.widgets.tabs import TABS, TabBar
 
 REFRESH_S = 0.1
+COMPACT_BELOW = 160  # columns: narrower terminals get the compact layout (positions on top, one pane at a time)
+EVENTS_KEPT = 300
 
 
 class UiLogHandler(logging.Handler):
@@ -41,7 +49,7 @@ class UiLogHandler(logging.Handler):
         text = f"{time.strftime('%H:%M:%S')} {getattr(record, 'event', record.getMessage())} " + " ".join(
             f"{k}={v}" for k, v in fields.items()
         )
-        self.app.log_lines.append(text)
+        self.app.log_lines.append(escape(text))
 
 
 class Bot4App(App[int]):
@@ -52,12 +60,14 @@ class Bot4App(App[int]):
     BINDINGS = [
         Binding("k", "kill", "KILL", priority=True),
         Binding("r", "rearm", "re-arm"),
-        Binding("p", "pause", "pause/resume"),
-        Binding("s", "next_symbol", "symbol"),
+        Binding("p", "pause", "pause"),
         Binding("o", "order", "order"),
-        Binding("t", "next_theme", "theme"),
+        Binding("m", "maximize_pane", "max"),
+        Binding("s", "next_symbol", "symbol", show=False),
+        Binding("t", "next_theme", "theme", show=False),
         Binding("question_mark", "help", "help"),
         Binding("q", "quit", "quit"),
+        *(Binding(str(i), f"tab('{pane_id}')", label, show=False) for i, (pane_id, label) in enumerate(TABS, 1)),
     ]
 
     def __init__(self, source: LocalSource, theme: str = "bot4-dark", run_for: float | None = None) -> None:
@@ -70,25 +80,33 @@ class Bot4App(App[int]):
         self.selected = source.symbols[0]
         self.pipeline = PipelineModel()
         self.log_lines: list[str] = []
+        self.events: deque[str] = deque(maxlen=EVENTS_KEPT)
+        self.tab = TABS[0][0]
+        self.compact: bool | None = None
         self.paused = False
         self.last_view: View | None = None
         self.frames = 0
-        self._widgets: tuple[StateBanner, list[Pane], RichLog] | None = None
+        self._widgets: tuple[StateBanner, list[Pane]] | None = None
         self.first_frame_s: float | None = None
         self.started = time.perf_counter()
 
     def compose(self) -> ComposeResult:
-        yield StateBanner(id="banner")
+        with Vertical(id="top"):  # kept on screen when a pane is maximized
+            yield StateBanner(id="banner")
+            positions = Pane("positions", positions_markup, every=3, id="positions")
+            positions.styles.height = len(self.source.symbols) + 3  # the account line, a line a symbol, the border
+            yield positions
+            yield TabBar(id="tabs")
         with Grid(id="grid"):
             yield from main_panes()
-            yield EventLog(id="events", max_lines=500, wrap=False, markup=False)
+            yield Pane("events", events_markup, every=1, id="events", sized=True)
         yield KeyFooter()
 
     def get_default_screen(self) -> Screen:
         return MainScreen(id="_default")
 
     def on_mount(self) -> None:
-        self.query_one("#events", RichLog).border_title = "events"
+        self.apply_layout(self.size.width)
         self.refresh_view()
         self.run_worker(self._refresh_loop(), name="refresh", group="refresh", exit_on_error=True)
         if self.run_for is not None:
@@ -131,36 +149,80 @@ class Bot4App(App[int]):
             connected=getattr(self.source, "connected", True),
         )
 
-    def _main_widgets(self) -> tuple[StateBanner, list[Pane], RichLog] | None:
-        """The main screen's banner, panes and event log (looked up once: a CSS query per frame costs)."""
+    def _main_widgets(self) -> tuple[StateBanner, list[Pane]] | None:
+        """The main screen's banner and panes (looked up once: a CSS query per frame costs)."""
         if self._widgets is None:
             try:
                 main = self.screen_stack[0]
-                self._widgets = (
-                    main.query_one(StateBanner),
-                    list(main.query("#grid > Pane").results(Pane)),
-                    main.query_one("#events", RichLog),
-                )
+                self._widgets = (main.query_one(StateBanner), list(main.query(Pane).results(Pane)))
             except (IndexError, NoMatches):
                 return None  # the app is starting or closing: the main screen's panes are not there to refresh
         return self._widgets
 
-    def refresh_view(self) -> None:
+    def refresh_view(self, force: bool = False) -> None:
+        """Draw a frame; ``force``: every pane now (a layout change: the ones just shown would wait their turn)."""
         widgets = self._main_widgets()
         if widgets is None:
             return
-        banner, panes, events = widgets
-        view = self.build_view()
+        banner, panes = widgets
+        while self.log_lines:
+            self.events.append(self.log_lines.pop(0))
+        view = replace(self.build_view(), events=tuple(self.events))
         self.last_view = view
         banner.view = view
         for pane in panes:
-            if self.frames % pane.every == 0:
+            if force or (self.frames % pane.every == 0 and pane.display):
                 pane.show_view(view)
-        while self.log_lines:
-            events.write(self.log_lines.pop(0))
         self.frames += 1
         if self.first_frame_s is None:
             self.first_frame_s = time.perf_counter() - self.started
+
+    # --- layout -----------------------------------------------------------------------------------------------------
+    def on_resize(self, event: events.Resize) -> None:
+        self.apply_layout(event.size.width)
+
+    def apply_layout(self, width: int) -> None:
+        """The wide grid from COMPACT_BELOW columns, else the compact layout: banner, positions, a tab bar and one
+        pane at a time (keys 1-6), so positions, PnL and the state stay on screen at 80x24."""
+        try:
+            main = self.screen_stack[0]
+        except IndexError:
+            return
+        compact = width < COMPACT_BELOW
+        if compact != self.compact:
+            self.compact = compact
+            main.set_class(compact, "-compact")
+            for footer in main.query(KeyFooter):
+                footer.compact = compact
+        self._show_tab(self.tab)
+
+    def _show_tab(self, pane_id: str) -> None:
+        main = self.screen_stack[0]
+        self.tab = pane_id
+        for pane in main.query("#grid > Pane"):
+            pane.set_class(pane.id == pane_id, "-current")
+        for bar in main.query(TabBar):
+            bar.current = pane_id
+            bar.maximized = main.maximized is not None
+        self.refresh_view(force=True)
+
+    def action_tab(self, pane_id: str) -> None:
+        main = self.screen_stack[0]
+        if main.maximized is not None:
+            main.maximize(main.query_one(f"#{pane_id}", Pane), container=False)
+        self._show_tab(pane_id)
+
+    def action_maximize_pane(self) -> None:
+        """Fill the screen with the current pane (keys 1-6 choose it), banner and positions kept; again (or escape)
+        restores the layout."""
+        main = self.screen_stack[0]
+        if self.screen is not main:
+            return
+        if main.maximized is not None:
+            main.minimize()
+        else:
+            main.maximize(main.query_one(f"#{self.tab}", Pane), container=False)
+        self._show_tab(self.tab)
 
     # --- actions ----------------------------------------------------------------------------------------------------
     def action_kill(self) -> None:
@@ -208,7 +270,10 @@ class Bot4App(App[int]):
             if order is None:
                 return
             self.source.manual_order(
-                str(order["symbol"]), int(order["side"]), float(order["size"]), float(order["stop_px"]),  # type: ignore[arg-type]
+                str(order["symbol"]),
+                int(order["side"]),
+                float(order["size"]),
+                float(order["stop_px"]),  # type: ignore[arg-type]
                 order["price"],  # type: ignore[arg-type]
             )
             self.set_timer(0.3, self._report_command)

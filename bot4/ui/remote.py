@@ -113,22 +113,37 @@ class RemoteSnapshot:
         return int(c.get("seq", 0)), int(c.get("kind", 0)), str(c.get("result", "ok"))
 
     def positions(self) -> list[Position]:
-        return [Position(**{k: (p[k] if k == "symbol" else _f(p[k])) for k in Position.__dataclass_fields__}) for p in self.doc.get("positions", [])]
+        return [
+            Position(**{k: (p[k] if k == "symbol" else _f(p[k])) for k in Position.__dataclass_fields__})
+            for p in self.doc.get("positions", [])
+        ]
 
     def breakers(self) -> list[BreakerView]:
         out = []
         for b in self.doc.get("breakers", []):
             # remote monotonic clocks differ: show time in state as reported relative to now
-            out.append(BreakerView(b["name"], b["state"], 0, float(b["error_rate"]), int(b["last_latency_ns"]), int(b["last_cause"])))
+            out.append(
+                BreakerView(
+                    b["name"], b["state"], 0, float(b["error_rate"]), int(b["last_latency_ns"]), int(b["last_cause"])
+                )
+            )
         return out
 
     def rings_view(self) -> list[RingView]:
-        return [RingView(r["name"], int(r["depth"]), int(r["capacity"]), int(r["high_water"]), int(r["refused"])) for r in self.doc.get("rings", [])]
+        return [
+            RingView(r["name"], int(r["depth"]), int(r["capacity"]), int(r["high_water"]), int(r["refused"]))
+            for r in self.doc.get("rings", [])
+        ]
 
     @property
     def pool_usage(self) -> tuple[int, int, int, int]:
         p = self.doc.get("pool", {})
-        return int(p.get("in_use", 0)), int(p.get("high_water", 0)), int(p.get("capacity", 1)), int(p.get("overflows", 0))
+        return (
+            int(p.get("in_use", 0)),
+            int(p.get("high_water", 0)),
+            int(p.get("capacity", 1)),
+            int(p.get("overflows", 0)),
+        )
 
 
 class RemoteSource:
@@ -246,8 +261,12 @@ class RemoteSource:
         self._post("/resume")
 
     def manual_order(self, symbol: str, side: int, size: float, stop_px: float, price: float | None) -> int:
-        body: dict[str, Any] = {"symbol": symbol, "side": "buy" if side > 0 else "sell", "size": size,
-                                "stop_px": stop_px if stop_px == stop_px else 0}
+        body: dict[str, Any] = {
+            "symbol": symbol,
+            "side": "buy" if side > 0 else "sell",
+            "size": size,
+            "stop_px": stop_px if stop_px == stop_px else 0,
+        }
         if price is not None:
             body["price"] = price
         self._post("/orders", body)

@@ -47,7 +47,9 @@ class RearmScreen(ModalScreen[int | None]):
         with Vertical(classes="dialog", id="rearm"):
             yield Label(f"Re-arm trading: type [b]{self.halt_seq}[/b] and press enter.")
             if self.wait_s > 0:
-                yield Label(f"Cool-down: {self.wait_s:,.0f} s left (the core will refuse until then).", classes="result")
+                yield Label(
+                    f"Cool-down: {self.wait_s:,.0f} s left (the core will refuse until then).", classes="result"
+                )
             yield Input(placeholder="confirmation number", id="confirm")
 
     def on_input_submitted(self, message: Input.Submitted) -> None:
@@ -92,5 +94,11 @@ class OrderScreen(ModalScreen[dict[str, object] | None]):
             error.update("size, stop and price must be numbers")
             return
         self.dismiss(
-            {"symbol": values["symbol"], "side": 1 if values["side"] == "buy" else -1, "size": size, "stop_px": stop, "price": price}
+            {
+                "symbol": values["symbol"],
+                "side": 1 if values["side"] == "buy" else -1,
+                "size": size,
+                "stop_px": stop,
+                "price": price,
+            }
         )

@@ -34,6 +34,7 @@ class View:
     paused: bool = False
     connected: bool = True
     source: str = "local paper"
+    events: tuple[str, ...] = ()  # the events pane's lines (markup), oldest first: the app's own log of the engine
     taken_s: float = field(default_factory=time.time)
 
 

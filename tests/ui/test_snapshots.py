@@ -49,8 +49,12 @@ class FrozenSource:
         # one price sample every 0.25 s, as the engine takes them, on a fixed clock
         self.prices = [(T0 + 0.25 * i, p) for i, p in enumerate(trades["price"][::250].tolist())]
         self.trades = [
-            {"ts_exch_ns": int(t["ts_exch_ns"]), "price": float(t["price"]), "size": float(t["size"]),
-             "side": "buy" if t["side"] > 0 else "sell"}
+            {
+                "ts_exch_ns": int(t["ts_exch_ns"]),
+                "price": float(t["price"]),
+                "size": float(t["size"]),
+                "side": "buy" if t["side"] > 0 else "sell",
+            }
             for t in trades[-20:]
         ]
 
@@ -59,10 +63,31 @@ class FrozenSource:
 
     def activity(self, selected: str) -> dict[str, object]:
         fills = [
-            {"ts": T0 + 12.0, "symbol": "BTC/USDT", "side": "buy", "size": 0.80871, "price": 61837.64, "liquidity": "taker"},
-            {"ts": T0 + 17.5, "symbol": "BTC/USDT", "side": "sell", "size": 0.80871, "price": 61640.12, "liquidity": "taker"},
+            {
+                "ts": T0 + 12.0,
+                "symbol": "BTC/USDT",
+                "side": "buy",
+                "size": 0.80871,
+                "price": 61837.64,
+                "liquidity": "taker",
+            },
+            {
+                "ts": T0 + 17.5,
+                "symbol": "BTC/USDT",
+                "side": "sell",
+                "size": 0.80871,
+                "price": 61640.12,
+                "liquidity": "taker",
+            },
         ]
-        order = {"action": "submit", "side": "buy", "symbol": "BTC/USDT", "size": 0.80871, "type": "market", "stop_px": 61528.45}
+        order = {
+            "action": "submit",
+            "side": "buy",
+            "symbol": "BTC/USDT",
+            "size": 0.80871,
+            "type": "market",
+            "stop_px": 61528.45,
+        }
         working = {"side": "sell", "symbol": "ETH/USDT", "size": 1.5, "type": "limit", "price": 2690.5, "filled": 0.25}
         reject = {"reason": "loss_streak_cooldown", "side": "sell", "symbol": "ETH/USDT", "size": 18.63}
         return {
@@ -73,8 +98,13 @@ class FrozenSource:
             "transitions": [],
             "trades": {"BTC/USDT": self.trades},
             "prices": self.prices if selected == "BTC/USDT" else [],
-            "limits": {"var_frac": 0.05, "var_confidence": 0.99, "drawdown_warn": 0.10, "drawdown_halt": 0.15,
-                       "correlation": 0.7},
+            "limits": {
+                "var_frac": 0.05,
+                "var_confidence": 0.99,
+                "drawdown_warn": 0.10,
+                "drawdown_halt": 0.15,
+                "correlation": 0.7,
+            },
             "gate_open": True,
         }
 

@@ -34,7 +34,7 @@ from bot4.ui.textual_private import (
 )
 from bot4.ui.widgets import kept
 from bot4.ui.widgets.banner import StateBanner
-from bot4.ui.widgets.kept import EventLog, Grid, KeyFooter, MainScreen
+from bot4.ui.widgets.kept import Grid, KeyFooter, MainScreen
 from bot4.ui.widgets.panes import Pane
 
 
@@ -201,8 +201,15 @@ def test_no_bot4_widget_shadows_a_private_name_of_textual() -> None:
     """A Textual release that adds a private name bot4's widgets also use would break both silently."""
     source = SimpleNamespace(symbols=("BTC/USDT",))
     ours: list[object] = [
-        Pane("t", str, id="p"), StateBanner(), MainScreen(), Grid(), EventLog(), KeyFooter(),
-        HelpScreen(), RearmScreen(1, 0.0), OrderScreen(("BTC/USDT",), "BTC/USDT"), Bot4App(source),  # type: ignore[arg-type]
+        Pane("t", str, id="p"),
+        StateBanner(),
+        MainScreen(),
+        Grid(),
+        KeyFooter(),
+        HelpScreen(),
+        RearmScreen(1, 0.0),
+        OrderScreen(("BTC/USDT",), "BTC/USDT"),
+        Bot4App(source),  # type: ignore[arg-type]
     ]
     clashes = []
     for widget in ours:
