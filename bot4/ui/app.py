@@ -23,6 +23,7 @@ from bot4.ui.render import events_markup, positions_markup
 from bot4.ui.screens import HelpScreen, OrderScreen, RearmScreen
 from bot4.ui.source import LocalSource, View
 from bot4.ui.themes import THEME_NAMES, load_themes
+from bot4.ui.trades_screen import TradesScreen
 from bot4.ui.widgets.banner import StateBanner
 from bot4.ui.widgets.kept import Grid, KeyFooter, MainScreen
 from bot4.ui.widgets.panes import Pane, main_panes
@@ -62,6 +63,7 @@ class Bot4App(App[int]):
         Binding("r", "rearm", "re-arm"),
         Binding("p", "pause", "pause"),
         Binding("o", "order", "order"),
+        Binding("h", "trades", "trades"),
         Binding("m", "maximize_pane", "max"),
         Binding("s", "next_symbol", "symbol", show=False),
         Binding("t", "next_theme", "theme", show=False),
@@ -173,6 +175,8 @@ class Bot4App(App[int]):
         for pane in panes:
             if force or (self.frames % pane.every == 0 and pane.display):
                 pane.show_view(view)
+        if isinstance(self.screen, TradesScreen):
+            self.screen.query_one(StateBanner).view = view  # the state stays live on the Trades screen too
         self.frames += 1
         if self.first_frame_s is None:
             self.first_frame_s = time.perf_counter() - self.started
@@ -225,6 +229,12 @@ class Bot4App(App[int]):
         self._show_tab(self.tab)
 
     # --- actions ----------------------------------------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The main screen's layout keys (tabs, maximize) only there; the Trades key not on the Trades screen."""
+        if action in ("tab", "maximize_pane") and self.screen is not self.screen_stack[0]:
+            return False
+        return not (action == "trades" and isinstance(self.screen, TradesScreen))
+
     def action_kill(self) -> None:
         self.source.kill()
         self.notify("KILL SWITCH: trading halted, open orders cancelled", severity="error")
@@ -285,6 +295,11 @@ class Bot4App(App[int]):
         self.theme = names[(names.index(self.theme) + 1) % len(names)] if self.theme in names else names[0]
         self.notify(f"theme {self.theme}")
 
+    def action_trades(self) -> None:
+        """The Trades screen: the journal's history, every symbol (``f`` there filters)."""
+        if not isinstance(self.screen, TradesScreen):
+            self.push_screen(TradesScreen())
+
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
 
@@ -293,4 +308,7 @@ class Bot4App(App[int]):
         yield SystemCommand("Re-arm", "Leave HALTED (asks for confirmation)", self.action_rearm)
         yield SystemCommand("Pause / resume entries", "Mute or unmute the strategies' entries", self.action_pause)
         yield SystemCommand("Manual order", "Enter an order that passes the same risk checks", self.action_order)
+        yield SystemCommand(
+            "Trades", "Closed and open trades from the journal, by symbol and by day", self.action_trades
+        )
         yield from super().get_system_commands(screen)

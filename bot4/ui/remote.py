@@ -18,8 +18,10 @@ import aiohttp
 import numpy as np
 import orjson
 
+from bot4.core import records
 from bot4.core.records import STATE_NAMES
 from bot4.core.runner import BreakerView, Position, RingView
+from bot4.runtime.trades import Fill
 
 log = logging.getLogger("bot4.remote")
 
@@ -259,6 +261,37 @@ class RemoteSource:
 
     def resume(self) -> None:
         self._post("/resume")
+
+    def cancel(self, client_order_id: int) -> bool:
+        """The control API has no cancel endpoint: not sent (the caller says so)."""
+        return False
+
+    def trade_fills(self) -> tuple[list[Fill], bool]:
+        """The fills the stream has shown lately, and False: the full history is in the engine's journal."""
+        doc = self.doc or {}
+        fills = []
+        for f in doc.get("recent", {}).get("fills", []):
+            if f.get("price") is None:
+                continue
+            ts = f.get("ts_exch") or f.get("ts") or 0.0
+            flags = {"stop": records.FLAG_STOP_EXIT, "kill": records.FLAG_KILL, "manual": records.FLAG_MANUAL}
+            fills.append(
+                Fill(
+                    int(float(ts) * 1e9),
+                    str(f["symbol"]),
+                    records.SIDE_BUY if f["side"] == "buy" else records.SIDE_SELL,
+                    float(f["price"]),
+                    float(f["size"]),
+                    float(f.get("fee") or 0.0),
+                    int(f.get("coid") or 0),
+                    flags.get(str(f.get("exit", "")), 0),
+                )
+            )
+        return fills, False
+
+    def strategies(self) -> list[str]:
+        """The control API does not send the engine's config."""
+        return []
 
     def manual_order(self, symbol: str, side: int, size: float, stop_px: float, price: float | None) -> int:
         body: dict[str, Any] = {

@@ -65,6 +65,28 @@ def visible_width(markup: str) -> int:
     return len(parse_line(markup)[0])
 
 
+def rjust(markup: str, width: int) -> str:
+    """``markup`` padded on the left to ``width`` cells on screen (str.rjust would count its tags)."""
+    return " " * max(0, width - visible_width(markup)) + markup
+
+
+def ljust(markup: str, width: int) -> str:
+    return markup + " " * max(0, width - visible_width(markup))
+
+
+def wrap_parts(parts: list[str], width: int, sep: str = " · ") -> list[str]:
+    """Join ``parts`` with ``sep`` into lines of at most ``width`` cells (0: one line), a part never split."""
+    lines: list[str] = []
+    for part in parts:
+        if lines and width > 0 and visible_width(lines[-1] + sep + part) > width:
+            lines.append("  " + part)
+        elif lines:
+            lines[-1] += sep + part
+        else:
+            lines.append(part)
+    return lines
+
+
 def side_by_side(left: list[str], right: list[str], width: int) -> list[str]:
     """Two columns of markup lines, the left one padded to ``width`` cells."""
     out = []

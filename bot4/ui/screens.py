@@ -16,6 +16,10 @@ HELP_TEXT = """[b]bot4 keys[/b]
   [b]r[/b]        re-arm after a halt (asks for the confirmation number; refused during the cool-down)
   [b]p[/b]        pause / resume new entries
   [b]s[/b]        next symbol in the market pane
+  [b]h[/b]        trades: closed and open trades from the journal, by symbol and day ([b]f[/b] filters)
+  [b]1[/b]-[b]6[/b]      show a pane (under 160 columns, one at a time): market, orders,
+           risk, pipeline, breakers, events
+  [b]m[/b]        maximize that pane (the banner and positions stay); [b]m[/b] or escape restores
   [b]o[/b]        manual order (same risk checks as the strategies)
   [b]t[/b]        next theme (dark, light, high contrast)
   [b]ctrl+p[/b]   command palette (the kill switch is there too)

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import pytest
 
-from bot4.core.config import CoreConfig
+from bot4.core import records
+from bot4.core.config import CoreConfig, StrategyConfig
 from bot4.core.histogram import hist_record_nb, hist_reset_nb
 from bot4.core.runner import Core, CoreSnapshot
 from bot4.core.stats import HIST_NAMES, hist_base_nb
+from bot4.runtime.trades import Fill
 from bot4.ui.app import Bot4App
+from bot4.ui.source import describe_strategy
 from bot4.venues.lockstep import run_backtest
 from bot4.venues.paper import PaperExchange
 from bot4.venues.replay import load_sample
@@ -60,6 +63,23 @@ class FrozenSource:
 
     def snapshot(self) -> CoreSnapshot:
         return self._snap
+
+    def trade_fills(self) -> tuple[list[Fill], bool]:
+        """Three closed trades (a manual one, a stop exit) and an open one, on the fixed clock."""
+        ns, buy, sell = 1_000_000_000, records.SIDE_BUY, records.SIDE_SELL
+        t0 = int(T0) * ns
+        return [
+            Fill(t0 - 600 * ns, "BTC/USDT", buy, 61_800.0, 0.5, 12.36, 1, 0, 61_490.0),
+            Fill(t0 - 540 * ns, "BTC/USDT", sell, 61_950.0, 0.5, 12.39, 2, records.FLAG_REDUCE_ONLY),
+            Fill(t0 - 300 * ns, "ETH/USDT", sell, 2_690.0, 4.0, 4.30, 3, records.FLAG_MANUAL, 2_705.0),
+            Fill(t0 - 200 * ns, "ETH/USDT", buy, 2_705.5, 4.0, 4.33, 4, records.FLAG_STOP_EXIT),
+            Fill(t0 + 12 * ns, "BTC/USDT", buy, 61_837.64, 0.80871, 20.0, 5, 0, 61_528.45),
+            Fill(t0 + 17 * ns, "BTC/USDT", sell, 61_640.12, 0.80871, 19.94, 6, records.FLAG_REDUCE_ONLY),
+            Fill(t0 + 30 * ns, "ETH/USDT", buy, 2_683.0, 1.5, 1.61, 7, 0, 2_669.6),
+        ], True
+
+    def strategies(self) -> list[str]:
+        return [describe_strategy(StrategyConfig(), 0.01)]
 
     def activity(self, selected: str) -> dict[str, object]:
         fills = [
