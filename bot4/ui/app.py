@@ -19,10 +19,13 @@ from textual.screen import Screen
 
 from bot4.runtime.grid import sleep_on_grid
 from bot4.ui.model import PipelineModel
-from bot4.ui.render import events_markup, positions_markup
-from bot4.ui.screens import HelpScreen, OrderScreen, RearmScreen
+from bot4.ui.refusals import reason_words
+from bot4.ui.render import clock, events_markup, positions_markup, quote
+from bot4.ui.screens import HelpScreen, RearmScreen
 from bot4.ui.source import LocalSource, View
 from bot4.ui.themes import THEME_NAMES, load_themes
+from bot4.ui.ticket import OrderWatch, Ticket
+from bot4.ui.ticket_screen import CancelScreen, OrderTicket
 from bot4.ui.trades_screen import TradesScreen
 from bot4.ui.widgets.banner import StateBanner
 from bot4.ui.widgets.kept import Grid, KeyFooter, MainScreen
@@ -30,6 +33,7 @@ from bot4.ui.widgets.panes import Pane, main_panes
 from bot4.ui.widgets.tabs import TABS, TabBar
 
 REFRESH_S = 0.1
+ORDER_WATCH_S = 15.0  # how long the app waits for the engine's answer to a ticket before pointing at the panes
 COMPACT_BELOW = 160  # columns: narrower terminals get the compact layout (positions on top, one pane at a time)
 EVENTS_KEPT = 300
 
@@ -63,6 +67,7 @@ class Bot4App(App[int]):
         Binding("r", "rearm", "re-arm"),
         Binding("p", "pause", "pause"),
         Binding("o", "order", "order"),
+        Binding("c", "cancel_order", "cancel", show=False),
         Binding("h", "trades", "trades"),
         Binding("m", "maximize_pane", "max"),
         Binding("s", "next_symbol", "symbol", show=False),
@@ -84,6 +89,7 @@ class Bot4App(App[int]):
         self.log_lines: list[str] = []
         self.events: deque[str] = deque(maxlen=EVENTS_KEPT)
         self.tab = TABS[0][0]
+        self._order_watches: list[tuple[OrderWatch, float]] = []
         self.compact: bool | None = None
         self.paused = False
         self.last_view: View | None = None
@@ -177,6 +183,7 @@ class Bot4App(App[int]):
                 pane.show_view(view)
         if isinstance(self.screen, TradesScreen):
             self.screen.query_one(StateBanner).view = view  # the state stays live on the Trades screen too
+        self._follow_orders()
         self.frames += 1
         if self.first_frame_s is None:
             self.first_frame_s = time.perf_counter() - self.started
@@ -259,7 +266,7 @@ class Bot4App(App[int]):
         if result == "ok":
             self.notify("done")
         else:
-            self.notify(f"refused: {result}", severity="warning")
+            self.notify(f"refused: {reason_words(result)}", severity="warning")
         self.refresh_view()
 
     def action_pause(self) -> None:
@@ -276,19 +283,61 @@ class Bot4App(App[int]):
         self.refresh_view()
 
     def action_order(self) -> None:
-        def done(order: dict[str, object] | None) -> None:
-            if order is None:
-                return
-            self.source.manual_order(
-                str(order["symbol"]),
-                int(order["side"]),
-                float(order["size"]),
-                float(order["stop_px"]),  # type: ignore[arg-type]
-                order["price"],  # type: ignore[arg-type]
-            )
-            self.set_timer(0.3, self._report_command)
+        def done(ticket: Ticket | None) -> None:
+            if ticket is not None:
+                self.send_order(ticket)
 
-        self.push_screen(OrderScreen(self.source.symbols, self.selected), done)
+        self.push_screen(OrderTicket(self.source.symbols, self.selected), done)
+
+    def send_order(self, ticket: Ticket) -> None:
+        """Send a ticket and say what the engine made of it once it has answered (refused with its numbers, filled,
+        filled in part with the rest expired, working at its limit)."""
+        known = {int(o.get("coid", 0)) for o in self.source.activity(self.selected)["orders"]}  # type: ignore[attr-defined]
+        seq = self.source.manual_order(ticket.symbol, ticket.side, ticket.size, ticket.stop_px, ticket.price)
+        watch = OrderWatch(ticket, known, seq if seq > 0 else 0)
+        self._order_watches.append((watch, time.monotonic() + ORDER_WATCH_S))
+
+    def _follow_orders(self) -> None:
+        """Each frame: the answers to the orders sent from the ticket."""
+        if not self._order_watches:
+            return
+        snap = self.source.snapshot()
+        act = self.source.activity(self.selected)
+        ccy = quote(self.last_view) if self.last_view is not None else "USD"
+        now = time.monotonic()
+        still = []
+        for watch, deadline in self._order_watches:
+            said = watch.outcome(snap.last_command, act, ccy)
+            if said is None and now < deadline:
+                still.append((watch, deadline))
+                continue
+            said = said or "no answer from the engine yet: see the orders pane"
+            t = watch.ticket
+            line = f"{'buy' if t.side > 0 else 'sell'} {t.size:,.8g} {t.symbol}: {said}"
+            refused = said.startswith(("refused", "not filled"))
+            self.notify(line, severity="warning" if refused else "information", timeout=8)
+            self.events.append(escape(f"{clock(snap.market_clock_ns / 1e9)} manual order {line}"))
+        self._order_watches = still
+
+    def action_cancel_order(self) -> None:
+        """Pick one open order and cancel it."""
+        open_orders = list(self.source.activity(self.selected).get("open", []))  # type: ignore[call-overload]
+        if not open_orders:
+            self.notify("no open orders to cancel")
+            return
+
+        def done(coid: int | None) -> None:
+            if coid is None:
+                return
+            if self.source.cancel(coid):
+                self.notify(f"cancel sent for order {coid}")
+                self.set_timer(0.3, self._report_command)
+            else:
+                self.notify(
+                    "cancelling one order needs a local engine (the control API has no cancel yet)", severity="warning"
+                )
+
+        self.push_screen(CancelScreen(open_orders), done)
 
     def action_next_theme(self) -> None:
         names = list(THEME_NAMES)
