@@ -18,9 +18,10 @@ from textual.markup import escape
 from textual.screen import Screen
 
 from bot4.runtime.grid import sleep_on_grid
+from bot4.ui.events import event_line, fill_line
 from bot4.ui.model import PipelineModel
 from bot4.ui.refusals import reason_words
-from bot4.ui.render import clock, events_markup, positions_markup, quote
+from bot4.ui.render import clock, events_markup, fill_time, positions_markup, quote
 from bot4.ui.screens import HelpScreen, RearmScreen
 from bot4.ui.source import LocalSource, View
 from bot4.ui.themes import THEME_NAMES, load_themes
@@ -36,6 +37,7 @@ REFRESH_S = 0.1
 ORDER_WATCH_S = 15.0  # how long the app waits for the engine's answer to a ticket before pointing at the panes
 COMPACT_BELOW = 160  # columns: narrower terminals get the compact layout (positions on top, one pane at a time)
 EVENTS_KEPT = 300
+FILLS_REMEMBERED = 1000  # fills already put in the events (the views repeat the last 30 each frame)
 
 
 class UiLogHandler(logging.Handler):
@@ -51,10 +53,12 @@ class UiLogHandler(logging.Handler):
         if getattr(record, "event", None) in self.QUIET:
             return
         fields = getattr(record, "fields", {})
-        text = f"{time.strftime('%H:%M:%S')} {getattr(record, 'event', record.getMessage())} " + " ".join(
-            f"{k}={v}" for k, v in fields.items()
-        )
-        self.app.log_lines.append(escape(text))
+        name = getattr(record, "event", None)
+        view = self.app.last_view
+        if name is None:
+            self.app.log_lines.append(f"{self.app.event_clock()} {escape(record.getMessage())}")
+            return
+        self.app.log_lines.append(event_line(self.app.event_clock(), name, fields, quote(view) if view else "USD"))
 
 
 class Bot4App(App[int]):
@@ -90,6 +94,8 @@ class Bot4App(App[int]):
         self.events: deque[str] = deque(maxlen=EVENTS_KEPT)
         self.tab = TABS[0][0]
         self._order_watches: list[tuple[OrderWatch, float]] = []
+        self._fills_seen: set[tuple[object, ...]] = set()
+        self._fills_order: deque[tuple[object, ...]] = deque()
         self.compact: bool | None = None
         self.paused = False
         self.last_view: View | None = None
@@ -107,7 +113,7 @@ class Bot4App(App[int]):
             yield TabBar(id="tabs")
         with Grid(id="grid"):
             yield from main_panes()
-            yield Pane("events", events_markup, every=1, id="events", sized=True)
+            yield Pane("events (UTC, market time)", events_markup, every=1, id="events", sized=True)
         yield KeyFooter()
 
     def get_default_screen(self) -> Screen:
@@ -173,9 +179,11 @@ class Bot4App(App[int]):
         if widgets is None:
             return
         banner, panes = widgets
+        view = self.build_view()
+        self._note_fills(view)
         while self.log_lines:
             self.events.append(self.log_lines.pop(0))
-        view = replace(self.build_view(), events=tuple(self.events))
+        view = replace(view, events=tuple(self.events))
         self.last_view = view
         banner.view = view
         for pane in panes:
@@ -187,6 +195,25 @@ class Bot4App(App[int]):
         self.frames += 1
         if self.first_frame_s is None:
             self.first_frame_s = time.perf_counter() - self.started
+
+    def event_clock(self) -> str:
+        """The events' clock: the market's (the tape's, and on recorded data the replay's), else the wall's."""
+        view = self.last_view
+        ns = view.snapshot.market_clock_ns if view is not None else 0
+        return clock(ns / 1e9) if ns > 0 else time.strftime("%H:%M:%S", time.gmtime())
+
+    def _note_fills(self, view: View) -> None:
+        """Our new fills into the events, at their venue time (stop hits and kill exits named)."""
+        ccy = quote(view)
+        for f in view.fills:
+            key = (f.get("coid"), f.get("ts"), f.get("size"), f.get("price"))
+            if key in self._fills_seen:
+                continue
+            self._fills_seen.add(key)
+            self._fills_order.append(key)
+            if len(self._fills_order) > FILLS_REMEMBERED:
+                self._fills_seen.discard(self._fills_order.popleft())
+            self.log_lines.append(fill_line(clock(fill_time(f)), f, ccy))
 
     # --- layout -----------------------------------------------------------------------------------------------------
     def on_resize(self, event: events.Resize) -> None:
@@ -316,7 +343,7 @@ class Bot4App(App[int]):
             line = f"{'buy' if t.side > 0 else 'sell'} {t.size:,.8g} {t.symbol}: {said}"
             refused = said.startswith(("refused", "not filled"))
             self.notify(line, severity="warning" if refused else "information", timeout=8)
-            self.events.append(escape(f"{clock(snap.market_clock_ns / 1e9)} manual order {line}"))
+            self.events.append(f"[$foreground-muted]{self.event_clock()}[/] manual order {escape(line)}")
         self._order_watches = still
 
     def action_cancel_order(self) -> None:
@@ -351,6 +378,19 @@ class Bot4App(App[int]):
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
+
+    def screenshot_dir(self) -> Path:
+        """Where screenshots go: the engine's state directory when it runs here, else the working directory (never
+        a ~/Downloads that may not exist)."""
+        engine = getattr(self.source, "engine", None)
+        folder = Path(getattr(engine, "state_dir", None) or Path.cwd())
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    def deliver_screenshot(
+        self, filename: str | None = None, path: str | None = None, time_format: str | None = None
+    ) -> str | None:
+        return super().deliver_screenshot(filename, path or str(self.screenshot_dir()), time_format)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield SystemCommand("KILL SWITCH", "Halt trading now and cancel every open order", self.action_kill)

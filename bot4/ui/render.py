@@ -249,17 +249,27 @@ def pipeline_markup(view: View) -> str:
     return "\n".join(lines)
 
 
+def drawdown_color(state: str, dd: float, warn: float, halt: float) -> str:
+    """The drawdown gauge's colour: the trading state's when it is not ACTIVE (REDUCING amber, HALTED red), else
+    green under half the reducing level, amber above it, red from the halt level."""
+    if state == "HALTED" or dd >= halt:
+        return "$error"
+    if state == "REDUCING" or dd >= warn / 2:
+        return "$warning"
+    return "$success"
+
+
 def risk_markup(view: View) -> str:
     s = view.snapshot
     dd = s.drawdown
     warn = view.limits.get("drawdown_warn", 0.10)
     halt = view.limits.get("drawdown_halt", 0.15)
-    dd_color = "$error" if dd >= halt else "$warning" if dd >= warn else "$success"
+    dd_color = drawdown_color(s.trading_state, dd, warn, halt)
     var_limit = view.limits.get("var_frac", math.nan) * s.equity
     var_frac = s.var / var_limit if var_limit > 0 else math.nan
     var_color = "$error" if var_frac >= 0.9 else "$warning" if var_frac >= 0.6 else "$success"
     lines = [
-        f"equity [b]{money(s.equity)}[/b]  peak {money(s.peak_equity)}  realized {money(s.realized)}"
+        f"equity [b]{money(s.equity)}[/b] {quote(view)}  peak {money(s.peak_equity)}  realized {signed(s.realized)}"
         f"  fees {money(s.fees)}",
         f"drawdown [{dd_color}]{bar(dd / halt, 30)}[/] {dd * 100:5.2f} %"
         f"  ({warn * 100:g} % reduce · {halt * 100:g} % halt)",
@@ -276,7 +286,7 @@ def risk_markup(view: View) -> str:
         stop = "—" if p.stop_px != p.stop_px else f"{p.stop_px:,.2f}"
         lines.append(
             f"{escape(p.symbol):<9} {p.qty:>9.5f} {money(p.avg_px):>11} {money(p.last_px):>11}"
-            f" {money(p.unrealized):>10} {stop:>10} [{color}]{bar(frac, 10)}[/]"
+            f" {rjust(signed(p.unrealized), 10)} {stop:>10} [{color}]{bar(frac, 10)}[/]"
         )
     n = len(view.symbols)
     if n > 1:
