@@ -143,9 +143,9 @@ def closed_line(t: ClosedTrade, wide: bool) -> str:
 def closed_header(wide: bool) -> str:
     if not wide:
         cells = [("UTC", -5), ("symbol", -10), ("side", -5), ("size", 8), ("entry", 9), ("exit", 9), ("net", 9)]
-        return "[b]" + row([*cells, ("exit", -6), ("held", 5)]) + "[/b]"
+        return "[b]" + row([*cells, ("reason", -6), ("held", 5)]) + "[/b]"
     cells = [("closed (UTC)", -14), ("symbol", -9), ("side", -5), ("origin", -8), ("size", 10), ("entry", 11)]
-    cells += [("exit", 11), ("gross", 10), ("fees", 8), ("net", 10), ("exit", -11), ("held", 6)]
+    cells += [("exit", 11), ("gross", 10), ("fees", 8), ("net", 10), ("reason", -11), ("held", 6)]
     return "[b]" + row(cells) + "[/b]"
 
 

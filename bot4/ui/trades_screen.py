@@ -55,7 +55,11 @@ class TradesScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.reload()
+        self.call_after_refresh(self.reload)  # again once laid out: the tables fit the panes' widths
         self.set_interval(RELOAD_S, self.reload)
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self.reload)
 
     def build(self) -> TradesView:
         """The trades of the journal (or, attached, of the stream), for the current filter."""

@@ -8,6 +8,7 @@ after an intended change with ``pytest tests/ui/test_snapshots.py --snapshot-upd
 from __future__ import annotations
 
 import pytest
+from textual.widgets import Input
 
 from bot4.core import records
 from bot4.core.config import CoreConfig, StrategyConfig
@@ -90,6 +91,9 @@ class FrozenSource:
                 "size": 0.80871,
                 "price": 61837.64,
                 "liquidity": "taker",
+                "fee": 20.0,
+                "coid": 5,
+                "ts_exch": T0 + 11.8,
             },
             {
                 "ts": T0 + 17.5,
@@ -98,6 +102,10 @@ class FrozenSource:
                 "size": 0.80871,
                 "price": 61640.12,
                 "liquidity": "taker",
+                "fee": 19.94,
+                "coid": 6,
+                "ts_exch": T0 + 17.2,
+                "exit": "stop",
             },
         ]
         order = {
@@ -108,13 +116,37 @@ class FrozenSource:
             "type": "market",
             "stop_px": 61528.45,
         }
-        working = {"side": "sell", "symbol": "ETH/USDT", "size": 1.5, "type": "limit", "price": 2690.5, "filled": 0.25}
-        reject = {"reason": "loss_streak_cooldown", "side": "sell", "symbol": "ETH/USDT", "size": 18.63}
+        working = {
+            "coid": 8,
+            "side": "sell",
+            "symbol": "ETH/USDT",
+            "size": 1.5,
+            "type": "limit",
+            "price": 2690.5,
+            "filled": 0.25,
+        }
+        reject = {
+            "reason": "loss_streak_cooldown",
+            "side": "sell",
+            "symbol": "ETH/USDT",
+            "size": 18.63,
+            "risk_value": 754.0,
+            "risk_limit": float("nan"),
+        }
+        risky = {
+            "reason": "risk_per_trade",
+            "side": "buy",
+            "symbol": "BTC/USDT",
+            "size": 5.0,
+            "flags": 2,
+            "risk_value": 0.0231,
+            "risk_limit": 0.02,
+        }
         return {
             "orders": [order],
             "open": [working],
             "fills": fills,
-            "rejects": [reject],
+            "rejects": [risky, reject, reject],
             "transitions": [],
             "trades": {"BTC/USDT": self.trades},
             "prices": self.prices if selected == "BTC/USDT" else [],
@@ -136,6 +168,7 @@ def frozen() -> FrozenSource:
 
 class StillApp(Bot4App):
     def on_mount(self) -> None:
+        self.apply_layout(self.size.width)
         self.refresh_view()  # one frame; no timers, so the picture cannot move
 
     def clock(self) -> float:
@@ -153,6 +186,56 @@ def test_main_screen(snap_compare, frozen: FrozenSource, theme: str) -> None:  #
         await pilot.wait_for_scheduled_animations()
 
     assert snap_compare(app, terminal_size=(200, 50), run_before=settle)
+
+
+async def settle(pilot):  # type: ignore[no-untyped-def]
+    await pilot.pause(0.3)  # every pane and the footer finish their first layout on a slow machine
+    await pilot.wait_for_scheduled_animations()
+
+
+SIZES = [(80, 24), (120, 35), (200, 50)]
+
+
+@pytest.mark.parametrize("size", SIZES[:2], ids=["80x24", "120x35"])
+def test_main_screen_compact(snap_compare, frozen: FrozenSource, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
+    """Under 160 columns: banner, positions, tabs, the market pane; the footer whole."""
+    assert snap_compare(StillApp(frozen), terminal_size=size, run_before=settle)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("size", SIZES[:2], ids=["80x24", "120x35"])
+def test_orders_tab_maximized(snap_compare, frozen: FrozenSource, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
+    """The orders tab maximized: the banner and positions stay; refusals in words with their numbers."""
+
+    async def run(pilot):  # type: ignore[no-untyped-def]
+        await pilot.press("2", "m")
+        await settle(pilot)
+
+    assert snap_compare(StillApp(frozen), terminal_size=size, run_before=run)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x35", "200x50"])
+def test_trades_screen(snap_compare, frozen: FrozenSource, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
+    async def run(pilot):  # type: ignore[no-untyped-def]
+        await pilot.press("h")
+        await settle(pilot)
+
+    assert snap_compare(StillApp(frozen), terminal_size=size, run_before=run)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x35", "200x50"])
+def test_order_ticket_in_review(snap_compare, frozen: FrozenSource, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
+    """The ticket filled in and reviewed: live bid/ask, notional, money at risk, the confirm step."""
+
+    async def run(pilot):  # type: ignore[no-untyped-def]
+        await pilot.press("o")
+        await pilot.press(*"0,5")
+        await pilot.press("tab", *"61,200")
+        await pilot.press("enter")
+        for field in pilot.app.screen.query(Input):
+            field.cursor_blink = False  # a blinking cursor would differ from picture to picture
+        await settle(pilot)
+
+    assert snap_compare(StillApp(frozen), terminal_size=size, run_before=run)  # type: ignore[arg-type]
 
 
 TRICKY_MARKUP = [
@@ -201,7 +284,7 @@ async def test_panes_draw_lines_as_textual_would(frozen: FrozenSource, theme: st
         for markup in lines:
             content = Content.from_markup(markup)
             assert parse_line(markup) == (content.plain, list(content.spans)), markup
-        pane = panes[0]
+        pane = app.query_one("#pipeline", Pane)  # one on screen (the positions pane is the compact layout's)
         width = pane.size.width
         base = pane.visual_style
         for y, markup in enumerate(lines):
