@@ -18,6 +18,7 @@ from textual.markup import escape
 from textual.screen import Screen
 
 from bot4.runtime.grid import sleep_on_grid
+from bot4.runtime.trades import pair_trades
 from bot4.ui.events import event_line, fill_line
 from bot4.ui.model import PipelineModel
 from bot4.ui.refusals import reason_words
@@ -37,6 +38,7 @@ REFRESH_S = 0.1
 ORDER_WATCH_S = 15.0  # how long the app waits for the engine's answer to a ticket before pointing at the panes
 COMPACT_BELOW = 160  # columns: narrower terminals get the compact layout (positions on top, one pane at a time)
 EVENTS_KEPT = 300
+MANUAL_EVERY = 20  # frames between two readings of which open positions are manual (the journal is read)
 FILLS_REMEMBERED = 1000  # fills already put in the events (the views repeat the last 30 each frame)
 
 
@@ -95,6 +97,7 @@ class Bot4App(App[int]):
         self.tab = TABS[0][0]
         self._order_watches: list[tuple[OrderWatch, float]] = []
         self._fills_seen: set[tuple[object, ...]] = set()
+        self._manual: frozenset[str] = frozenset()
         self._fills_order: deque[tuple[object, ...]] = deque()
         self.compact: bool | None = None
         self.paused = False
@@ -120,6 +123,7 @@ class Bot4App(App[int]):
         return MainScreen(id="_default")
 
     def on_mount(self) -> None:
+        self.title_panes()
         self.apply_layout(self.size.width)
         self.refresh_view()
         self.run_worker(self._refresh_loop(), name="refresh", group="refresh", exit_on_error=True)
@@ -153,7 +157,7 @@ class Bot4App(App[int]):
             transitions=act["transitions"],  # type: ignore[arg-type]
             prices=act["prices"],  # type: ignore[arg-type]
             open_orders=act.get("open", []),  # type: ignore[arg-type]
-            trades=act.get("trades", {}).get(self.selected, []),  # type: ignore[union-attr]
+            trades=act.get("trades", {}).get(self.selected, []),  # type: ignore[attr-defined]
             limits=act.get("limits", {}),  # type: ignore[arg-type]
             rates=dict(self.pipeline.rates),
             latency=self.pipeline.rows(snap),  # type: ignore[arg-type]
@@ -183,7 +187,9 @@ class Bot4App(App[int]):
         self._note_fills(view)
         while self.log_lines:
             self.events.append(self.log_lines.pop(0))
-        view = replace(view, events=tuple(self.events))
+        if self.frames % MANUAL_EVERY == 0:
+            self._manual = self.manual_positions()
+        view = replace(view, events=tuple(self.events), manual=self._manual)
         self.last_view = view
         banner.view = view
         for pane in panes:
@@ -195,6 +201,20 @@ class Bot4App(App[int]):
         self.frames += 1
         if self.first_frame_s is None:
             self.first_frame_s = time.perf_counter() - self.started
+
+    def title_panes(self) -> None:
+        """The running strategy and its parameters in the titles of the panes that show positions."""
+        running = " + ".join(s.split(" · ")[0] for s in self.source.strategies())
+        if running:
+            main = self.screen_stack[0]
+            for pane_id, name in (("#positions", "positions"), ("#risk", "risk")):
+                pane = main.query_one(pane_id, Pane)
+                pane.title = pane.border_title = f"{name} · {running}"
+
+    def manual_positions(self) -> frozenset[str]:
+        """Symbols whose open trade a person opened, from the journal's fills."""
+        _closed, opened = pair_trades(self.source.trade_fills()[0])
+        return frozenset(t.symbol for t in opened if t.manual)
 
     def event_clock(self) -> str:
         """The events' clock: the market's (the tape's, and on recorded data the replay's), else the wall's."""

@@ -98,7 +98,7 @@ def compile_progress(cache_dir: str | Path | None = None, stream: TextIO = sys.s
 
         import bot4.core  # noqa: F401 - sets numba's cache directory
 
-        cache_dir = numba.core.config.CACHE_DIR or "."
+        cache_dir = getattr(numba.core.config, "CACHE_DIR", "") or "."
     record = Path(cache_dir).parent / RECORD_NAME
     try:
         total = int(record.read_text())

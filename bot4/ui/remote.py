@@ -116,7 +116,7 @@ class RemoteSnapshot:
 
     def positions(self) -> list[Position]:
         return [
-            Position(**{k: (p[k] if k == "symbol" else _f(p[k])) for k in Position.__dataclass_fields__})
+            Position(**{k: (p[k] if k == "symbol" else _f(p[k])) for k in Position.__dataclass_fields__})  # type: ignore[arg-type]
             for p in self.doc.get("positions", [])
         ]
 

@@ -163,12 +163,12 @@ def price_chart(
     for y in range(rows):
         parts = [pad, "[$primary]"]
         for c, ch in enumerate(grid[y]):
-            side = marked.get((y, c))
-            if side is None:
+            mark = marked.get((y, c))
+            if mark is None:
                 parts.append(ch)
             else:
-                color = "$success" if side == "buy" else "$error"
-                parts.append(f"[/][{color}]{'▲' if side == 'buy' else '▼'}[/][$primary]")
+                color = "$success" if mark == "buy" else "$error"
+                parts.append(f"[/][{color}]{'▲' if mark == 'buy' else '▼'}[/][$primary]")
         parts.append("[/]")
         label = money(hi) if y == 0 else money(lo + span / 2) if y == rows // 2 else money(lo) if y == rows - 1 else ""
         out.append("".join(parts).replace("[$primary][/]", "") + (f" [$foreground-muted]{label}[/]" if label else ""))
@@ -276,17 +276,21 @@ def risk_markup(view: View) -> str:
         f"VaR {view.limits.get('var_confidence', 0.99) * 100:g} %  [{var_color}]{bar(var_frac, 30)}[/]"
         f" {money(s.var)} of {money(var_limit)}",
         f"gross exposure {money(s.gross_exposure)}"
-        f"   trades {s.trades[0]} (won {s.trades[1]}, lost {s.trades[2]})  streak {s.loss_streak}",
-        "",
+        f"   trades {s.trades[0]} (won {s.trades[1]}, lost {s.trades[2]})  loss streak {s.loss_streak}",
+        " · ".join(  # what blocks entries, with the time left (the line stays blank when nothing does)
+            f"[$warning]entries blocked: {name}" + (f" {fmt_duration(left)} left" if left > 0 else "") + "[/]"
+            for name, left in s.blocks()
+        ),
         "[b]symbol       qty          avg        last      unreal.     stop   exposure[/b]",
     ]
     for p in s.positions():
+        manual = " [$accent]manual[/]" if p.symbol in view.manual and p.qty != 0 else ""
         frac = p.exposure_usd / p.max_exposure_usd if p.max_exposure_usd else 0.0
         color = "$error" if frac >= 0.9 else "$warning" if frac >= 0.6 else "$success"
         stop = "—" if p.stop_px != p.stop_px else f"{p.stop_px:,.2f}"
         lines.append(
             f"{escape(p.symbol):<9} {p.qty:>9.5f} {money(p.avg_px):>11} {money(p.last_px):>11}"
-            f" {rjust(signed(p.unrealized), 10)} {stop:>10} [{color}]{bar(frac, 10)}[/]"
+            f" {rjust(signed(p.unrealized), 10)} {stop:>10} [{color}]{bar(frac, 10)}[/]{manual}"
         )
     n = len(view.symbols)
     if n > 1:
@@ -377,9 +381,10 @@ def positions_markup(view: View) -> str:
             continue
         side = "[$success]long[/] " if p.qty > 0 else "[$error]short[/]"
         stop = "[$error]none[/]" if p.stop_px != p.stop_px else money(p.stop_px)
+        manual = " [$accent]manual[/]" if p.symbol in view.manual else ""
         lines.append(
             f"{escape(p.symbol):<9} {side} {abs(p.qty):.5f} @ {money(p.avg_px)}  last {money(p.last_px)}"
-            f"  {signed(p.unrealized)}  stop {stop}"
+            f"  {signed(p.unrealized)}  stop {stop}{manual}"
         )
     return "\n".join(lines)
 

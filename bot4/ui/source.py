@@ -56,6 +56,7 @@ class View:
     connected: bool = True
     source: str = "local paper"
     events: tuple[str, ...] = ()  # the events pane's lines (markup), oldest first: the app's own log of the engine
+    manual: frozenset[str] = frozenset()  # symbols whose open position a person opened (a manual order)
     taken_s: float = field(default_factory=time.time)
 
 

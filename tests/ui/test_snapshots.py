@@ -168,6 +168,7 @@ def frozen() -> FrozenSource:
 
 class StillApp(Bot4App):
     def on_mount(self) -> None:
+        self.title_panes()
         self.apply_layout(self.size.width)
         self.refresh_view()  # one frame; no timers, so the picture cannot move
 

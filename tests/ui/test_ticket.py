@@ -18,6 +18,7 @@ from bot4.ui.app import Bot4App
 from bot4.ui.source import LocalSource
 from bot4.ui.ticket import OrderWatch, Ticket, TicketError, parse_number, parse_side, parse_symbol, preview, read_ticket
 from bot4.ui.ticket_screen import CancelScreen, OrderTicket
+from bot4.ui.widgets.panes import Pane
 
 SYMBOLS = ("BTC/USDT", "ETH/USDT")
 
@@ -185,6 +186,11 @@ async def test_ticket_flow_review_send_fill_refuse_and_cancel(tmp_path: Path) ->
             await pilot.press("enter")  # send
             assert not isinstance(app.screen, OrderTicket)
             assert await until(pilot, lambda: any("filled 0.01 of 0.01" in m for m in said(app)), 200)
+            # the position is marked as a person's (read from the journal's fills)
+            positions = app.query_one("#positions", Pane)
+            assert await until(
+                pilot, lambda: "BTC/USDT  long" in str(positions.render()) and "manual" in str(positions.render()), 200
+            )
             # too big for the 2 % rule: refused with its numbers
             await fill_ticket(app, pilot, "BTC/USDT", "50", f"{bid * 0.9:,.2f}")
             await pilot.press("enter", "enter")

@@ -178,8 +178,8 @@ class Pane(KeepLines, Widget):  # type: ignore[misc]
         for a, b in zip(cuts, cuts[1:], strict=False):
             if a >= b:
                 continue
-            tags = tuple(sp.style for sp in spans if sp.start <= a and b <= sp.end)  # type: ignore[misc]
-            segments.append(Segment(plain[a:b], self._style(tags)))
+            tags = tuple(sp.style for sp in spans if sp.start <= a and b <= sp.end)
+            segments.append(Segment(plain[a:b], self._style(tags)))  # type: ignore[arg-type]
         return Strip(segments).crop(0, width)
 
 
