@@ -25,6 +25,7 @@ from bot4.runtime.metrics import Exporter
 from bot4.runtime.otlp import OtlpSink
 from bot4.runtime.tracing import OrderTracer, TraceIdFilter
 from bot4.ui.app import Bot4App, UiLogHandler
+from bot4.ui.progress import compile_progress
 from bot4.ui.source import LocalSource
 
 log = logging.getLogger("bot4.compose")
@@ -129,7 +130,8 @@ def make_app(engine: Engine, run_for: float | None = None) -> Bot4App:
 
 async def run_local(cfg: AppConfig, state_dir: Path, run_for: float | None, headless: bool = False) -> int:
     """The default: engine and UI in this process; returns the exit code."""
-    engine = make_engine(cfg, state_dir)
+    with compile_progress():  # a first start compiles the core here: what, N of M, on the terminal line
+        engine = make_engine(cfg, state_dir)
     app = make_app(engine, run_for)
     handler = UiLogHandler(app)
     logging.getLogger("bot4").addHandler(handler)

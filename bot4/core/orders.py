@@ -93,6 +93,8 @@ def write_order_nb(
     rec.size = size
     rec.filled = 0.0
     rec.avg_px = np.nan
+    rec.risk_value = np.nan
+    rec.risk_limit = np.nan
 
 
 @kernel
@@ -112,10 +114,13 @@ def log_reject_nb(
     now: int,
     coid: int,
     t_risk: int,
+    value: float,
+    limit: float,
 ) -> None:
     """Count a refused order by reason and append it to the rejects ring (dropped, counted, when full).
 
-    ``t_risk`` is when the refusing checks began (0 when no check ran), so a trace can show the check's own time."""
+    ``t_risk`` is when the refusing checks began (0 when no check ran), so a trace can show the check's own time;
+    ``value`` and ``limit`` are the figure that failed and its limit (``records.REASON_FIGURES``; NaN when none)."""
     count_reject_nb(st.stats, reason)
     if reason != REASON_VENUE:
         counter_add_nb(st.stats, C_RISK_REJECTS, 1)
@@ -127,6 +132,8 @@ def log_reject_nb(
             price, stop, tp, size,
         )
         st.rings.rejects.buf[slot].ts_risk_ns = t_risk
+        st.rings.rejects.buf[slot].risk_value = value
+        st.rings.rejects.buf[slot].risk_limit = limit
         ring_publish_nb(st.rings.rejects.ctrl, 1)
 
 
@@ -153,19 +160,24 @@ def emit_order_nb(
     t1 = monotonic_ns()
     hist_record_nb(st.stats, hist_base_nb(H_RISK), t1 - t0)
     if reason != REASON_OK:
-        log_reject_nb(st, s, side, otype, tif, flags, price, stop, tp, size, reason, ts_in, t1, 0, t0)
+        value, limit = core[0].refusal_value, core[0].refusal_limit  # the failing check's figure and limit
+        log_reject_nb(st, s, side, otype, tif, flags, price, stop, tp, size, reason, ts_in, t1, 0, t0, value, limit)
         return reason
     reduces = order_reduces_nb(st.sym, s, side, size)
     slot = pool_acquire_nb(st.pool.free, st.pool.slot_state, st.pool.ctrl)
     if slot < 0:
         counter_add_nb(st.stats, C_POOL_OVERFLOWS, 1)
-        log_reject_nb(st, s, side, otype, tif, flags, price, stop, tp, size, REASON_POOL_EXHAUSTED, ts_in, t1, 0, t0)
+        log_reject_nb(
+            st, s, side, otype, tif, flags, price, stop, tp, size, REASON_POOL_EXHAUSTED, ts_in, t1, 0, t0, np.nan, np.nan,
+        )
         return REASON_POOL_EXHAUSTED
     out = ring_claim_nb(st.rings.orders.ctrl)
     if out < 0:
         pool_release_nb(st.pool.free, st.pool.slot_state, st.pool.ctrl, slot)
         counter_add_nb(st.stats, C_ORDER_RING_FULL, 1)
-        log_reject_nb(st, s, side, otype, tif, flags, price, stop, tp, size, REASON_RING_FULL, ts_in, t1, 0, t0)
+        log_reject_nb(
+            st, s, side, otype, tif, flags, price, stop, tp, size, REASON_RING_FULL, ts_in, t1, 0, t0, np.nan, np.nan,
+        )
         return REASON_RING_FULL
     seq = st.core[0].order_seq + 1
     st.core[0].order_seq = seq

@@ -146,6 +146,21 @@ REASON_NAMES = (
 )
 assert len(REASON_NAMES) == N_REASONS
 
+# what ORDER_DTYPE.risk_value / risk_limit of a refused order hold, by reason (absent: no figures)
+REASON_FIGURES = {
+    REASON_COOLDOWN: "seconds",  # value: cool-down left
+    REASON_BAD_SIZE: "base",  # value: the size
+    REASON_BAD_PRICE: "quote",  # value: the price
+    REASON_STOP_WRONG_SIDE: "quote",  # value: the stop, limit: the entry it must be below (buy) / above (sell)
+    REASON_RISK_PER_TRADE: "frac_equity",  # value: |entry - stop| x size / equity, limit: max_risk_per_trade_frac
+    REASON_MAX_NOTIONAL: "usd",  # value: entry x size, limit: max_order_notional_usd
+    REASON_SYMBOL_EXPOSURE: "usd",  # value: the symbol's exposure after the order, limit: its maximum
+    REASON_GROSS_EXPOSURE: "usd",  # value: gross exposure after the order, limit: max_gross_exposure_usd
+    REASON_PRICE_BAND: "frac_price",  # value: |price - last| / last, limit: the band
+    REASON_CORRELATION: "corr",  # value: correlation with an open position on the same side, limit: the maximum
+    REASON_VAR: "usd",  # value: portfolio VaR with the order, limit: max VaR fraction x equity
+}
+
 STATE_NAMES = ("ACTIVE", "REDUCING", "HALTED")
 
 # --- venue reject reasons (FILL_DTYPE.reason of EXEC_REJECTED / EXEC_EXPIRED) --------------------------------------
@@ -306,6 +321,8 @@ ORDER_DTYPE = np.dtype(
         ("filled", np.float64),  # base units filled so far
         ("avg_px", np.float64),  # average fill price, NaN before any fill
         ("ts_risk_ns", np.int64),  # monotonic ns when its pre-trade checks began (the end of the decision); 0 = none
+        ("risk_value", np.float64),  # a refused order: the figure the failing check measured (unit: REASON_FIGURES)
+        ("risk_limit", np.float64),  # a refused order: the limit that figure was held against; NaN when none
     ],
     align=True,
 )

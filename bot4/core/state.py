@@ -97,6 +97,8 @@ CORE_DTYPE = np.dtype(
         ("kill_seen", np.int64),  # the W_KILL value the last applied kill answered
         ("cmd_result_seq", np.int64, (CMD_RESULTS,)),  # the last CMD_RESULTS commands' sequence numbers ...
         ("cmd_result", np.int64, (CMD_RESULTS,)),  # ... and their results (REASON_*), at seq % CMD_RESULTS
+        ("refusal_value", np.float64),  # the last refusal by the risk check: its figure (records.REASON_FIGURES)
+        ("refusal_limit", np.float64),  # ... and the limit it was held against (NaN when none)
     ],
     align=True,
 )

@@ -183,7 +183,10 @@ def on_signal_nb(st: EngineState, s: int, sig: int, price: float, ts_in: int, no
     tp = take_profit_price_nb(st.strat.params, s, side, price)
     size = size_for_signal_nb(st, s, side, price, stop)
     if size <= 0.0:
-        log_reject_nb(st, s, side, ORDER_MARKET, TIF_IOC, 0, np.nan, stop, tp, 0.0, REASON_SIZE_ZERO, ts_in, now, 0, 0)
+        log_reject_nb(
+            st, s, side, ORDER_MARKET, TIF_IOC, 0, np.nan, stop, tp, 0.0, REASON_SIZE_ZERO, ts_in, now, 0, 0,
+            np.nan, np.nan,
+        )
         return
     emit_order_nb(st, s, side, ORDER_MARKET, TIF_IOC, np.nan, price, size, stop, tp, 0, ts_in)
 
@@ -355,7 +358,7 @@ def on_exec_nb(st: EngineState, slot: int, now: int) -> None:
         counter_add_nb(st.stats, C_VENUE_REJECTS, 1)
         log_reject_nb(
             st, s, o.side, o.order_type, o.tif, o.flags, o.price, o.stop_px, o.take_profit_px, o.size, REASON_VENUE,
-            o.ts_in_ns, now, coid, o.ts_risk_ns,
+            o.ts_in_ns, now, coid, o.ts_risk_ns, np.nan, np.nan,
         )
     elif kind == EXEC_CANCELED:
         o.status = STATUS_CANCELED

@@ -345,6 +345,7 @@ class Engine:
             "drawdown_warn": risk.drawdown_warn_frac,
             "drawdown_halt": risk.max_drawdown_frac,
             "correlation": risk.max_correlation,
+            "max_risk_per_trade_frac": risk.max_risk_per_trade_frac,  # the order ticket's preview
         }
 
     def market_prints(self, symbol: str) -> list[dict[str, object]]:

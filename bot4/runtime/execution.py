@@ -42,6 +42,16 @@ def _wake(waiter: asyncio.Future[None] | None) -> None:
         waiter.set_result(None)
 
 
+def fill_exit(flags: object) -> str:
+    """What a fill's order was for, from its flags: "stop" (the core's stop exit), "kill", "manual" or ""."""
+    bits = int(flags)  # type: ignore[call-overload]
+    if bits & records.FLAG_KILL:
+        return "kill"
+    if bits & records.FLAG_STOP_EXIT:
+        return "stop"
+    return "manual" if bits & records.FLAG_MANUAL else ""
+
+
 class Execution:
     """The execution side of one engine (asyncio thread only)."""
 
@@ -242,6 +252,9 @@ class Execution:
                     "size": float(r["size"]),
                     "fee": float(r["fee"]),
                     "liquidity": "maker" if int(r["liquidity"]) == records.LIQUIDITY_MAKER else "taker",
+                    "ts_exch": int(r["ts_exch_ns"]) / 1e9 or None,  # the venue's clock: market time on replay
+                    "leaves": float(r["leaves"]),
+                    "exit": fill_exit(self.open_orders.get(int(r["client_order_id"]), {}).get("flags", 0)),
                 }
             )
 
@@ -289,6 +302,9 @@ class Execution:
             "stop_px": float(o["stop_px"]),
             "size": float(o["size"]),
             "reason": records.REASON_NAMES[reason] if 0 <= reason < len(records.REASON_NAMES) else "?",
+            "flags": int(o["flags"]),
+            "risk_value": float(o["risk_value"]),  # a refusal's figure and limit (records.REASON_FIGURES)
+            "risk_limit": float(o["risk_limit"]),
         }
 
     # --- the loop -------------------------------------------------------------------------------------------------------

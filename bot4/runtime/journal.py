@@ -34,7 +34,7 @@ CREATE INDEX IF NOT EXISTS orders_coid ON orders (coid);
 CREATE TABLE IF NOT EXISTS reports (
     id INTEGER PRIMARY KEY, ts_ns INTEGER NOT NULL, coid INTEGER NOT NULL, kind INTEGER NOT NULL,
     symbol TEXT NOT NULL, side INTEGER NOT NULL, price REAL, size REAL NOT NULL, fee REAL NOT NULL,
-    leaves REAL NOT NULL, reason INTEGER NOT NULL
+    leaves REAL NOT NULL, reason INTEGER NOT NULL, ts_exch_ns INTEGER
 );
 CREATE TABLE IF NOT EXISTS states (
     id INTEGER PRIMARY KEY, ts_ns INTEGER NOT NULL, from_state INTEGER NOT NULL, to_state INTEGER NOT NULL,
@@ -128,6 +128,9 @@ class Journal:
             row = self.db.execute("SELECT value FROM meta WHERE key='instance'").fetchone()
             if row is None:
                 self.db.execute("INSERT INTO meta VALUES ('instance', ?)", (secrets.token_hex(4),))
+            if not fresh and "ts_exch_ns" not in {row[1] for row in self.db.execute("PRAGMA table_info(reports)")}:
+                # the venue's time of each report (market time on recorded data), added after schema 1 was out
+                self.db.execute("ALTER TABLE reports ADD COLUMN ts_exch_ns INTEGER")
         except sqlite3.DatabaseError as exc:
             raise JournalError(f"{self.path} cannot be read as a journal ({exc}); move it away to start afresh") from None
         self.rows_written = 0
@@ -205,12 +208,13 @@ class Journal:
                 float(r["fee"]),
                 float(r["leaves"]),
                 int(r["reason"]),
+                int(r["ts_exch_ns"]) or None,
             )
             for r in reports
         ]
         self._commit(
-            "INSERT INTO reports (ts_ns, coid, kind, symbol, side, price, size, fee, leaves, reason)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO reports (ts_ns, coid, kind, symbol, side, price, size, fee, leaves, reason, ts_exch_ns)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             rows,
         )
 

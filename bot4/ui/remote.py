@@ -18,8 +18,10 @@ import aiohttp
 import numpy as np
 import orjson
 
+from bot4.core import records
 from bot4.core.records import STATE_NAMES
 from bot4.core.runner import BreakerView, Position, RingView
+from bot4.runtime.trades import Fill
 
 log = logging.getLogger("bot4.remote")
 
@@ -113,22 +115,37 @@ class RemoteSnapshot:
         return int(c.get("seq", 0)), int(c.get("kind", 0)), str(c.get("result", "ok"))
 
     def positions(self) -> list[Position]:
-        return [Position(**{k: (p[k] if k == "symbol" else _f(p[k])) for k in Position.__dataclass_fields__}) for p in self.doc.get("positions", [])]
+        return [
+            Position(**{k: (p[k] if k == "symbol" else _f(p[k])) for k in Position.__dataclass_fields__})  # type: ignore[arg-type]
+            for p in self.doc.get("positions", [])
+        ]
 
     def breakers(self) -> list[BreakerView]:
         out = []
         for b in self.doc.get("breakers", []):
             # remote monotonic clocks differ: show time in state as reported relative to now
-            out.append(BreakerView(b["name"], b["state"], 0, float(b["error_rate"]), int(b["last_latency_ns"]), int(b["last_cause"])))
+            out.append(
+                BreakerView(
+                    b["name"], b["state"], 0, float(b["error_rate"]), int(b["last_latency_ns"]), int(b["last_cause"])
+                )
+            )
         return out
 
     def rings_view(self) -> list[RingView]:
-        return [RingView(r["name"], int(r["depth"]), int(r["capacity"]), int(r["high_water"]), int(r["refused"])) for r in self.doc.get("rings", [])]
+        return [
+            RingView(r["name"], int(r["depth"]), int(r["capacity"]), int(r["high_water"]), int(r["refused"]))
+            for r in self.doc.get("rings", [])
+        ]
 
     @property
     def pool_usage(self) -> tuple[int, int, int, int]:
         p = self.doc.get("pool", {})
-        return int(p.get("in_use", 0)), int(p.get("high_water", 0)), int(p.get("capacity", 1)), int(p.get("overflows", 0))
+        return (
+            int(p.get("in_use", 0)),
+            int(p.get("high_water", 0)),
+            int(p.get("capacity", 1)),
+            int(p.get("overflows", 0)),
+        )
 
 
 class RemoteSource:
@@ -249,9 +266,44 @@ class RemoteSource:
     def resume(self) -> None:
         self._post("/resume")
 
+    def cancel(self, client_order_id: int) -> bool:
+        """The control API has no cancel endpoint: not sent (the caller says so)."""
+        return False
+
+    def trade_fills(self) -> tuple[list[Fill], bool]:
+        """The fills the stream has shown lately, and False: the full history is in the engine's journal."""
+        doc = self.doc or {}
+        fills = []
+        for f in doc.get("recent", {}).get("fills", []):
+            if f.get("price") is None:
+                continue
+            ts = f.get("ts_exch") or f.get("ts") or 0.0
+            flags = {"stop": records.FLAG_STOP_EXIT, "kill": records.FLAG_KILL, "manual": records.FLAG_MANUAL}
+            fills.append(
+                Fill(
+                    int(float(ts) * 1e9),
+                    str(f["symbol"]),
+                    records.SIDE_BUY if f["side"] == "buy" else records.SIDE_SELL,
+                    float(f["price"]),
+                    float(f["size"]),
+                    float(f.get("fee") or 0.0),
+                    int(f.get("coid") or 0),
+                    flags.get(str(f.get("exit", "")), 0),
+                )
+            )
+        return fills, False
+
+    def strategies(self) -> list[str]:
+        """The control API does not send the engine's config."""
+        return []
+
     def manual_order(self, symbol: str, side: int, size: float, stop_px: float, price: float | None) -> int:
-        body: dict[str, Any] = {"symbol": symbol, "side": "buy" if side > 0 else "sell", "size": size,
-                                "stop_px": stop_px if stop_px == stop_px else 0}
+        body: dict[str, Any] = {
+            "symbol": symbol,
+            "side": "buy" if side > 0 else "sell",
+            "size": size,
+            "stop_px": stop_px if stop_px == stop_px else 0,
+        }
         if price is not None:
             body["price"] = price
         self._post("/orders", body)

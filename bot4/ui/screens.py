@@ -1,8 +1,6 @@
-"""Modal screens: help, re-arm confirmation, manual order entry."""
+"""Modal screens: help, re-arm confirmation (the order ticket: ticket_screen.py)."""
 
 from __future__ import annotations
-
-import math
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -16,7 +14,12 @@ HELP_TEXT = """[b]bot4 keys[/b]
   [b]r[/b]        re-arm after a halt (asks for the confirmation number; refused during the cool-down)
   [b]p[/b]        pause / resume new entries
   [b]s[/b]        next symbol in the market pane
-  [b]o[/b]        manual order (same risk checks as the strategies)
+  [b]h[/b]        trades: closed and open trades from the journal, by symbol and day ([b]f[/b] filters)
+  [b]1[/b]-[b]6[/b]      show a pane (under 160 columns, one at a time): market, orders,
+           risk, pipeline, breakers, events
+  [b]m[/b]        maximize that pane (the banner and positions stay); [b]m[/b] or escape restores
+  [b]o[/b]        manual order ticket (same risk checks as the strategies; enter reviews, enter sends)
+  [b]c[/b]        cancel one open order
   [b]t[/b]        next theme (dark, light, high contrast)
   [b]ctrl+p[/b]   command palette (the kill switch is there too)
   [b]?[/b]        this help
@@ -47,50 +50,11 @@ class RearmScreen(ModalScreen[int | None]):
         with Vertical(classes="dialog", id="rearm"):
             yield Label(f"Re-arm trading: type [b]{self.halt_seq}[/b] and press enter.")
             if self.wait_s > 0:
-                yield Label(f"Cool-down: {self.wait_s:,.0f} s left (the core will refuse until then).", classes="result")
+                yield Label(
+                    f"Cool-down: {self.wait_s:,.0f} s left (the core will refuse until then).", classes="result"
+                )
             yield Input(placeholder="confirmation number", id="confirm")
 
     def on_input_submitted(self, message: Input.Submitted) -> None:
         text = message.value.strip()
         self.dismiss(int(text) if text.lstrip("-").isdigit() else -1)
-
-
-class OrderScreen(ModalScreen[dict[str, object] | None]):
-    """A small order form: symbol, side, size, stop, optional limit price."""
-
-    BINDINGS = [Binding("escape", "dismiss", "cancel")]
-
-    def __init__(self, symbols: tuple[str, ...], selected: str) -> None:
-        super().__init__()
-        self.symbols = symbols
-        self.selected = selected
-
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog", id="order"):
-            yield Label("Manual order: it passes exactly the strategies' risk checks.")
-            yield Input(value=self.selected, placeholder="symbol", id="symbol")
-            yield Input(value="buy", placeholder="buy or sell", id="side")
-            yield Input(placeholder="size (base units)", id="size")
-            yield Input(placeholder="stop-loss price (required)", id="stop")
-            yield Input(placeholder="limit price (empty = market)", id="price")
-            yield Label("", classes="result", id="error")
-
-    def on_input_submitted(self, message: Input.Submitted) -> None:
-        values = {w.id: w.value.strip() for w in self.query(Input)}
-        error = self.query_one("#error", Label)
-        if values["symbol"] not in self.symbols:
-            error.update(f"unknown symbol {values['symbol']!r}: one of {', '.join(self.symbols)}")
-            return
-        if values["side"] not in ("buy", "sell"):
-            error.update("side must be buy or sell")
-            return
-        try:
-            size = float(values["size"])
-            stop = float(values["stop"]) if values["stop"] else math.nan
-            price = float(values["price"]) if values["price"] else None
-        except ValueError:
-            error.update("size, stop and price must be numbers")
-            return
-        self.dismiss(
-            {"symbol": values["symbol"], "side": 1 if values["side"] == "buy" else -1, "size": size, "stop_px": stop, "price": price}
-        )

@@ -9,8 +9,29 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from bot4.core.config import StrategyConfig
 from bot4.core.runner import CoreSnapshot
 from bot4.runtime.engine import Engine
+from bot4.runtime.trades import Fill, journal_fills
+
+STRATEGY_PARAMS = {  # the parameters each strategy kind reads (bot4.core.config.StrategyConfig)
+    "ema_cross": ("fast_period", "slow_period"),
+    "breakout": ("lookback",),
+    "zscore": ("window", "entry_z", "exit_z"),
+}
+
+
+def describe_strategy(s: StrategyConfig, risk_frac: float | None = None) -> str:
+    """``ema_cross(fast_period=12, slow_period=26) · stop 0.50 % · risk 1.00 % of equity a trade · BTC/USDT``:
+    what runs, with which settings (the parts joined by " · ")."""
+    params = ", ".join(f"{name}={getattr(s, name):g}" for name in STRATEGY_PARAMS.get(s.kind, ()))
+    parts = [f"{s.kind}({params})", f"stop {s.stop_frac * 100:.2f} %"]
+    if s.take_profit_frac:
+        parts.append(f"target {s.take_profit_frac * 100:.2f} %")
+    if risk_frac is not None:
+        parts.append(f"risk {risk_frac * 100:.2f} % of equity a trade")
+    parts.append(", ".join(s.symbols) if s.symbols else "every symbol")
+    return " · ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -34,6 +55,8 @@ class View:
     paused: bool = False
     connected: bool = True
     source: str = "local paper"
+    events: tuple[str, ...] = ()  # the events pane's lines (markup), oldest first: the app's own log of the engine
+    manual: frozenset[str] = frozenset()  # symbols whose open position a person opened (a manual order)
     taken_s: float = field(default_factory=time.time)
 
 
@@ -72,3 +95,16 @@ class LocalSource:
 
     def manual_order(self, symbol: str, side: int, size: float, stop_px: float, price: float | None) -> int:
         return self.engine.core.manual_order(symbol, side, size, stop_px=stop_px, price=price)
+
+    def cancel(self, client_order_id: int) -> bool:
+        """Ask the core to cancel one open order (its answer comes as a command result); False if not sent."""
+        return self.engine.core.cancel(client_order_id) >= 0
+
+    def trade_fills(self) -> tuple[list[Fill], bool]:
+        """Every fill the journal holds (this run's and earlier runs'), and True: the history is complete."""
+        return journal_fills(self.engine.journal.path), True
+
+    def strategies(self) -> list[str]:
+        """What runs, with which settings, from the engine's config."""
+        cfg = self.engine.config.core
+        return [describe_strategy(s, cfg.risk.risk_per_trade_frac) for s in cfg.strategies]

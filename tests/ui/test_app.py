@@ -13,8 +13,10 @@ from textual.widgets import Input
 from bot4.runtime.config import load_config
 from bot4.runtime.engine import Engine
 from bot4.ui.app import Bot4App
-from bot4.ui.screens import HelpScreen, OrderScreen, RearmScreen
+from bot4.ui.refusals import reason_words
+from bot4.ui.screens import HelpScreen, RearmScreen
 from bot4.ui.source import LocalSource
+from bot4.ui.ticket_screen import OrderTicket
 from bot4.ui.widgets.banner import StateBanner
 from bot4.ui.widgets.panes import Pane
 from tests.ui.test_snapshots import cells
@@ -103,18 +105,24 @@ async def test_manual_order_is_refused_with_its_reason(tmp_path: Path) -> None:
                 break
             await pilot.pause(0.05)
         await pilot.press("o")
-        assert isinstance(app.screen, OrderScreen)
-        values = {"#symbol": "BTC/USDT", "#side": "buy", "#size": "50", "#stop": "1000", "#price": ""}
+        assert isinstance(app.screen, OrderTicket)
+        values = {"#symbol": "BTC/USDT", "#size": "50", "#stop": "1000", "#price": ""}
         for sel, value in values.items():
             app.screen.query_one(sel, Input).value = value
         app.screen.query_one("#size", Input).focus()
-        await pilot.press("enter")
-        await pilot.pause(0.8)
+        await pilot.press("enter", "enter")  # review, then send
+        for _ in range(40):
+            await pilot.pause(0.05)
+            if any("refused" in str(n.message) for n in app._notifications):
+                break
         # 50 BTC with a stop ~60,000 away risks far more than 2 % of equity (an earlier rule may refuse it first,
         # e.g. a loss-streak cool-down of the running strategy): the UI must show the core's own reason
         result = engine.core.snapshot().last_command[2]
         assert result in ("risk_per_trade", "loss_streak_cooldown", "reducing_only")
-        assert any(f"refused: {result}" in str(n.message) for n in app._notifications)
+        said = [str(n.message) for n in app._notifications]
+        assert any(f"refused: {reason_words(result)[:12]}" in m for m in said), said
+        if result == "risk_per_trade":  # in words, with the core's own figures
+            assert any("% of equity > limit 2.00 %" in m for m in said), said
 
     await run_app(tmp_path, body)
 
@@ -129,7 +137,7 @@ async def test_theme_switch_and_help(tmp_path: Path) -> None:
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
         text = str(app.screen.query_one("#help").query("Static").first().render())
-        for key in ("kill switch", "re-arm", "pause", "theme", "manual order"):
+        for key in ("kill switch", "re-arm", "pause", "theme", "manual order", "trades", "cancel one", "maximize"):
             assert key in text
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
@@ -173,7 +181,7 @@ async def test_market_pane_charts_the_price_marks_our_fills_and_lists_the_prints
         chart_rows = text.splitlines()[1:-1]
         assert any("▲" in row or "▼" in row for row in chart_rows)  # our fills, marked in the chart
         orders = str(app.query_one("#orders", Pane).render())
-        assert "open orders" in orders and "recent fills" in orders and "rejections" in orders
+        assert "open orders" in orders and "recent fills" in orders and "refusals" in orders
 
     await run_app(tmp_path, body)
 

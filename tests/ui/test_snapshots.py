@@ -8,12 +8,16 @@ after an intended change with ``pytest tests/ui/test_snapshots.py --snapshot-upd
 from __future__ import annotations
 
 import pytest
+from textual.widgets import Input
 
-from bot4.core.config import CoreConfig
+from bot4.core import records
+from bot4.core.config import CoreConfig, StrategyConfig
 from bot4.core.histogram import hist_record_nb, hist_reset_nb
 from bot4.core.runner import Core, CoreSnapshot
 from bot4.core.stats import HIST_NAMES, hist_base_nb
+from bot4.runtime.trades import Fill
 from bot4.ui.app import Bot4App
+from bot4.ui.source import describe_strategy
 from bot4.venues.lockstep import run_backtest
 from bot4.venues.paper import PaperExchange
 from bot4.venues.replay import load_sample
@@ -49,32 +53,110 @@ class FrozenSource:
         # one price sample every 0.25 s, as the engine takes them, on a fixed clock
         self.prices = [(T0 + 0.25 * i, p) for i, p in enumerate(trades["price"][::250].tolist())]
         self.trades = [
-            {"ts_exch_ns": int(t["ts_exch_ns"]), "price": float(t["price"]), "size": float(t["size"]),
-             "side": "buy" if t["side"] > 0 else "sell"}
+            {
+                "ts_exch_ns": int(t["ts_exch_ns"]),
+                "price": float(t["price"]),
+                "size": float(t["size"]),
+                "side": "buy" if t["side"] > 0 else "sell",
+            }
             for t in trades[-20:]
         ]
 
     def snapshot(self) -> CoreSnapshot:
         return self._snap
 
+    def trade_fills(self) -> tuple[list[Fill], bool]:
+        """Three closed trades (a manual one, a stop exit) and an open one, on the fixed clock."""
+        ns, buy, sell = 1_000_000_000, records.SIDE_BUY, records.SIDE_SELL
+        t0 = int(T0) * ns
+        return [
+            Fill(t0 - 600 * ns, "BTC/USDT", buy, 61_800.0, 0.5, 12.36, 1, 0, 61_490.0),
+            Fill(t0 - 540 * ns, "BTC/USDT", sell, 61_950.0, 0.5, 12.39, 2, records.FLAG_REDUCE_ONLY),
+            Fill(t0 - 300 * ns, "ETH/USDT", sell, 2_690.0, 4.0, 4.30, 3, records.FLAG_MANUAL, 2_705.0),
+            Fill(t0 - 200 * ns, "ETH/USDT", buy, 2_705.5, 4.0, 4.33, 4, records.FLAG_STOP_EXIT),
+            Fill(t0 + 12 * ns, "BTC/USDT", buy, 61_837.64, 0.80871, 20.0, 5, 0, 61_528.45),
+            Fill(t0 + 17 * ns, "BTC/USDT", sell, 61_640.12, 0.80871, 19.94, 6, records.FLAG_REDUCE_ONLY),
+            Fill(t0 + 30 * ns, "ETH/USDT", buy, 2_683.0, 1.5, 1.61, 7, 0, 2_669.6),
+        ], True
+
+    def strategies(self) -> list[str]:
+        return [describe_strategy(StrategyConfig(), 0.01)]
+
     def activity(self, selected: str) -> dict[str, object]:
         fills = [
-            {"ts": T0 + 12.0, "symbol": "BTC/USDT", "side": "buy", "size": 0.80871, "price": 61837.64, "liquidity": "taker"},
-            {"ts": T0 + 17.5, "symbol": "BTC/USDT", "side": "sell", "size": 0.80871, "price": 61640.12, "liquidity": "taker"},
+            {
+                "ts": T0 + 12.0,
+                "symbol": "BTC/USDT",
+                "side": "buy",
+                "size": 0.80871,
+                "price": 61837.64,
+                "liquidity": "taker",
+                "fee": 20.0,
+                "coid": 5,
+                "ts_exch": T0 + 11.8,
+            },
+            {
+                "ts": T0 + 17.5,
+                "symbol": "BTC/USDT",
+                "side": "sell",
+                "size": 0.80871,
+                "price": 61640.12,
+                "liquidity": "taker",
+                "fee": 19.94,
+                "coid": 6,
+                "ts_exch": T0 + 17.2,
+                "exit": "stop",
+            },
         ]
-        order = {"action": "submit", "side": "buy", "symbol": "BTC/USDT", "size": 0.80871, "type": "market", "stop_px": 61528.45}
-        working = {"side": "sell", "symbol": "ETH/USDT", "size": 1.5, "type": "limit", "price": 2690.5, "filled": 0.25}
-        reject = {"reason": "loss_streak_cooldown", "side": "sell", "symbol": "ETH/USDT", "size": 18.63}
+        order = {
+            "action": "submit",
+            "side": "buy",
+            "symbol": "BTC/USDT",
+            "size": 0.80871,
+            "type": "market",
+            "stop_px": 61528.45,
+        }
+        working = {
+            "coid": 8,
+            "side": "sell",
+            "symbol": "ETH/USDT",
+            "size": 1.5,
+            "type": "limit",
+            "price": 2690.5,
+            "filled": 0.25,
+        }
+        reject = {
+            "reason": "loss_streak_cooldown",
+            "side": "sell",
+            "symbol": "ETH/USDT",
+            "size": 18.63,
+            "risk_value": 754.0,
+            "risk_limit": float("nan"),
+        }
+        risky = {
+            "reason": "risk_per_trade",
+            "side": "buy",
+            "symbol": "BTC/USDT",
+            "size": 5.0,
+            "flags": 2,
+            "risk_value": 0.0231,
+            "risk_limit": 0.02,
+        }
         return {
             "orders": [order],
             "open": [working],
             "fills": fills,
-            "rejects": [reject],
+            "rejects": [risky, reject, reject],
             "transitions": [],
             "trades": {"BTC/USDT": self.trades},
             "prices": self.prices if selected == "BTC/USDT" else [],
-            "limits": {"var_frac": 0.05, "var_confidence": 0.99, "drawdown_warn": 0.10, "drawdown_halt": 0.15,
-                       "correlation": 0.7},
+            "limits": {
+                "var_frac": 0.05,
+                "var_confidence": 0.99,
+                "drawdown_warn": 0.10,
+                "drawdown_halt": 0.15,
+                "correlation": 0.7,
+            },
             "gate_open": True,
         }
 
@@ -86,6 +168,8 @@ def frozen() -> FrozenSource:
 
 class StillApp(Bot4App):
     def on_mount(self) -> None:
+        self.title_panes()
+        self.apply_layout(self.size.width)
         self.refresh_view()  # one frame; no timers, so the picture cannot move
 
     def clock(self) -> float:
@@ -103,6 +187,56 @@ def test_main_screen(snap_compare, frozen: FrozenSource, theme: str) -> None:  #
         await pilot.wait_for_scheduled_animations()
 
     assert snap_compare(app, terminal_size=(200, 50), run_before=settle)
+
+
+async def settle(pilot):  # type: ignore[no-untyped-def]
+    await pilot.pause(0.3)  # every pane and the footer finish their first layout on a slow machine
+    await pilot.wait_for_scheduled_animations()
+
+
+SIZES = [(80, 24), (120, 35), (200, 50)]
+
+
+@pytest.mark.parametrize("size", SIZES[:2], ids=["80x24", "120x35"])
+def test_main_screen_compact(snap_compare, frozen: FrozenSource, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
+    """Under 160 columns: banner, positions, tabs, the market pane; the footer whole."""
+    assert snap_compare(StillApp(frozen), terminal_size=size, run_before=settle)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("size", SIZES[:2], ids=["80x24", "120x35"])
+def test_orders_tab_maximized(snap_compare, frozen: FrozenSource, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
+    """The orders tab maximized: the banner and positions stay; refusals in words with their numbers."""
+
+    async def run(pilot):  # type: ignore[no-untyped-def]
+        await pilot.press("2", "m")
+        await settle(pilot)
+
+    assert snap_compare(StillApp(frozen), terminal_size=size, run_before=run)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x35", "200x50"])
+def test_trades_screen(snap_compare, frozen: FrozenSource, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
+    async def run(pilot):  # type: ignore[no-untyped-def]
+        await pilot.press("h")
+        await settle(pilot)
+
+    assert snap_compare(StillApp(frozen), terminal_size=size, run_before=run)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x35", "200x50"])
+def test_order_ticket_in_review(snap_compare, frozen: FrozenSource, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
+    """The ticket filled in and reviewed: live bid/ask, notional, money at risk, the confirm step."""
+
+    async def run(pilot):  # type: ignore[no-untyped-def]
+        await pilot.press("o")
+        await pilot.press(*"0,5")
+        await pilot.press("tab", *"61,200")
+        await pilot.press("enter")
+        for field in pilot.app.screen.query(Input):
+            field.cursor_blink = False  # a blinking cursor would differ from picture to picture
+        await settle(pilot)
+
+    assert snap_compare(StillApp(frozen), terminal_size=size, run_before=run)  # type: ignore[arg-type]
 
 
 TRICKY_MARKUP = [
@@ -151,7 +285,7 @@ async def test_panes_draw_lines_as_textual_would(frozen: FrozenSource, theme: st
         for markup in lines:
             content = Content.from_markup(markup)
             assert parse_line(markup) == (content.plain, list(content.spans)), markup
-        pane = panes[0]
+        pane = app.query_one("#pipeline", Pane)  # one on screen (the positions pane is the compact layout's)
         width = pane.size.width
         base = pane.visual_style
         for y, markup in enumerate(lines):

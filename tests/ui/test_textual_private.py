@@ -21,7 +21,7 @@ from textual.widgets import Static
 
 from bot4.ui import textual_private
 from bot4.ui.app import Bot4App
-from bot4.ui.screens import HelpScreen, OrderScreen, RearmScreen
+from bot4.ui.screens import HelpScreen, RearmScreen
 from bot4.ui.textual_private import (
     TextualPrivateAPIError,
     cached_rows,
@@ -32,10 +32,13 @@ from bot4.ui.textual_private import (
     styles_cache_width,
     updates_batched,
 )
+from bot4.ui.ticket_screen import CancelScreen, OrderTicket
+from bot4.ui.trades_screen import TradesScreen
 from bot4.ui.widgets import kept
 from bot4.ui.widgets.banner import StateBanner
-from bot4.ui.widgets.kept import EventLog, Grid, KeyFooter, MainScreen
+from bot4.ui.widgets.kept import Grid, KeyFooter, MainScreen
 from bot4.ui.widgets.panes import Pane
+from bot4.ui.widgets.tabs import TabBar
 
 
 def test_the_installed_textual_has_every_private_name_bot4_uses() -> None:
@@ -201,8 +204,18 @@ def test_no_bot4_widget_shadows_a_private_name_of_textual() -> None:
     """A Textual release that adds a private name bot4's widgets also use would break both silently."""
     source = SimpleNamespace(symbols=("BTC/USDT",))
     ours: list[object] = [
-        Pane("t", str, id="p"), StateBanner(), MainScreen(), Grid(), EventLog(), KeyFooter(),
-        HelpScreen(), RearmScreen(1, 0.0), OrderScreen(("BTC/USDT",), "BTC/USDT"), Bot4App(source),  # type: ignore[arg-type]
+        Pane("t", str, id="p"),
+        StateBanner(),
+        MainScreen(),
+        Grid(),
+        KeyFooter(),
+        HelpScreen(),
+        RearmScreen(1, 0.0),
+        OrderTicket(("BTC/USDT",), "BTC/USDT"),
+        CancelScreen([]),
+        TradesScreen(),
+        TabBar(),
+        Bot4App(source),  # type: ignore[arg-type]
     ]
     clashes = []
     for widget in ours:

@@ -31,7 +31,7 @@ class StateBanner(KeepLines, Static):  # type: ignore[misc]
         state_class = "-disconnected" if not view.connected else f"-{view.snapshot.trading_state.lower()}"
         for cls in ("-active", "-reducing", "-halted", "-disconnected"):
             self.set_class(cls == state_class, cls)
-        markup = banner_markup(view)
+        markup = banner_markup(view, self.size.width)  # the short form when the long one does not fit
         if markup != self._last_markup:
             self._last_markup = markup
             plain, spans = parse_line(markup)  # the panes' reader of bot4's markup: Textual's parser costs ~0.2 ms

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from textual import events
 from textual.containers import Container
 from textual.screen import Screen
-from textual.widgets import Footer, RichLog
+from textual.widgets import Footer
 
 from bot4.ui.textual_private import dirty_lines, repaint_now
 
@@ -54,16 +54,14 @@ class MainScreen(KeepLines, Screen):  # type: ignore[misc]
     the Screen's own idle handler, which then finds nothing pending.
     """
 
+    ALLOW_IN_MAXIMIZED_VIEW = "#top, Footer"  # a maximized pane keeps the banner, the positions and the keys
+
     def on_idle(self, event: events.Idle) -> None:
         repaint_now(self)
 
 
 class Grid(KeepLines, Container):  # type: ignore[misc]
     """The panes' grid."""
-
-
-class EventLog(KeepLines, RichLog):  # type: ignore[misc]
-    """The engine's events."""
 
 
 class KeyFooter(KeepLines, Footer):  # type: ignore[misc]

@@ -38,15 +38,24 @@ class Pane(KeepLines, Widget):  # type: ignore[misc]
     DEFAULT_CSS = """
     Pane { border: round $primary 40%; padding: 0 1; height: 1fr; }
     """
+    ALLOW_MAXIMIZE = True  # the m key fills the screen with one pane (the banner and positions stay)
 
     def __init__(
-        self, title: str, render_fn: Callable[..., str], every: int = 1, *, id: str, sized: bool = False  # noqa: A002
+        self,
+        title: str,
+        render_fn: Callable[..., str],
+        every: int = 1,
+        *,
+        id: str,  # noqa: A002
+        sized: bool = False,
+        fit_width: bool = False,
     ) -> None:
         super().__init__(id=id)
         self.title = title
         self.render_fn = render_fn
         self.every = every  # the app refreshes at 10 Hz; slow-moving panes redraw less often
         self.sized = sized  # render_fn(view, rows=...) fits its text to the pane's height (the market chart)
+        self.fit_width = fit_width  # render_fn(view, cols=...) lays its text out for the pane's width
         self._markup = ""
         self._lines: list[str] = []
         self._strips: dict[int, Strip] = {}
@@ -57,8 +66,13 @@ class Pane(KeepLines, Widget):  # type: ignore[misc]
         self.border_title = self.title
 
     def show_view(self, view: View) -> None:
-        """Display ``render_fn(view)`` (given the rows the pane has, for a sized pane)."""
-        self.show(self.render_fn(view, rows=self.size.height) if self.sized else self.render_fn(view))
+        """Display ``render_fn(view)`` (given the rows and columns the pane has, when it asks for them)."""
+        size: dict[str, int] = {}
+        if self.sized:
+            size["rows"] = self.size.height
+        if self.fit_width:
+            size["cols"] = self.size.width
+        self.show(self.render_fn(view, **size))
 
     def show(self, markup: str) -> None:
         """Display ``markup``; only the lines that differ from what is shown are re-rendered and repainted."""
@@ -164,17 +178,17 @@ class Pane(KeepLines, Widget):  # type: ignore[misc]
         for a, b in zip(cuts, cuts[1:], strict=False):
             if a >= b:
                 continue
-            tags = tuple(sp.style for sp in spans if sp.start <= a and b <= sp.end)  # type: ignore[misc]
-            segments.append(Segment(plain[a:b], self._style(tags)))
+            tags = tuple(sp.style for sp in spans if sp.start <= a and b <= sp.end)
+            segments.append(Segment(plain[a:b], self._style(tags)))  # type: ignore[arg-type]
         return Strip(segments).crop(0, width)
 
 
 def main_panes() -> list[Pane]:
-    """The five panes of the main screen, in grid order."""
+    """The panes of the main screen's grid, in grid order (the events pane is the app's, the sixth)."""
     return [
         Pane("order pipeline", render.pipeline_markup, every=5, id="pipeline"),  # percentiles move once a second
         Pane("risk", render.risk_markup, every=3, id="risk"),
         Pane("circuit breakers", render.breakers_markup, every=5, id="breakers"),
-        Pane("market", render.market_markup, every=2, id="market", sized=True),  # the chart takes the pane's height
-        Pane("orders & fills", render.orders_markup, every=3, id="orders"),
+        Pane("market", render.market_markup, every=2, id="market", sized=True, fit_width=True),  # the chart: its size
+        Pane("orders · fills · refusals", render.orders_markup, every=3, id="orders", sized=True, fit_width=True),
     ]
