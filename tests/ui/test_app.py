@@ -77,7 +77,8 @@ async def test_rearm_is_refused_in_cooldown_and_accepted_after_confirmation(tmp_
         await pilot.press("enter")
         await pilot.pause(0.6)
         seq, _kind, result = engine.core.snapshot().last_command
-        assert (seq, result) == (2, "rearm_cooldown")  # 1 was the kill
+        assert (seq, result) == (1, "rearm_cooldown")  # the first command: a kill is a flag, not a command
+        assert engine.core.snapshot().kills == 1
         assert engine.core.snapshot().trading_state == "HALTED"
         await asyncio.sleep(max(0.0, engine.core.snapshot().rearm_wait_s) + 0.1)
         await pilot.press("r")
