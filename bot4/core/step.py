@@ -166,8 +166,8 @@ def on_signal_nb(st: EngineState, s: int, sig: int, price: float, ts_in: int, no
         want_flat_nb(st, s, 0, ts_in)
         return
     side = sig
-    if (row.exit_flags & FLAG_KILL) == 0:
-        row.exit_wanted = 0  # a new view replaces an earlier wish to be flat (not the kill switch's)
+    if (row.exit_flags & (FLAG_KILL | FLAG_STOP_EXIT)) == 0:
+        row.exit_wanted = 0  # a new view replaces an earlier wish to be flat (not a kill's, not a protective exit's)
     if row.exit_pending != 0 or (row.pending_sell if side > 0 else row.pending_buy) > 0.0:
         row.deferred_sig = side  # an order whose outcome decides the position is working: wait for it
         counter_add_nb(st.stats, C_SIGNALS_DEFERRED, 1)
