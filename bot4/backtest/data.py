@@ -44,7 +44,8 @@ _CACHE: dict[tuple[object, ...], np.ndarray] = {}
 def load_ticks(config: AppConfig, ts_from: int | None = None, ts_to: int | None = None) -> np.ndarray:
     """The config's recorded data (its replay files, or the shipped sample) within [ts_from, ts_to)."""
     key = (config.core.symbols, config.replay.files, ts_from, ts_to)
-    if key not in _CACHE:
+    ticks = _CACHE.get(key)  # (Dask may run units on threads of one worker: never index after a check)
+    if ticks is None:
         try:
             ticks = load_replay_ticks(config)
         except FileNotFoundError as exc:
@@ -57,4 +58,4 @@ def load_ticks(config: AppConfig, ts_from: int | None = None, ts_to: int | None 
         if len(_CACHE) > 4:
             _CACHE.clear()
         _CACHE[key] = ticks
-    return _CACHE[key]
+    return ticks

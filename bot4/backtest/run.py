@@ -39,10 +39,11 @@ CURVE_DTYPE = np.dtype(
 )
 
 
-def choose_bar_ns(span_ns: int) -> int:
-    """The smallest of the usual bar lengths that keeps the curve under MAX_SAMPLES points."""
+def choose_bar_ns(span_ns: int, spacing_ns: int = 0) -> int:
+    """The smallest of the usual bar lengths that keeps the curve under MAX_SAMPLES points and is no shorter than
+    the data's own spacing (``spacing_ns``: minute candles give minute samples, not repeated ones)."""
     for s in BAR_CHOICES_S:
-        if span_ns / (s * SECOND_NS) <= MAX_SAMPLES:
+        if span_ns / (s * SECOND_NS) <= MAX_SAMPLES and s * SECOND_NS >= spacing_ns:
             return s * SECOND_NS
     return BAR_CHOICES_S[-1] * SECOND_NS * max(1, int(span_ns / (BAR_CHOICES_S[-1] * SECOND_NS * MAX_SAMPLES)) + 1)
 
@@ -62,6 +63,7 @@ class LaneResult:
     fees: float
     realized: float
     trading_state: str
+    round_trips: int  # the core's own count of closed round trips
     ticks: int
     ts_start: int
     ts_end: int
@@ -127,6 +129,7 @@ class Lane:
             fees=snap.fees,
             realized=snap.realized,
             trading_state=snap.trading_state,
+            round_trips=snap.trades[0],
             ticks=len(ticks),
             ts_start=int(ts[0]) if len(ts) else 0,
             ts_end=int(ts[-1]) if len(ts) else 0,
@@ -147,7 +150,8 @@ def run_lanes(
         raise ValueError("no ticks to replay (check --data and --from/--to)")
     ts = ticks["ts_exch_ns"]
     t0, t1 = int(ts[0]), int(ts[-1])
-    bar = bar_ns or choose_bar_ns(t1 - t0)
+    spacing = int(np.median(np.diff(ts[: 10_000]))) if len(ts) > 1 else 0
+    bar = bar_ns or choose_bar_ns(t1 - t0, spacing)
     edges = np.arange(t0 + bar, t1 + bar, bar, dtype=np.int64)  # bar k ends at edges[k] (exclusive)
     ends = np.searchsorted(ts, edges, side="left")
     ends[-1] = len(ticks)  # the last bar takes the last tick
