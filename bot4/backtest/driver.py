@@ -71,6 +71,8 @@ def run_sweep(spec: SweepSpec, executor: Executor, on_unit: Callable[[int, int],
         result.combinations = len(sets)
         valid = validate(sets, spec.make_config)
         result.invalid, result.first_error = valid.invalid, valid.first_error
+        if not valid.params:
+            raise ValueError(f"none of the {len(sets)} parameter sets is a valid config; first: {valid.first_error}")
         units = make_units(valid, segs, spec.lanes, spec.bar_ns)
         result.units = len(units)
         for i, (_unit, rows) in enumerate(executor.run(units)):

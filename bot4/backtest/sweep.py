@@ -149,6 +149,8 @@ def validate(sets: Iterable[dict[str, Any]], make_config: Callable[[Mapping[str,
         try:
             cfg = make_config(p)
         except ConfigError as exc:
+            if "unknown key" in str(exc) or "unknown section" in str(exc):
+                raise  # a misspelt parameter is the grid's mistake, not one combination's
             out.invalid += 1
             out.first_error = out.first_error or f"{p}: {exc}"
             continue

@@ -59,7 +59,7 @@ def _fmt(v: Any) -> str:
     if v is None:
         return "n/a"
     if isinstance(v, float):
-        return f"{v:,.4g}" if abs(v) < 1e6 else f"{v:,.0f}"
+        return f"{v:,.2f}" if abs(v) >= 100 else f"{v:.4g}"
     return str(v)
 
 
