@@ -34,7 +34,9 @@ def with_data(config: AppConfig, data: list[str] | tuple[str, ...] | None) -> Ap
         if not sep or not sym or not path:
             raise ConfigError(f"--data {entry!r}: must be SYMBOL=PATH, e.g. BTC/USDT=trades.csv.gz")
         if sym not in config.core.symbols:
-            raise ConfigError(f"--data {entry!r}: {sym} is not an instrument of the config ({', '.join(config.core.symbols)})")
+            raise ConfigError(
+                f"--data {entry!r}: {sym} is not an instrument of the config ({', '.join(config.core.symbols)})"
+            )
     return replace(config, replay=replace(config.replay, files=tuple(data)))
 
 

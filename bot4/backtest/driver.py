@@ -97,8 +97,9 @@ def _suggest(trial: Any, axes: list[Axis]) -> dict[str, Any]:
     return out
 
 
-def _optuna(spec: SweepSpec, executor: Executor, result: SweepResult,
-            on_unit: Callable[[int, int], None] | None) -> None:
+def _optuna(
+    spec: SweepSpec, executor: Executor, result: SweepResult, on_unit: Callable[[int, int], None] | None
+) -> None:
     """Optuna (TPE, seeded) on each in-sample segment, ask-and-tell in batches as wide as the executor; then, with
     folds, the best set of each run on the next segment."""
     try:
@@ -112,8 +113,10 @@ def _optuna(spec: SweepSpec, executor: Executor, result: SweepResult,
     batch_width = executor.parallelism * spec.lanes
     total_units = 0
     for k in searched:
-        study = optuna.create_study(direction="maximize" if RANKABLE[spec.metric] else "minimize",
-                                    sampler=optuna.samplers.TPESampler(seed=spec.seed + k))
+        study = optuna.create_study(
+            direction="maximize" if RANKABLE[spec.metric] else "minimize",
+            sampler=optuna.samplers.TPESampler(seed=spec.seed + k),
+        )
         asked = 0
         seg_rows: list[dict[str, Any]] = []
         while asked < spec.optuna_trials:

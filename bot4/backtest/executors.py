@@ -65,8 +65,9 @@ class DaskExecutor(Executor):
             raise ValueError("--scheduler needs Dask.distributed: pip install 'bot4[sweep]'") from None
         self.cluster = None
         if address == "local":
-            self.cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
-                                        processes=True, dashboard_address=None)
+            self.cluster = LocalCluster(
+                n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True, dashboard_address=None
+            )
             address = self.cluster.scheduler_address
         try:
             self.client = Client(address, timeout="10s")

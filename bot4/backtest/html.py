@@ -38,15 +38,22 @@ def write_html(report: Report, ticks: np.ndarray, path: Path) -> Path:
 
     n_sym = len(report.symbols)
     titles = ["equity", "drawdown"] + [f"{s}: price and trades" for s in report.symbols]
-    fig = make_subplots(rows=2 + n_sym, cols=1, shared_xaxes=True, subplot_titles=titles, vertical_spacing=0.04,
-                        row_heights=[0.3, 0.15] + [0.55 / max(1, n_sym)] * n_sym)
+    fig = make_subplots(
+        rows=2 + n_sym,
+        cols=1,
+        shared_xaxes=True,
+        subplot_titles=titles,
+        vertical_spacing=0.04,
+        row_heights=[0.3, 0.15] + [0.55 / max(1, n_sym)] * n_sym,
+    )
     c = report.curve
     t = _times(c["ts_ns"])
     eq = c["equity"]
     peak = np.maximum.accumulate(eq) if len(eq) else eq
     fig.add_trace(go.Scatter(x=t, y=eq, name="equity", mode="lines"), row=1, col=1)
-    fig.add_trace(go.Scatter(x=t, y=-(1.0 - eq / peak) * 100.0, name="drawdown %", mode="lines", fill="tozeroy"),
-                  row=2, col=1)
+    fig.add_trace(
+        go.Scatter(x=t, y=-(1.0 - eq / peak) * 100.0, name="drawdown %", mode="lines", fill="tozeroy"), row=2, col=1
+    )
     tr = report.trades
     for s, name in enumerate(report.symbols):
         ts, px = price_series(ticks, s)
@@ -54,11 +61,29 @@ def write_html(report: Report, ticks: np.ndarray, path: Path) -> Path:
         mine = tr[tr["symbol_id"] == s]
         for side, label, symbol in ((1, "long entry", "triangle-up"), (-1, "short entry", "triangle-down")):
             sel = mine[mine["side"] == side]
-            fig.add_trace(go.Scatter(x=_times(sel["ts_entry_ns"]), y=sel["entry_px"], name=f"{name} {label}",
-                                     mode="markers", marker={"symbol": symbol, "size": 9}), row=3 + s, col=1)
-        fig.add_trace(go.Scatter(x=_times(mine["ts_exit_ns"]), y=mine["exit_px"], name=f"{name} exit",
-                                 mode="markers", marker={"symbol": "x", "size": 8},
-                                 text=[f"net {v:,.2f}" for v in mine["net"]]), row=3 + s, col=1)
+            fig.add_trace(
+                go.Scatter(
+                    x=_times(sel["ts_entry_ns"]),
+                    y=sel["entry_px"],
+                    name=f"{name} {label}",
+                    mode="markers",
+                    marker={"symbol": symbol, "size": 9},
+                ),
+                row=3 + s,
+                col=1,
+            )
+        fig.add_trace(
+            go.Scatter(
+                x=_times(mine["ts_exit_ns"]),
+                y=mine["exit_px"],
+                name=f"{name} exit",
+                mode="markers",
+                marker={"symbol": "x", "size": 8},
+                text=[f"net {v:,.2f}" for v in mine["net"]],
+            ),
+            row=3 + s,
+            col=1,
+        )
     fig.update_layout(height=500 + 300 * n_sym, title="bot4 backtest", showlegend=True)
     body = fig.to_html(full_html=False, include_plotlyjs=True)
     summary = html_escape.escape(format_report(report).split("\nequity ")[0])

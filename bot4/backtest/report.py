@@ -58,22 +58,30 @@ def make_report(result: LaneResult) -> Report:
     symbols = cfg.core.symbols
     trades = build_trades(result.orders, result.reports, result.last_px, result.size_step, result.ts_end)
     metrics = compute_metrics(
-        result.curve["ts_ns"], result.curve["equity"], trades, result.initial_equity, result.fees,
-        result.ts_start, result.ts_end, result.bar_ns,
+        result.curve["ts_ns"],
+        result.curve["equity"],
+        trades,
+        result.initial_equity,
+        result.fees,
+        result.ts_start,
+        result.ts_end,
+        result.bar_ns,
     )
     rows = []
     for s, name in enumerate(symbols):
         mine = trades[trades["symbol_id"] == s]
         closed = mine[mine["exit_reason"] != EXIT_OPEN]
         n = len(closed)
-        rows.append(SymbolRow(
-            name,
-            n,
-            float((closed["net"] > 0).sum()) / n if n else None,
-            float(mine["net"].sum()),
-            float(mine["fees"].sum()),
-            float(((closed["ts_exit_ns"] - closed["ts_entry_ns"]) / 1e9).mean()) if n else None,
-        ))
+        rows.append(
+            SymbolRow(
+                name,
+                n,
+                float((closed["net"] > 0).sum()) / n if n else None,
+                float(mine["net"].sum()),
+                float(mine["fees"].sum()),
+                float(((closed["ts_exit_ns"] - closed["ts_entry_ns"]) / 1e9).mean()) if n else None,
+            )
+        )
     reasons = Counter(EXIT_REASON_NAMES[int(r)] for r in trades["exit_reason"])
     info = {
         "config": cfg.source,
@@ -110,7 +118,10 @@ def write_report(report: Report, out: Path) -> list[Path]:
     }
     written = [out / SUMMARY]
     (out / SUMMARY).write_text(json.dumps(summary, indent=2, default=_jsonable))
-    tables = {TRADES: trade_table(report.trades, report.symbols), EQUITY: {n: report.curve[n] for n in CURVE_DTYPE.names}}
+    tables = {
+        TRADES: trade_table(report.trades, report.symbols),
+        EQUITY: {n: report.curve[n] for n in CURVE_DTYPE.names},
+    }
     for name, cols in tables.items():
         written.append(_write_csv(out / f"{name}.csv", cols))
         written.append(_write_parquet(out / f"{name}.parquet", cols))
@@ -175,9 +186,18 @@ def _read_trades(path: Path, symbols: tuple[str, ...]) -> np.ndarray:
     out = np.zeros(len(rows), TRADE_DTYPE)
     for i, r in enumerate(rows):
         out[i] = (
-            symbols.index(r["symbol"]), 1 if r["side"] == "long" else -1, EXIT_REASON_NAMES.index(r["exit_reason"]),
-            int(r["entry_time_ns"]), int(r["exit_time_ns"]), float(r["entry_px"]), float(r["exit_px"]),
-            float(r["size"]), float(r["gross"]), float(r["fees"]), float(r["net"]), int(r["entry_order"]),
+            symbols.index(r["symbol"]),
+            1 if r["side"] == "long" else -1,
+            EXIT_REASON_NAMES.index(r["exit_reason"]),
+            int(r["entry_time_ns"]),
+            int(r["exit_time_ns"]),
+            float(r["entry_px"]),
+            float(r["exit_px"]),
+            float(r["size"]),
+            float(r["gross"]),
+            float(r["fees"]),
+            float(r["net"]),
+            int(r["entry_order"]),
             int(r["exit_order"]),
         )
     return out

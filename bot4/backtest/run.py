@@ -150,7 +150,7 @@ def run_lanes(
         raise ValueError("no ticks to replay (check --data and --from/--to)")
     ts = ticks["ts_exch_ns"]
     t0, t1 = int(ts[0]), int(ts[-1])
-    spacing = int(np.median(np.diff(ts[: 10_000]))) if len(ts) > 1 else 0
+    spacing = int(np.median(np.diff(ts[:10_000]))) if len(ts) > 1 else 0
     bar = bar_ns or choose_bar_ns(t1 - t0, spacing)
     edges = np.arange(t0 + bar, t1 + bar, bar, dtype=np.int64)  # bar k ends at edges[k] (exclusive)
     ends = np.searchsorted(ts, edges, side="left")
@@ -174,8 +174,9 @@ def run_lanes(
     return results
 
 
-def run_one(config: AppConfig, ticks: np.ndarray, bar_ns: int | None = None,
-            progress: Callable[[int, int], None] | None = None) -> LaneResult:
+def run_one(
+    config: AppConfig, ticks: np.ndarray, bar_ns: int | None = None, progress: Callable[[int, int], None] | None = None
+) -> LaneResult:
     return run_lanes([config], ticks, bar_ns, progress)[0]
 
 

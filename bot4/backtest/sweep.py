@@ -123,11 +123,17 @@ def run_unit(unit: WorkUnit) -> list[dict[str, Any]]:
     rows = []
     for params, r in zip(unit.params, results, strict=True):
         trades = build_trades(r.orders, r.reports, r.last_px, r.size_step, r.ts_end)
-        m = compute_metrics(r.curve["ts_ns"], r.curve["equity"], trades, r.initial_equity, r.fees, r.ts_start,
-                            r.ts_end, r.bar_ns)
+        m = compute_metrics(
+            r.curve["ts_ns"], r.curve["equity"], trades, r.initial_equity, r.fees, r.ts_start, r.ts_end, r.bar_ns
+        )
         row: dict[str, Any] = dict(params)
-        row.update(segment=unit.segment, unit=unit.unit_id, orders=len(r.orders), ticks=r.ticks,
-                   wall_s=r.seconds / len(results))
+        row.update(
+            segment=unit.segment,
+            unit=unit.unit_id,
+            orders=len(r.orders),
+            ticks=r.ticks,
+            wall_s=r.seconds / len(results),
+        )
         row.update(m.as_dict())
         rows.append(row)
     return rows
@@ -172,14 +178,29 @@ def segments(ts_start: int, ts_end: int, walk_forward: int = 0, oos_frac: float 
     return [(ts_start, end)]
 
 
-def make_units(validated: Validated, segs: Sequence[tuple[int, int]], lanes: int, bar_ns: int | None,
-               first_id: int = 0, first_segment: int = 0) -> list[WorkUnit]:
+def make_units(
+    validated: Validated,
+    segs: Sequence[tuple[int, int]],
+    lanes: int,
+    bar_ns: int | None,
+    first_id: int = 0,
+    first_segment: int = 0,
+) -> list[WorkUnit]:
     units = []
     uid = first_id
     for k, (a, b) in enumerate(segs, start=first_segment):
         for i in range(0, len(validated.params), lanes):
-            units.append(WorkUnit(uid, k, a, b, tuple(validated.configs[i : i + lanes]),
-                                  tuple(validated.params[i : i + lanes]), bar_ns))
+            units.append(
+                WorkUnit(
+                    uid,
+                    k,
+                    a,
+                    b,
+                    tuple(validated.configs[i : i + lanes]),
+                    tuple(validated.params[i : i + lanes]),
+                    bar_ns,
+                )
+            )
             uid += 1
     return units
 
@@ -207,8 +228,9 @@ def param_id(row: Mapping[str, Any], keys: Sequence[str]) -> tuple[Any, ...]:
     return tuple(row[k] for k in keys)
 
 
-def walk_forward_folds(rows: list[dict[str, Any]], keys: Sequence[str], n_segments: int,
-                       metric: str) -> list[dict[str, Any]]:
+def walk_forward_folds(
+    rows: list[dict[str, Any]], keys: Sequence[str], n_segments: int, metric: str
+) -> list[dict[str, Any]]:
     """For each fold k (in-sample segment k, out-of-sample k + 1): the best set in-sample and its out-of-sample row."""
     by_seg: dict[int, list[dict[str, Any]]] = {}
     for r in rows:

@@ -67,28 +67,43 @@ def _when(ns: int) -> str:
 def format_report(report: Report, width: int = 72) -> str:
     m, info = report.metrics, report.info
     out = []
-    out.append(f"backtest  {_when(info['ts_start_ns'])} -> {_when(info['ts_end_ns'])} UTC ({_dur(m.span_s)}), "
-               f"{info['ticks']:,} ticks, {info['orders']} orders, {info['fills']} fills, config {info['config']}")
-    kinds = ", ".join(f"{s['kind']}" + (f" {s['fast_period']}/{s['slow_period']}" if s["kind"] == "ema_cross" else "")
-                      for s in info.get("strategies", []))
+    out.append(
+        f"backtest  {_when(info['ts_start_ns'])} -> {_when(info['ts_end_ns'])} UTC ({_dur(m.span_s)}), "
+        f"{info['ticks']:,} ticks, {info['orders']} orders, {info['fills']} fills, config {info['config']}"
+    )
+    kinds = ", ".join(
+        f"{s['kind']}" + (f" {s['fast_period']}/{s['slow_period']}" if s["kind"] == "ema_cross" else "")
+        for s in info.get("strategies", [])
+    )
     out.append(f"strategies: {kinds}; final trading state {info['trading_state']}")
     out.append("")
     out.append(f"{'symbol':<12} {'trades':>7} {'win rate':>9} {'net PnL':>12} {'fees':>10} {'avg duration':>13}")
     for r in report.per_symbol:
-        out.append(f"{r.symbol:<12} {r.trades:>7} {_pct(r.win_rate):>9} {_money(r.net_pnl):>12} "
-                   f"{_money(r.fees):>10} {_dur(r.avg_duration_s):>13}")
+        out.append(
+            f"{r.symbol:<12} {r.trades:>7} {_pct(r.win_rate):>9} {_money(r.net_pnl):>12} "
+            f"{_money(r.fees):>10} {_dur(r.avg_duration_s):>13}"
+        )
     out.append("")
     reasons = ", ".join(f"{k} {v}" for k, v in report.exit_reasons.items()) or "none"
     out.append(f"exit reasons: {reasons}")
     out.append("")
     pairs = [
-        ("net PnL", _money(m.net_pnl)), ("gross PnL", _money(m.gross_pnl)), ("fees", _money(m.fees)),
-        ("return", _pct(m.total_return)), ("CAGR", _pct(m.cagr) if m.cagr is not None else "n/a (span < 30 d)"),
-        ("Sharpe", _num(m.sharpe)), ("Sortino", _num(m.sortino)), ("Calmar", _num(m.calmar)),
-        ("max drawdown", _pct(m.max_drawdown)), ("max DD duration", _dur(m.max_drawdown_duration_s)),
-        ("profit factor", _num(m.profit_factor)), ("expectancy", _money(m.expectancy)),
-        ("win rate", _pct(m.win_rate)), ("trades", f"{m.trades} closed, {m.open_trades} open"),
-        ("exposure time", _pct(m.exposure_time)), ("trades per day", f"{m.trades_per_day:.1f}"),
+        ("net PnL", _money(m.net_pnl)),
+        ("gross PnL", _money(m.gross_pnl)),
+        ("fees", _money(m.fees)),
+        ("return", _pct(m.total_return)),
+        ("CAGR", _pct(m.cagr) if m.cagr is not None else "n/a (span < 30 d)"),
+        ("Sharpe", _num(m.sharpe)),
+        ("Sortino", _num(m.sortino)),
+        ("Calmar", _num(m.calmar)),
+        ("max drawdown", _pct(m.max_drawdown)),
+        ("max DD duration", _dur(m.max_drawdown_duration_s)),
+        ("profit factor", _num(m.profit_factor)),
+        ("expectancy", _money(m.expectancy)),
+        ("win rate", _pct(m.win_rate)),
+        ("trades", f"{m.trades} closed, {m.open_trades} open"),
+        ("exposure time", _pct(m.exposure_time)),
+        ("trades per day", f"{m.trades_per_day:.1f}"),
         ("equity", f"{_money(m.initial_equity)} -> {_money(m.final_equity)}"),
         ("ratios from", f"{m.periods} samples every {_dur(m.bar_s)}, annualised over 365 d"),
     ]

@@ -10,10 +10,13 @@ from pathlib import Path
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("backtest", help="replay recorded data through the engine and report what it traded",
-                       description="One lockstep pass over recorded data (the same core, paper venue and risk "
-                       "checks as the paper and live engines), then a report: metrics, per-symbol table, exit "
-                       "reasons, trade list and equity curve (CSV, Parquet; HTML with --html).")
+    p = sub.add_parser(
+        "backtest",
+        help="replay recorded data through the engine and report what it traded",
+        description="One lockstep pass over recorded data (the same core, paper venue and risk "
+        "checks as the paper and live engines), then a report: metrics, per-symbol table, exit "
+        "reasons, trade list and equity curve (CSV, Parquet; HTML with --html).",
+    )
     add_data_args(p)
     p.add_argument("--out", metavar="DIR", help="report directory (default: backtests/<UTC time>)")
     p.add_argument("--html", action="store_true", help="also write report.html (plotly, self-contained)")
@@ -23,13 +26,20 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def add_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", metavar="FILE", help="bot4.toml (default: built-in defaults)")
-    p.add_argument("--data", metavar="SYMBOL=PATH", action="append",
-                   help="a recorded file for an instrument (repeat; default: the config's replay.files, else the "
-                   "shipped sample)")
+    p.add_argument(
+        "--data",
+        metavar="SYMBOL=PATH",
+        action="append",
+        help="a recorded file for an instrument (repeat; default: the config's replay.files, else the shipped sample)",
+    )
     p.add_argument("--from", dest="ts_from", metavar="TIME", help="start, ISO date or date-time (UTC)")
     p.add_argument("--to", dest="ts_to", metavar="TIME", help="end (exclusive), ISO date or date-time (UTC)")
-    p.add_argument("--bar", type=float, metavar="SECONDS",
-                   help="equity sample spacing (default: chosen from the span, at most 5,000 samples)")
+    p.add_argument(
+        "--bar",
+        type=float,
+        metavar="SECONDS",
+        help="equity sample spacing (default: chosen from the span, at most 5,000 samples)",
+    )
 
 
 class Progress:
@@ -56,8 +66,10 @@ class Progress:
     def done(self, what: str) -> None:
         if not self.enabled:
             return
-        sys.stderr.write(("\r" if self.tty else "") + f"{self.label} done: {what} in "
-                         f"{time.perf_counter() - self.start:.2f} s" + " " * 20 + "\n")
+        sys.stderr.write(
+            ("\r" if self.tty else "") + f"{self.label} done: {what} in "
+            f"{time.perf_counter() - self.start:.2f} s" + " " * 20 + "\n"
+        )
 
 
 def load_inputs(args: argparse.Namespace):  # type: ignore[no-untyped-def]

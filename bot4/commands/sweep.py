@@ -24,20 +24,51 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "too. Invalid sets (slow_period <= fast_period, say) are skipped and counted.",
     )
     add_data_args(p)
-    p.add_argument("--grid", required=True, metavar="SPEC",
-                   help='e.g. "fast_period=10:200:10,slow_period=100:700:50" (START:STOP:STEP inclusive, or A|B|C)')
-    p.add_argument("--optuna", type=int, default=0, metavar="N",
-                   help="search with Optuna (TPE) for N trials within the grid's ranges instead of running it all")
-    p.add_argument("--metric", default="sharpe", help="rank by: sharpe (default), sortino, calmar, net_pnl, "
-                   "total_return, cagr, profit_factor, expectancy, win_rate, max_drawdown, fees, trades")
-    p.add_argument("--walk-forward", type=int, default=0, metavar="K",
-                   help="K rolling folds: K + 1 equal segments, pick on one, report on the next")
-    p.add_argument("--oos", type=float, default=0.0, metavar="FRAC",
-                   help="one out-of-sample split: pick on the first 1 - FRAC of the span, report on the rest")
-    p.add_argument("--workers", type=int, default=None, metavar="N",
-                   help="local processes (default: every core; 0 = this process); with --scheduler local, workers")
-    p.add_argument("--scheduler", metavar="ADDR",
-                   help="run on Dask.distributed: tcp://HOST:8786, or 'local' for a LocalCluster started here")
+    p.add_argument(
+        "--grid",
+        required=True,
+        metavar="SPEC",
+        help='e.g. "fast_period=10:200:10,slow_period=100:700:50" (START:STOP:STEP inclusive, or A|B|C)',
+    )
+    p.add_argument(
+        "--optuna",
+        type=int,
+        default=0,
+        metavar="N",
+        help="search with Optuna (TPE) for N trials within the grid's ranges instead of running it all",
+    )
+    p.add_argument(
+        "--metric",
+        default="sharpe",
+        help="rank by: sharpe (default), sortino, calmar, net_pnl, "
+        "total_return, cagr, profit_factor, expectancy, win_rate, max_drawdown, fees, trades",
+    )
+    p.add_argument(
+        "--walk-forward",
+        type=int,
+        default=0,
+        metavar="K",
+        help="K rolling folds: K + 1 equal segments, pick on one, report on the next",
+    )
+    p.add_argument(
+        "--oos",
+        type=float,
+        default=0.0,
+        metavar="FRAC",
+        help="one out-of-sample split: pick on the first 1 - FRAC of the span, report on the rest",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="local processes (default: every core; 0 = this process); with --scheduler local, workers",
+    )
+    p.add_argument(
+        "--scheduler",
+        metavar="ADDR",
+        help="run on Dask.distributed: tcp://HOST:8786, or 'local' for a LocalCluster started here",
+    )
     p.add_argument("--lanes", type=int, default=4, metavar="L", help="parameter sets per work unit (one walk)")
     p.add_argument("--seed", type=int, default=0, help="Optuna sampler seed")
     p.add_argument("--top", type=int, default=10, help="rows shown")
@@ -64,8 +95,12 @@ def _fmt(v: Any) -> str:
 
 
 def table(rows: list[dict[str, Any]], keys: list[str], metric: str, top: int) -> list[str]:
-    cols = ["#", *[k.split(".", 1)[1] if k.startswith("strategy.") else k for k in keys], metric,
-            *[c for c in SHOWN if c != metric]]
+    cols = [
+        "#",
+        *[k.split(".", 1)[1] if k.startswith("strategy.") else k for k in keys],
+        metric,
+        *[c for c in SHOWN if c != metric],
+    ]
     fields = [*keys, metric, *[c for c in SHOWN if c != metric]]
     body = [[str(i + 1), *[_fmt(r.get(f)) for f in fields]] for i, r in enumerate(rows[:top])]
     widths = [max(len(c), *(len(b[j]) for b in body)) if body else len(c) for j, c in enumerate(cols)]
@@ -100,15 +135,28 @@ def _run(args: argparse.Namespace) -> int:
 
     make_config({})  # the base config itself must be valid
     ts = ticks["ts_exch_ns"]
-    spec = SweepSpec(axes, make_config, int(ts[0]), int(ts[-1]), args.metric, args.lanes, bar_ns, args.walk_forward,
-                     args.oos, args.optuna, args.seed)
+    spec = SweepSpec(
+        axes,
+        make_config,
+        int(ts[0]),
+        int(ts[-1]),
+        args.metric,
+        args.lanes,
+        bar_ns,
+        args.walk_forward,
+        args.oos,
+        args.optuna,
+        args.seed,
+    )
     progress = Progress("sweep")
     with make_executor(args.workers, args.scheduler) as ex:
         result = run_sweep(spec, ex, progress)
     progress.done(f"{result.units} units on {result.executor}")
     valid = result.combinations - result.invalid
-    print(f"sweep: {result.combinations} parameter sets, {valid} run, {result.invalid} skipped as invalid; "
-          f"{len(result.segments)} segment(s), {result.units} work units, {result.seconds:.2f} s on {result.executor}")
+    print(
+        f"sweep: {result.combinations} parameter sets, {valid} run, {result.invalid} skipped as invalid; "
+        f"{len(result.segments)} segment(s), {result.units} work units, {result.seconds:.2f} s on {result.executor}"
+    )
     if result.invalid:
         print(f"  first skipped: {result.first_error}")
     keys = result.keys
@@ -117,9 +165,11 @@ def _run(args: argparse.Namespace) -> int:
         for f in result.folds:
             oos = f["out_of_sample"] or {}
             ps = ", ".join(f"{k.removeprefix('strategy.')}={v}" for k, v in f["params"].items())
-            print(f"  fold {f['fold']}: {ps}  in-sample {args.metric} {_fmt(f['in_sample'].get(args.metric))}, "
-                  f"net {_fmt(f['in_sample'].get('net_pnl'))}  |  out-of-sample {args.metric} "
-                  f"{_fmt(oos.get(args.metric))}, net {_fmt(oos.get('net_pnl'))}")
+            print(
+                f"  fold {f['fold']}: {ps}  in-sample {args.metric} {_fmt(f['in_sample'].get(args.metric))}, "
+                f"net {_fmt(f['in_sample'].get('net_pnl'))}  |  out-of-sample {args.metric} "
+                f"{_fmt(oos.get(args.metric))}, net {_fmt(oos.get('net_pnl'))}"
+            )
         total = sum((f["out_of_sample"] or {}).get("net_pnl") or 0.0 for f in result.folds)
         print(f"  out-of-sample net PnL over the folds: {total:,.2f}")
     print(f"\nranked by {args.metric}" + (" (first segment)" if len(result.segments) > 1 else "") + ":")
@@ -145,8 +195,19 @@ def _write(out: Path, result: Any) -> None:
         w.writeheader()
         w.writerows(rows)
     pq.write_table(pa.Table.from_pylist(rows), out / "sweep.parquet")
-    (out / "sweep.json").write_text(json.dumps({
-        "keys": result.keys, "segments": result.segments, "combinations": result.combinations,
-        "invalid": result.invalid, "units": result.units, "seconds": result.seconds, "executor": result.executor,
-        "folds": result.folds,
-    }, indent=2, default=str))
+    (out / "sweep.json").write_text(
+        json.dumps(
+            {
+                "keys": result.keys,
+                "segments": result.segments,
+                "combinations": result.combinations,
+                "invalid": result.invalid,
+                "units": result.units,
+                "seconds": result.seconds,
+                "executor": result.executor,
+                "folds": result.folds,
+            },
+            indent=2,
+            default=str,
+        )
+    )

@@ -19,8 +19,9 @@ from bot4.commands import main
 from bot4.runtime.config import load_config
 
 
-def test_backtest_writes_a_report_that_loads_back(tmp_path: Path, small_config: Path, tick_data: list[str],
-                                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_backtest_writes_a_report_that_loads_back(
+    tmp_path: Path, small_config: Path, tick_data: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "rep"
     args = ["backtest", "--config", str(small_config), "--out", str(out), "--html"]
     for d in tick_data:
@@ -53,8 +54,10 @@ def test_backtest_writes_a_report_that_loads_back(tmp_path: Path, small_config: 
         (["sweep", "--grid", "fast_period=10:5:1"], "STOP >= START"),
         (["sweep", "--grid", "no_such_key=1:2:1", "--workers", "0"], "unknown key"),
         (["sweep", "--grid", "fast_period=5:10:5", "--metric", "luck"], "--metric 'luck'"),
-        (["sweep", "--grid", "fast_period=5:10:5", "--scheduler", "tcp://127.0.0.1:9", "--workers", "0"],
-         "cannot reach the Dask scheduler"),
+        (
+            ["sweep", "--grid", "fast_period=5:10:5", "--scheduler", "tcp://127.0.0.1:9", "--workers", "0"],
+            "cannot reach the Dask scheduler",
+        ),
     ],
 )
 def test_bad_input_is_one_clear_line(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -73,17 +76,20 @@ def spec_for(small_config: Path, data: list[str], grid: str, **kw: object) -> Sw
 
 
 def test_a_sweep_on_a_local_cluster_gives_the_in_process_results(small_config: Path, bar_data: list[str]) -> None:
-    spec = spec_for(small_config, bar_data, "fast_period=4:12:4,slow_period=8:24:8", metric="net_pnl", lanes=2,
-                    walk_forward=1)
+    spec = spec_for(
+        small_config, bar_data, "fast_period=4:12:4,slow_period=8:24:8", metric="net_pnl", lanes=2, walk_forward=1
+    )
     inline = run_sweep(spec, Executor())
     assert inline.combinations == 9 and inline.invalid == 2  # (8, 8) and (12, 8): slow must exceed fast
     assert len(inline.rows) == 7 * 2 and len(inline.folds) == 1
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, protocol="tcp",
-                      dashboard_address=None) as cluster:
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, protocol="tcp", dashboard_address=None
+    ) as cluster:
         assert cluster.scheduler_address.startswith("tcp://")
         with DaskExecutor(cluster.scheduler_address) as ex:
             assert ex.parallelism == 2
             dask = run_sweep(spec, ex)
+
     def key(r: dict[str, object]) -> tuple[object, ...]:
         return (r["segment"], r["strategy.fast_period"], r["strategy.slow_period"])
 
@@ -94,14 +100,23 @@ def test_a_sweep_on_a_local_cluster_gives_the_in_process_results(small_config: P
     best = inline.best("net_pnl")[0]
     assert all(best["net_pnl"] >= r["net_pnl"] for r in inline.rows if r["segment"] == 0)
     fold = inline.folds[0]
-    assert fold["params"] == {"strategy.fast_period": best["strategy.fast_period"],
-                              "strategy.slow_period": best["strategy.slow_period"]}
+    assert fold["params"] == {
+        "strategy.fast_period": best["strategy.fast_period"],
+        "strategy.slow_period": best["strategy.slow_period"],
+    }
     assert fold["out_of_sample"]["segment"] == 1
 
 
 def test_optuna_search_counts_invalid_suggestions_and_ranks(small_config: Path, bar_data: list[str]) -> None:
-    spec = spec_for(small_config, bar_data, "fast_period=2:30:2,slow_period=4:40:4", metric="sharpe", lanes=3,
-                    optuna_trials=9, seed=3)
+    spec = spec_for(
+        small_config,
+        bar_data,
+        "fast_period=2:30:2,slow_period=4:40:4",
+        metric="sharpe",
+        lanes=3,
+        optuna_trials=9,
+        seed=3,
+    )
     res = run_sweep(spec, Executor())
     assert res.combinations == 9
     assert len(res.rows) + res.invalid == 9
@@ -109,13 +124,27 @@ def test_optuna_search_counts_invalid_suggestions_and_ranks(small_config: Path, 
     assert {r["trial"] for r in res.rows} <= set(range(9))
 
 
-def test_the_sweep_command_on_a_cluster_address(small_config: Path, bar_data: list[str], tmp_path: Path,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, protocol="tcp",
-                      dashboard_address=None) as cluster:
-        argv = ["sweep", "--config", str(small_config), "--data", bar_data[0], "--grid",
-                "fast_period=5|10,slow_period=10|20", "--scheduler", cluster.scheduler_address, "--metric",
-                "net_pnl", "--out", str(tmp_path / "sw")]
+def test_the_sweep_command_on_a_cluster_address(
+    small_config: Path, bar_data: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, protocol="tcp", dashboard_address=None
+    ) as cluster:
+        argv = [
+            "sweep",
+            "--config",
+            str(small_config),
+            "--data",
+            bar_data[0],
+            "--grid",
+            "fast_period=5|10,slow_period=10|20",
+            "--scheduler",
+            cluster.scheduler_address,
+            "--metric",
+            "net_pnl",
+            "--out",
+            str(tmp_path / "sw"),
+        ]
         assert main(argv) == 0
     out = capsys.readouterr().out
     assert "4 parameter sets, 3 run, 1 skipped as invalid" in out

@@ -102,7 +102,9 @@ def test_metrics_match_the_reference(seed: int, n: int, bar_s: int, n_trades: in
     covered = 0
     grid = range(tsl[0], tsl[-1], max(1, (tsl[-1] - tsl[0]) // 2000))
     for x in grid:
-        covered += any(a <= x < b for a, b in zip(trades["ts_entry_ns"].tolist(), trades["ts_exit_ns"].tolist(), strict=True))
+        covered += any(
+            a <= x < b for a, b in zip(trades["ts_entry_ns"].tolist(), trades["ts_exit_ns"].tolist(), strict=True)
+        )
     assert m.exposure_time == pytest.approx(covered / len(grid), abs=0.01)
 
 

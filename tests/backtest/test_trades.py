@@ -11,13 +11,7 @@ import pytest
 
 from bot4.backtest.data import load_ticks, with_data
 from bot4.backtest.run import run_one
-from bot4.backtest.trades import (
-    EXIT_OPEN,
-    EXIT_SIGNAL,
-    EXIT_STOP_LOSS,
-    EXIT_TAKE_PROFIT,
-    build_trades,
-)
+from bot4.backtest.trades import EXIT_OPEN, EXIT_SIGNAL, EXIT_STOP_LOSS, EXIT_TAKE_PROFIT, build_trades
 from bot4.core.config import CoreConfig, RiskConfig, StrategyConfig
 from bot4.core.records import EXEC_ACK, EXEC_FILL, FILL_DTYPE, FLAG_REDUCE_ONLY, FLAG_STOP_EXIT, ORDER_DTYPE
 from bot4.runtime.config import load_config
@@ -44,10 +38,17 @@ STEP = np.array([1e-5])
 
 
 def test_scaling_in_then_out_is_one_trade_at_the_average_entry() -> None:
-    rep = fills([(1, 1, 1.0, 100.0, 0.1, 10), (2, 1, 1.0, 110.0, 0.1, 20), (3, -1, 0.5, 120.0, 0.05, 30),
-                 (3, -1, 1.5, 121.0, 0.15, 40)])
-    t = build_trades(orders([(1, 0, np.nan), (2, 0, np.nan), (3, FLAG_REDUCE_ONLY, np.nan)]), rep,
-                     np.array([121.0]), STEP, 50)
+    rep = fills(
+        [
+            (1, 1, 1.0, 100.0, 0.1, 10),
+            (2, 1, 1.0, 110.0, 0.1, 20),
+            (3, -1, 0.5, 120.0, 0.05, 30),
+            (3, -1, 1.5, 121.0, 0.15, 40),
+        ]
+    )
+    t = build_trades(
+        orders([(1, 0, np.nan), (2, 0, np.nan), (3, FLAG_REDUCE_ONLY, np.nan)]), rep, np.array([121.0]), STEP, 50
+    )
     assert len(t) == 1
     (tr,) = t
     assert tr["side"] == 1 and tr["size"] == 2.0
@@ -73,10 +74,22 @@ def test_a_fill_through_zero_closes_one_trade_and_opens_the_next_with_its_share_
 
 
 def test_stop_exits_are_named_by_the_side_they_left_on() -> None:
-    o = orders([(1, 0, 130.0), (2, FLAG_STOP_EXIT | FLAG_REDUCE_ONLY, np.nan), (3, 0, 130.0),
-                (4, FLAG_STOP_EXIT | FLAG_REDUCE_ONLY, np.nan)])
-    rep = fills([(1, 1, 1.0, 100.0, 0.0, 1), (2, -1, 1.0, 95.0, 0.0, 2), (3, 1, 1.0, 100.0, 0.0, 3),
-                 (4, -1, 1.0, 131.0, 0.0, 4)])
+    o = orders(
+        [
+            (1, 0, 130.0),
+            (2, FLAG_STOP_EXIT | FLAG_REDUCE_ONLY, np.nan),
+            (3, 0, 130.0),
+            (4, FLAG_STOP_EXIT | FLAG_REDUCE_ONLY, np.nan),
+        ]
+    )
+    rep = fills(
+        [
+            (1, 1, 1.0, 100.0, 0.0, 1),
+            (2, -1, 1.0, 95.0, 0.0, 2),
+            (3, 1, 1.0, 100.0, 0.0, 3),
+            (4, -1, 1.0, 131.0, 0.0, 4),
+        ]
+    )
     t = build_trades(o, rep, np.array([131.0]), STEP, 5)
     assert [int(r) for r in t["exit_reason"]] == [EXIT_STOP_LOSS, EXIT_TAKE_PROFIT]
 
@@ -87,8 +100,11 @@ def test_trades_add_up_to_the_accounts_equity_change_and_round_trips(
 ) -> None:
     if data == "sample":  # the shipped two-symbol sample, default risk but no loss-streak pause
         cfg = load_config(None, env={})
-        core = replace(cfg.core, risk=RiskConfig(loss_streak_max=1000),
-                       strategies=(StrategyConfig(kind="ema_cross", fast_period=12, slow_period=26),))
+        core = replace(
+            cfg.core,
+            risk=RiskConfig(loss_streak_max=1000),
+            strategies=(StrategyConfig(kind="ema_cross", fast_period=12, slow_period=26),),
+        )
         cfg = replace(cfg, core=core)
     else:
         cfg = with_data(load_config(small_config, env={}), request.getfixturevalue(data))
