@@ -24,8 +24,9 @@ from bot4.venues.paper import PaperExchange
 
 SECOND_NS = 1_000_000_000
 BAR_CHOICES_S = (1, 5, 10, 30, 60, 300, 900, 1800, 3600, 4 * 3600, 86_400)
-MAX_SAMPLES = 5_000
-CHUNK = 1 << 15  # ticks per compiled call: the taps (64 Ki records) never fill within one
+MAX_SAMPLES = 2_000
+CHUNK = 1 << 15  # ticks per compiled call (it returns early when a tap needs draining)
+TAP_CAPACITY = 1 << 12  # records per tap between drains
 
 CURVE_DTYPE = np.dtype(
     [
@@ -77,12 +78,12 @@ class Lane:
     def __init__(self, config: AppConfig) -> None:
         self.config = config
         self.core = Core(config.core)
-        self.lockstep = Lockstep(self.core, PaperExchange(config.core, config.paper))
+        self.lockstep = Lockstep(self.core, PaperExchange(config.core, config.paper), TAP_CAPACITY)
         self.pos = 0
         self._orders: list[np.ndarray] = []
         self._reports: list[np.ndarray] = []
-        self._buf_o = np.zeros(self.lockstep.order_tap.capacity, ORDER_DTYPE)
-        self._buf_r = np.zeros(self.lockstep.report_tap.capacity, FILL_DTYPE)
+        self._buf_o = np.empty(TAP_CAPACITY, ORDER_DTYPE)
+        self._buf_r = np.empty(TAP_CAPACITY, FILL_DTYPE)
         self.samples: list[tuple[int, float, float, float, float]] = []
 
     def _drain(self) -> None:
@@ -94,11 +95,12 @@ class Lane:
             self._reports.append(self._buf_r[:m].copy())
 
     def advance(self, ticks: np.ndarray, end: int) -> None:
-        """Every tick up to (not including) ``end`` through venue and core."""
+        """Every tick up to (not including) ``end`` through venue and core (the taps drained when they fill)."""
         while self.pos < end:
             n = min(CHUNK, end - self.pos)
             done = self.lockstep.run(ticks, self.pos, n)
-            self._drain()
+            if done < n:
+                self._drain()
             if done == 0:
                 self.core.drain()
                 done = self.lockstep.run(ticks, self.pos, n)
@@ -112,6 +114,7 @@ class Lane:
         self.samples.append((ts_ns, float(a["equity"]), float(a["realized"]), float(a["fees"]), float(a["gross"])))
 
     def finish(self, ticks: np.ndarray, bar_ns: int, seconds: float) -> LaneResult:
+        self._drain()
         self.core.drain()
         self._drain()
         snap = self.core.snapshot()
