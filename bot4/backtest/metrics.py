@@ -115,17 +115,15 @@ def exposure_fraction(trades: np.ndarray, ts_start: int, ts_end: int) -> float:
         return 0.0
     order = np.argsort(trades["ts_entry_ns"], kind="stable")
     covered = 0
-    cur_a = cur_b = None
-    for i in order:
+    cur_a, cur_b = int(trades["ts_entry_ns"][order[0]]), int(trades["ts_exit_ns"][order[0]])
+    for i in order[1:]:
         a, b = int(trades["ts_entry_ns"][i]), int(trades["ts_exit_ns"][i])
-        if cur_b is None or a > cur_b:
-            if cur_b is not None:
-                covered += cur_b - cur_a
+        if a > cur_b:
+            covered += cur_b - cur_a
             cur_a, cur_b = a, b
         else:
             cur_b = max(cur_b, b)
-    if cur_b is not None:
-        covered += cur_b - cur_a
+    covered += cur_b - cur_a
     return min(1.0, covered / span)
 
 

@@ -120,7 +120,7 @@ def write_report(report: Report, out: Path) -> list[Path]:
     (out / SUMMARY).write_text(json.dumps(summary, indent=2, default=_jsonable))
     tables = {
         TRADES: trade_table(report.trades, report.symbols),
-        EQUITY: {n: report.curve[n] for n in CURVE_DTYPE.names},
+        EQUITY: {n: report.curve[n] for n in CURVE_DTYPE.names or ()},
     }
     for name, cols in tables.items():
         written.append(_write_csv(out / f"{name}.csv", cols))
@@ -207,5 +207,5 @@ def _read_curve(path: Path) -> np.ndarray:
     rows = _read_rows(path)
     out = np.zeros(len(rows), CURVE_DTYPE)
     for i, r in enumerate(rows):
-        out[i] = tuple(int(r[n]) if n == "ts_ns" else float(r[n]) for n in CURVE_DTYPE.names)
+        out[i] = tuple(int(r[n]) if n == "ts_ns" else float(r[n]) for n in CURVE_DTYPE.names or ())
     return out
