@@ -28,6 +28,7 @@ from bot4.backtest.metrics import RANKABLE, compute_metrics
 from bot4.backtest.run import run_lanes
 from bot4.backtest.trades import build_trades
 from bot4.core.config import ConfigError
+from bot4.core.records import EXEC_FILL
 from bot4.runtime.config import AppConfig
 
 
@@ -127,10 +128,12 @@ def run_unit(unit: WorkUnit) -> list[dict[str, Any]]:
             r.curve["ts_ns"], r.curve["equity"], trades, r.initial_equity, r.fees, r.ts_start, r.ts_end, r.bar_ns
         )
         row: dict[str, Any] = dict(params)
+        fills = r.reports[r.reports["kind"] == EXEC_FILL]
         row.update(
             segment=unit.segment,
             unit=unit.unit_id,
             orders=len(r.orders),
+            filled_orders=len(np.unique(fills["client_order_id"])),
             ticks=r.ticks,
             wall_s=r.seconds / len(results),
         )
