@@ -24,6 +24,7 @@ import numpy as np
 from bot4.backtest.metrics import Metrics, compute_metrics
 from bot4.backtest.run import CURVE_DTYPE, LaneResult
 from bot4.backtest.trades import EXIT_OPEN, EXIT_REASON_NAMES, TRADE_DTYPE, build_trades, trade_table
+from bot4.core.records import EXEC_FILL
 
 SUMMARY = "summary.json"
 TRADES = "trades"
@@ -90,7 +91,7 @@ def make_report(result: LaneResult) -> Report:
         "ts_start_ns": result.ts_start,
         "ts_end_ns": result.ts_end,
         "orders": int(len(result.orders)),
-        "fills": int((result.reports["kind"] == 2).sum()),
+        "fills": int((result.reports["kind"] == EXEC_FILL).sum()),
         "trading_state": result.trading_state,
         "wall_s": result.seconds,
         "realized": result.realized,
