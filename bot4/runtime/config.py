@@ -211,8 +211,37 @@ SECTIONS = {
 }
 
 
-def load_config(path: str | Path | None = None, env: typing.Mapping[str, str] | None = None) -> AppConfig:
-    """Read and validate ``path`` (None = built-in defaults) plus BOT4_* overrides from ``env``."""
+def apply_overrides(raw: dict[str, Any], overrides: typing.Mapping[str, Any]) -> None:
+    """Set single keys of a raw config (as read from TOML): ``section.key``; ``strategy.key`` sets the key in every
+    ``[[strategies]]`` table (one default table when the file has none); ``strategies[i].key`` in table ``i``. The
+    values are then validated like the file's own (a sweep's parameters, say)."""
+    for name, value in overrides.items():
+        section, _, key = name.partition(".")
+        if not key:
+            raise ConfigError(f"config key {name}: an override must name SECTION.KEY (e.g. strategy.fast_period)")
+        if section == "strategy":
+            tables = raw.setdefault("strategies", [{}])
+            if not isinstance(tables, list):
+                raise ConfigError("config key strategies: must be an array of tables ([[strategies]])")
+            for t in tables:
+                t[key] = value
+        elif section.startswith("strategies[") and section.endswith("]") and section[11:-1].isdigit():
+            i = int(section[11:-1])
+            tables = raw.setdefault("strategies", [{}])
+            if i >= len(tables):
+                raise ConfigError(f"config key {name}: there are {len(tables)} strategies")
+            tables[i][key] = value
+        else:
+            raw.setdefault(section, {})[key] = value
+
+
+def load_config(
+    path: str | Path | None = None,
+    env: typing.Mapping[str, str] | None = None,
+    overrides: typing.Mapping[str, Any] | None = None,
+) -> AppConfig:
+    """Read and validate ``path`` (None = built-in defaults) plus BOT4_* overrides from ``env`` and single-key
+    ``overrides`` (see :func:`apply_overrides`)."""
     env = os.environ if env is None else env
     raw: dict[str, Any] = {}
     source = "built-in defaults"
@@ -233,6 +262,8 @@ def load_config(path: str | Path | None = None, env: typing.Mapping[str, str] | 
             raise ConfigError(f"config file {p} is not valid TOML: {exc}") from None
     _env_overrides(raw, env)
     try:
+        if overrides:
+            apply_overrides(raw, overrides)
         unknown = sorted(set(raw) - SECTIONS)
         if unknown:
             raise ConfigError(f"config key {unknown[0]}: unknown section (known: {', '.join(sorted(SECTIONS))})")
