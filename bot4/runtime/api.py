@@ -122,6 +122,7 @@ def snapshot_doc(engine: Engine) -> dict[str, Any]:
         "latency_ns": hist,
         "correlation": [[_clean(float(c)) for c in row] for row in snap.corr],
         "symbols": list(engine.symbols),
+        "venue": engine.venue.name,
         "recent": {
             "orders": [{k: _clean(v) for k, v in o.items()} for o in act["orders"]],  # type: ignore[attr-defined]
             "open": [{k: _clean(v) for k, v in o.items()} for o in act["open"]],  # type: ignore[attr-defined]
@@ -212,6 +213,7 @@ class ControlApi:
                 web.post("/pause", self.pause),
                 web.post("/resume", self.resume),
                 web.post("/orders", self.orders),
+                web.post("/cancel", self.cancel),
             ]
         )
         self.runner: web.AppRunner | None = None
@@ -433,6 +435,12 @@ class ControlApi:
         )
         # the core answers within a few ms: wait for its verdict so the caller sees why an order was refused
         return await self._verdict(seq)
+
+    async def cancel(self, request: web.Request) -> web.Response:
+        if (denied := await self._guard(request)) is not None:
+            return denied
+        body = await self._body(request, {"coid": int}, ("coid",))
+        return await self._verdict(self.engine.core.cancel(body["coid"]))
 
     async def start(self) -> None:
         self.runner = web.AppRunner(self.app, access_log=None, keepalive_timeout=KEEPALIVE_S, handle_signals=False)

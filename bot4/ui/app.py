@@ -289,8 +289,13 @@ class Bot4App(App[int]):
             return False
         return not (action == "trades" and isinstance(self.screen, TradesScreen))
 
+    def _not_sent(self, what: str) -> None:
+        self.notify(f"NOT SENT: {what} — the engine is not connected", severity="error", timeout=8)
+
     def action_kill(self) -> None:
-        self.source.kill()
+        if self.source.kill() is False:  # attached and the link is down: say so, never a false confirmation
+            self._not_sent("KILL (use kill -USR1 or a KILL file on the engine's host)")
+            return
         self.notify("KILL SWITCH: trading halted, open orders cancelled", severity="error")
         self.refresh_view()
 
@@ -303,7 +308,9 @@ class Bot4App(App[int]):
         def done(value: int | None) -> None:
             if value is None:
                 return
-            self.source.rearm(value)
+            if self.source.rearm(value) is False:
+                self._not_sent("re-arm")
+                return
             self.set_timer(0.3, self._report_command)
 
         self.push_screen(RearmScreen(snap.halt_seq, snap.rearm_wait_s), done)
@@ -318,10 +325,14 @@ class Bot4App(App[int]):
 
     def action_pause(self) -> None:
         if self.source.snapshot().paused:
-            self.source.resume()
+            if self.source.resume() is False:
+                self._not_sent("resume")
+                return
             self.notify("entries resumed")
         else:
-            self.source.pause()
+            if self.source.pause() is False:
+                self._not_sent("pause")
+                return
             self.notify("entries paused (exits and stops still work)")
 
     def action_next_symbol(self) -> None:
@@ -341,6 +352,9 @@ class Bot4App(App[int]):
         filled in part with the rest expired, working at its limit)."""
         known = {int(o.get("coid", 0)) for o in self.source.activity(self.selected)["orders"]}  # type: ignore[attr-defined]
         seq = self.source.manual_order(ticket.symbol, ticket.side, ticket.size, ticket.stop_px, ticket.price)
+        if seq < 0 and not getattr(self.source, "connected", True):
+            self._not_sent("order")
+            return
         watch = OrderWatch(ticket, known, seq if seq > 0 else 0)
         self._order_watches.append((watch, time.monotonic() + ORDER_WATCH_S))
 

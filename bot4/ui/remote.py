@@ -156,7 +156,6 @@ class RemoteSource:
         if not self.base.startswith(("http://", "https://")):
             raise ValueError(f"--connect {url!r}: expected an http(s):// URL of a bot4 control API")
         self.token = token
-        self.name = f"attached · {self.base}"
         self.doc: dict[str, Any] | None = None
         self.received_s = 0.0
         self.connected = False
@@ -164,6 +163,12 @@ class RemoteSource:
         self._task: asyncio.Task[None] | None = None
         self._session: aiohttp.ClientSession | None = None
         self.failures = 0
+
+    @property
+    def name(self) -> str:
+        """Where the screen's figures come from: the engine's venue (never assumed to be paper) and its address."""
+        venue = (self.doc or {}).get("venue")
+        return f"attached · {venue} · {self.base}" if venue else f"attached · {self.base}"
 
     @property
     def _auth(self) -> dict[str, str]:
@@ -240,7 +245,12 @@ class RemoteSource:
             "gate_open": bool(doc.get("gate_open", True)),
         }
 
-    def _post(self, path: str, body: dict[str, Any] | None = None) -> None:
+    def _post(self, path: str, body: dict[str, Any] | None = None) -> bool:
+        """Send a command; False, and nothing sent, while the link to the engine is down (the caller says so)."""
+        if not self.connected or self._session is None:
+            log.warning("remote %s not sent: not connected to %s", path, self.base)
+            return False
+
         async def send() -> None:
             assert self._session is not None
             try:
@@ -253,22 +263,22 @@ class RemoteSource:
                 log.warning("remote %s failed: %s", path, exc)
 
         asyncio.get_running_loop().create_task(send())
+        return True
 
-    def kill(self) -> None:
-        self._post("/kill")
+    def kill(self) -> bool:
+        return self._post("/kill")
 
-    def rearm(self, confirmation: int) -> None:
-        self._post("/rearm", {"confirmation": confirmation})
+    def rearm(self, confirmation: int) -> bool:
+        return self._post("/rearm", {"confirmation": confirmation})
 
-    def pause(self) -> None:
-        self._post("/pause")
+    def pause(self) -> bool:
+        return self._post("/pause")
 
-    def resume(self) -> None:
-        self._post("/resume")
+    def resume(self) -> bool:
+        return self._post("/resume")
 
     def cancel(self, client_order_id: int) -> bool:
-        """The control API has no cancel endpoint: not sent (the caller says so)."""
-        return False
+        return self._post("/cancel", {"coid": client_order_id})
 
     def trade_fills(self) -> tuple[list[Fill], bool]:
         """The fills the stream has shown lately, and False: the full history is in the engine's journal."""
@@ -306,5 +316,4 @@ class RemoteSource:
         }
         if price is not None:
             body["price"] = price
-        self._post("/orders", body)
-        return 0
+        return 0 if self._post("/orders", body) else -1

@@ -45,6 +45,7 @@ async def test_attach_shows_the_remote_engine_kills_it_and_notices_when_it_dies(
                 await pilot.pause(1.0)
                 banner = app.query_one(StateBanner)
                 assert "ACTIVE" in str(banner.render()) and "attached" in str(banner.render())
+                assert source.name.startswith("attached · paper · ")  # the venue is the engine's, said by it
                 risk = str(app.query_one("#risk").render())
                 assert "BTC/USDT" in risk and "ETH/USDT" in risk
                 assert "decision" in str(app.query_one("#pipeline").render())
@@ -66,6 +67,14 @@ async def test_attach_shows_the_remote_engine_kills_it_and_notices_when_it_dies(
                         break
                 assert "DISCONNECTED" in str(banner.render())
                 assert banner.has_class("-disconnected")
+                # no false confirmation while the link is down: nothing is sent, and the screen says so
+                assert source.kill() is False and source.pause() is False
+                said: list[str] = []
+                app.notify = lambda message, **_kw: said.append(str(message))  # type: ignore[method-assign]
+                await pilot.press("p")
+                await pilot.press("k")
+                await pilot.pause(0.2)
+                assert any("NOT SENT: pause" in m for m in said) and any("NOT SENT: KILL" in m for m in said), said
         finally:
             await source.close()
     finally:
