@@ -40,16 +40,7 @@ def restore(journal: Journal, core: Core, venue: Venue, initial_equity: float, c
         event(log, "journal_fresh", path=str(journal.path))
         return r
     st = core.state
-    positions: dict[int, tuple[float, float, float, float]] = {}
-    for s, sym in enumerate(core.symbols):
-        qty, avg = r.positions.get(sym, (0.0, math.nan))
-        positions[s] = (qty, avg, r.realized.get(sym, 0.0), r.fees.get(sym, 0.0))
-        row = st.sym[s]
-        row["qty"], row["avg_px"], row["realized"], row["fees"] = positions[s]
-    realized, fees = sum(r.realized.values()), sum(r.fees.values())
-    st.acct["realized"] = realized
-    st.acct["fees"] = fees
-    venue.restore(positions, realized, fees)
+    _apply_positions(r, core, venue)
     acct, c = st.acct[0], st.core[0]
     if not math.isnan(r.peak_equity):
         acct["peak"] = max(acct["peak"], r.peak_equity)
@@ -91,10 +82,8 @@ def restore(journal: Journal, core: Core, venue: Venue, initial_equity: float, c
     return r
 
 
-def resync_positions(journal: Journal, core: Core, venue: Venue) -> None:
-    """Positions, realized PnL and fees from the journal again (after the venue's recovery added fills to it), before
-    the core has seen a tick."""
-    r = journal.restore()
+def _apply_positions(r: Restored, core: Core, venue: Venue) -> None:
+    """The journal's positions, realized PnL and fees into the core's tables and the venue."""
     st = core.state
     positions: dict[int, tuple[float, float, float, float]] = {}
     for s, sym in enumerate(core.symbols):
@@ -102,10 +91,18 @@ def resync_positions(journal: Journal, core: Core, venue: Venue) -> None:
         positions[s] = (qty, avg, r.realized.get(sym, 0.0), r.fees.get(sym, 0.0))
         row = st.sym[s]
         row["qty"], row["avg_px"], row["realized"], row["fees"] = positions[s]
-    st.acct["realized"] = sum(r.realized.values())
-    st.acct["fees"] = sum(r.fees.values())
-    st.core["var_dirty"] = 1
-    venue.restore(positions, float(st.acct["realized"][0]), float(st.acct["fees"][0]))
+    realized, fees = sum(r.realized.values()), sum(r.fees.values())
+    st.acct["realized"] = realized
+    st.acct["fees"] = fees
+    venue.restore(positions, realized, fees)
+
+
+def resync_positions(journal: Journal, core: Core, venue: Venue) -> None:
+    """Positions, realized PnL and fees from the journal again (after the venue's recovery added fills to it), before
+    the core has seen a tick."""
+    r = journal.restore()
+    _apply_positions(r, core, venue)
+    core.state.core["var_dirty"] = 1
     core.publish()
     event(log, "journal_resynced", positions={k: v[0] for k, v in r.positions.items()}, fills=r.fills)
 

@@ -22,7 +22,7 @@ from bot4.core import records
 from bot4.runtime.config import load_config
 from bot4.runtime.engine import Engine
 from bot4.runtime.journal import Journal
-from tests.runtime.test_headless import ROOT, events
+from tests.runtime.test_headless import ROOT, events, wait_for
 
 
 def _fills(n: int, coid0: int = 1) -> np.ndarray:
@@ -84,20 +84,6 @@ async def test_the_engine_halts_when_its_journal_cannot_be_written(
     names = [getattr(r, "event", "") for r in caplog.records]
     assert "journal_write_failed" in names and "journal_rows_unwritten" in names
     assert engine.core.snapshot().stats.counter("orders_out") >= orders_then and sent is not None
-
-
-def wait_for(predicate, p: subprocess.Popen[str], _dir: Path, timeout: float, log: Path) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        if p.poll() is not None:
-            break
-        time.sleep(0.1)
-    if p.poll() is None:
-        p.kill()
-        p.wait()
-    raise AssertionError(f"condition not reached; the engine's last log lines:\n{log.read_text()[-4000:]}")
 
 
 def _mount_tmpfs(path: Path, size: str) -> bool:

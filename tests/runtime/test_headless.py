@@ -57,8 +57,9 @@ def events(stderr: str) -> list[dict[str, object]]:
     return out
 
 
-def wait_for(predicate, p: subprocess.Popen[str], state_dir: Path, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
-    """Poll ``predicate`` while the engine ``p`` runs; on a timeout or an early exit, fail with what it logged."""
+def wait_for(predicate, p: subprocess.Popen[str], state_dir: Path, timeout: float = 60.0, log: Path | None = None) -> None:  # type: ignore[no-untyped-def]
+    """Poll ``predicate`` while the engine ``p`` runs; on a timeout or an early exit, fail with what it logged
+    (``<state_dir>/stderr.log``, or ``log``)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -69,7 +70,7 @@ def wait_for(predicate, p: subprocess.Popen[str], state_dir: Path, timeout: floa
     running = p.poll() is None
     if running:
         p.send_signal(signal.SIGTERM)
-    err = finish(p, state_dir, 30)
+    err = finish(p, state_dir, 30) if log is None else (p.wait(30), log.read_text())[1]
     state = f"still running after {timeout:.0f} s" if running else f"exited with {p.returncode}"
     raise AssertionError(f"condition not reached; the engine {state}; its last log lines:\n{err[-4000:]}")
 
