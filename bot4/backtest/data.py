@@ -52,8 +52,6 @@ def load_ticks(config: AppConfig, ts_from: int | None = None, ts_to: int | None 
             ticks = load_replay_ticks(config)
         except FileNotFoundError as exc:
             raise ValueError(f"data file {exc.filename} does not exist") from None
-        except KeyError as exc:
-            raise ValueError(str(exc.args[0])) from None
         ticks = slice_ticks(ticks, ts_from, ts_to)
         if len(ticks) == 0:
             raise ValueError("no ticks in the data within the given --from/--to range")

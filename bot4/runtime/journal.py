@@ -9,6 +9,7 @@ it. A file that is not a bot4 journal, or is damaged, is refused with a clear er
 from __future__ import annotations
 
 import math
+import os
 import secrets
 import sqlite3
 import time
@@ -125,12 +126,20 @@ class Journal:
                     raise JournalError(f"{self.path} was written by a newer bot4 (schema {version})")
             self.db.execute("PRAGMA quick_check").fetchone()
             self.db.executescript(MARKS)
+            # a write now (when this engine opened it): a journal that cannot be written is refused here, not later
+            self.db.execute("INSERT OR REPLACE INTO meta VALUES ('opened_ns', ?)", (str(time.time_ns()),))
             row = self.db.execute("SELECT value FROM meta WHERE key='instance'").fetchone()
             if row is None:
                 self.db.execute("INSERT INTO meta VALUES ('instance', ?)", (secrets.token_hex(4),))
             if not fresh and "ts_exch_ns" not in {row[1] for row in self.db.execute("PRAGMA table_info(reports)")}:
                 # the venue's time of each report (market time on recorded data), added after schema 1 was out
                 self.db.execute("ALTER TABLE reports ADD COLUMN ts_exch_ns INTEGER")
+        except sqlite3.OperationalError as exc:
+            if "readonly" in str(exc) or not os.access(self.path, os.W_OK):
+                raise JournalError(
+                    f"{self.path} is read-only ({exc}): make it writable (chmod u+w, chattr -i) or pass another --state-dir"
+                ) from None
+            raise JournalError(f"{self.path} cannot be used as a journal ({exc}); move it away to start afresh") from None
         except sqlite3.DatabaseError as exc:
             raise JournalError(f"{self.path} cannot be read as a journal ({exc}); move it away to start afresh") from None
         self.rows_written = 0

@@ -340,7 +340,10 @@ def load_sample(symbols: tuple[str, ...] = ("BTC/USDT", "ETH/USDT"), with_bbo: b
     parts = []
     for sid, sym in enumerate(symbols):
         if sym not in SAMPLE_FILES:
-            raise KeyError(f"no shipped sample for {sym!r}; the sample has {', '.join(SAMPLE_FILES)}")
+            raise ValueError(
+            f"no shipped sample for {sym!r} (the sample has {', '.join(SAMPLE_FILES)}): give its data with "
+            f'replay.files = ["{sym}=path/to/trades.csv.gz"]'
+        )
         trades, bbo = SAMPLE_FILES[sym]
         parts.append(load_csv(sample_path(trades), sid)[0])
         if with_bbo:

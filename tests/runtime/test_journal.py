@@ -73,3 +73,28 @@ def test_damaged_file_is_refused(tmp_path: Path) -> None:
 def test_empty_journal_is_fresh(tmp_path: Path) -> None:
     r = Journal(tmp_path / "new.sqlite").restore()
     assert r.empty and math.isnan(r.peak_equity)
+
+
+def test_a_read_only_journal_is_one_clear_line(tmp_path: Path) -> None:
+    """An immutable or read-only journal file (F17): refused at open, naming what to do, not a traceback."""
+    import sqlite3
+
+    from bot4.runtime.journal import JournalError
+
+    path = tmp_path / "j.sqlite"
+    Journal(path).close()
+    ro = sqlite3.connect(f"file:{path}?mode=ro", uri=True)  # what SQLite does with a file it cannot write
+    try:
+        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            ro.execute("CREATE TABLE x (a)")
+    finally:
+        ro.close()
+    import bot4.runtime.journal as journal_mod
+
+    real = journal_mod.sqlite3.connect
+    journal_mod.sqlite3.connect = lambda p, **kw: real(f"file:{p}?mode=ro", uri=True, **kw)  # type: ignore[assignment]
+    try:
+        with pytest.raises(JournalError, match="read-only"):
+            Journal(path)
+    finally:
+        journal_mod.sqlite3.connect = real  # type: ignore[assignment]
