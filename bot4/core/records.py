@@ -106,7 +106,8 @@ REASON_REARM_NOT_HALTED = 26  # re-arm refused: not halted
 REASON_VENUE = 27  # refused by the venue
 REASON_REDUCE_ONLY = 28  # reduce-only order that would not reduce
 REASON_UNKNOWN_ORDER = 29  # a cancel for an order the core does not hold open
-N_REASONS = 30
+REASON_POST_ONLY = 30  # a post-only limit entry would have traded at once (user strategies)
+N_REASONS = 31
 
 REASON_NAMES = (
     "ok",
@@ -139,6 +140,7 @@ REASON_NAMES = (
     "venue_reject",
     "reduce_only_would_increase",
     "unknown_order",
+    "post_only_would_cross",
 )
 assert len(REASON_NAMES) == N_REASONS
 

@@ -160,6 +160,17 @@ def _env_overrides(raw: dict[str, Any], env: typing.Mapping[str, str]) -> None:
 SECTIONS = {"risk", "paper", "replay", "runtime", "live", "venue_breaker", "feed_breaker", "instruments", "strategies", "core"}
 
 
+def _anchor_strategy_file(table: Any, base: Path | None) -> None:
+    """A user strategy's ``kind = "file.py:Class"`` relative to the working directory, else to the config file's."""
+    kind = table.get("kind") if isinstance(table, dict) else None
+    if not isinstance(kind, str) or ":" not in kind or base is None:
+        return
+    target, _, cls = kind.rpartition(":")
+    p = Path(target).expanduser()
+    if target.endswith(".py") and not p.is_absolute() and not p.is_file() and (base / p).is_file():
+        table["kind"] = f"{(base / p).resolve()}:{cls}"
+
+
 def load_config(path: str | Path | None = None, env: typing.Mapping[str, str] | None = None) -> AppConfig:
     """Read and validate ``path`` (None = built-in defaults) plus BOT4_* overrides from ``env``."""
     env = os.environ if env is None else env
@@ -192,6 +203,9 @@ def load_config(path: str | Path | None = None, env: typing.Mapping[str, str] | 
                 _coerce(InstrumentConfig, t, f"instruments[{i}]") for i, t in enumerate(raw["instruments"])
             )
         if "strategies" in raw:
+            base = Path(path).resolve().parent if path is not None else None
+            for t in raw["strategies"]:
+                _anchor_strategy_file(t, base)
             core_kwargs["strategies"] = tuple(
                 _coerce(StrategyConfig, t, f"strategies[{i}]") for i, t in enumerate(raw["strategies"])
             )

@@ -139,6 +139,7 @@ class Engine:
             venue=self.venue.name,
             ticks=len(self.ticks),
             speed=self.config.replay.speed,
+            strategy=self.config.core.describe_strategies(),
             config=self.config.source,
             state_dir=str(self.state_dir),
         )
@@ -188,6 +189,7 @@ class Engine:
             "equity": round(snap.equity, 6),
             "return_pct": round(100.0 * (snap.equity / initial - 1.0), 4),
             "trading_state": snap.trading_state,
+            "strategy": self.config.core.describe_strategies(),
         }
 
     def _task_done(self, task: asyncio.Task[None]) -> None:
