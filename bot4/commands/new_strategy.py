@@ -10,12 +10,13 @@ from pathlib import Path
 
 TEMPLATE = '''"""{class_name}: a strategy for bot4 (written by `bot4 new-strategy`; it runs as it is, change it).
 
-Run it:  bot4 backtest --config {config_hint}   (or bot4-tui --config ..., see docs/strategies.md)
-In the config:
+In a config (e.g. my.toml):
     [[strategies]]
     kind = "{path}:{class_name}"
     [strategies.params]
     fast = 12
+then backtest: bot4-tui --headless --config my.toml --speed 0 --until-end; paper: bot4-tui --config my.toml
+(docs/strategies.md: every step, up to a live rehearsal against the local exchange).
 
 Handlers are compiled with numba into the engine (numbers, records, arrays, loops; no objects or strings). Set
 `debug = true` under [[strategies]] (or pass --debug-strategy) to run them as plain Python with normal tracebacks.
@@ -99,7 +100,7 @@ def write_template(name: str, directory: Path, force: bool = False) -> tuple[Pat
         raise FileExistsError(f"{path} exists (pass --force to overwrite it)")
     directory.mkdir(parents=True, exist_ok=True)
     shown = path.as_posix()
-    path.write_text(TEMPLATE.format(class_name=class_name, path=shown, config_hint="my.toml"))
+    path.write_text(TEMPLATE.format(class_name=class_name, path=shown))
     return path, class_name
 
 

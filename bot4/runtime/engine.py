@@ -171,6 +171,12 @@ class Engine:
             await self._shutdown(tasks)
         return 1 if self.failed else 0
 
+    @property
+    def user_strategy(self) -> str:
+        """The strategies with their parameters when a user strategy runs ("" with built-ins only), for the banner."""
+        core = self.config.core
+        return core.describe_strategies() if any(":" in s.kind for s in core.strategies) else ""
+
     def summary(self) -> dict[str, object]:
         """What the run did, in one line's worth of figures (logged as ``run_summary`` when it stops)."""
         snap = self.core.snapshot()
