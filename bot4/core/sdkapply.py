@@ -6,8 +6,8 @@ handler returns, ``apply_intents_nb`` acts on each intent through the same code 
 a market entry sets the symbol's stop (and take-profit) distance and goes through ``on_signal_nb`` (flip as exit then
 entry, deferral behind working orders, sizing, pre-trade risk), an exit through ``want_flat_nb``. Limit entries,
 targets and cancels use ``emit_order_nb`` / ``cancel_entries_nb``, the paths manual orders and stop exits take.
-Refusals (from the checks or the venue) reach ``on_reject`` through the rejects ring: the glue reads each new refused
-order once (``sdk_ctl[SDK_REJECTS_TOLD]``) and tells the strategy that owns its symbol.
+Refusals (from the checks or the venue) of its orders are queued by ``log_reject_nb`` (``Strategies.refused``) and
+told to ``on_reject`` after the handler that caused them, or at the next event.
 
 In debug mode the handlers run as plain Python: the glue calls one ``debug_*_nb`` trampoline per event, which
 leaves the compiled code (numba's object mode) for :func:`debug_call`; an exception raised in a handler comes out of
@@ -36,7 +36,6 @@ from bot4.core.intents import (
 from bot4.core.jit import helper
 from bot4.core.orders import cancel_entries_nb, emit_order_nb, log_reject_nb, want_flat_nb
 from bot4.core.records import (
-    FLAG_MANUAL,
     FLAG_REDUCE_ONLY,
     ORDER_LIMIT,
     ORDER_MARKET,
@@ -50,10 +49,9 @@ from bot4.core.records import (
     TICK_TRADE,
     TIF_IOC,
 )
-from bot4.core.ring import RING_CAPACITY, RING_HEAD, RING_MASK
 from bot4.core.risk import size_for_signal_nb
-from bot4.core.sdkstep import REGISTRY, MARKER_PREFIX, Registered
-from bot4.core.state import SDK_REJECTS_TOLD, STRAT_SDK, EngineState
+from bot4.core.sdkstep import MARKER_PREFIX, REGISTRY, Registered
+from bot4.core.state import SDK_REFUSED_N, EngineState
 from bot4.core.stats import C_SIGNALS, H_DECISION, counter_add_nb, hist_base_nb
 from bot4.core.step import on_signal_nb
 from bot4.core.strategy import SIG_FLAT
@@ -295,37 +293,27 @@ def build_glue(reg: Registered) -> tuple[Any, Any, Any]:
 
     @helper
     def tell_rejects(st: EngineState, now: int) -> None:
+        """Tell on_reject of each queued refusal (oldest first); refusals its own intents cause wait for the next."""
         ctl = st.strat.sdk_ctl
-        ctrl = st.rings.rejects.ctrl
-        head = ctrl[RING_HEAD]
-        told = ctl[SDK_REJECTS_TOLD]
-        if head - told > ctrl[RING_CAPACITY]:
-            told = head - ctrl[RING_CAPACITY]  # older ones were overwritten: they are lost to the strategy
-        ctl[SDK_REJECTS_TOLD] = head
-        if not has_reject:
-            return
-        mask = ctrl[RING_MASK]
-        for h in range(told, head):
-            r = st.rings.rejects.buf[h & mask]
+        n = ctl[SDK_REFUSED_N]
+        for i in range(n):
+            r = st.strat.refused[i]
             k = r.symbol_id
-            if k < 0 or k >= st.sym.shape[0] or st.sym[k].strategy != STRAT_SDK or (r.flags & FLAG_MANUAL) != 0:
-                continue
+            side = r.side
+            reason = r.reason
             st.strat.intents.n[0] = 0
             ts = st.core[0].clock_ns
             if debug:
-                debug_event_nb(st, EV_REJECT, k, float(r.reject_reason), 0.0, 0.0, 0.0, 0.0, r.side, ts)
+                debug_event_nb(st, EV_REJECT, k, float(reason), 0.0, 0.0, 0.0, 0.0, side, ts)
             else:
                 on_reject(
-                    st.strat.user_params[k],
-                    st.strat.user_state[k],
-                    st.sym[k],
-                    st.strat.intents,
-                    r.side,
-                    r.reject_reason,
-                    ts,
+                    st.strat.user_params[k], st.strat.user_state[k], st.sym[k], st.strat.intents, side, reason, ts
                 )
             apply_intents_nb(st, k, st.sym[k].last_px, 0, now)
-        ctl[SDK_REJECTS_TOLD] = head
+        left = ctl[SDK_REFUSED_N] - n  # refused while on_reject ran: to the front, for the next event
+        for j in range(left):
+            st.strat.refused[j] = st.strat.refused[n + j]
+        ctl[SDK_REFUSED_N] = left
 
     def tick(st, s, slot, price, t0):  # type: ignore[no-untyped-def]  # the hook's argument names, unannotated
         tk = st.rings.md.buf[slot]
@@ -375,29 +363,28 @@ def build_glue(reg: Registered) -> tuple[Any, Any, Any]:
                         tk.ask_sz,
                         ts,
                     )
-        elif kind == TICK_BAR:
-            if has_bar:
-                called = True
-                if debug:
-                    debug_event_nb(st, EV_BAR, s, tk.bid_sz, tk.ask_px, tk.bid_px, price, tk.size, 0, ts)
-                else:
-                    on_bar(
-                        st.strat.user_params[s],
-                        st.strat.user_state[s],
-                        st.sym[s],
-                        out,
-                        tk.bid_sz,
-                        tk.ask_px,
-                        tk.bid_px,
-                        price,
-                        tk.size,
-                        ts,
-                    )
+        elif kind == TICK_BAR and has_bar:
+            called = True
+            if debug:
+                debug_event_nb(st, EV_BAR, s, tk.bid_sz, tk.ask_px, tk.bid_px, price, tk.size, 0, ts)
+            else:
+                on_bar(
+                    st.strat.user_params[s],
+                    st.strat.user_state[s],
+                    st.sym[s],
+                    out,
+                    tk.bid_sz,
+                    tk.ask_px,
+                    tk.bid_px,
+                    price,
+                    tk.size,
+                    ts,
+                )
         if called:
             hist_record_nb(st.stats, hist_base_nb(H_DECISION), monotonic_ns() - t0)
             if out.n[0] > 0:
                 apply_intents_nb(st, s, price, tk.ts_in_ns, t0)
-        if has_reject and st.rings.rejects.ctrl[RING_HEAD] != st.strat.sdk_ctl[SDK_REJECTS_TOLD]:
+        if has_reject and st.strat.sdk_ctl[SDK_REFUSED_N] > 0:
             tell_rejects(st, t0)
 
     def fill(st, s, side, price, size, ts_in, now):  # type: ignore[no-untyped-def]
@@ -411,11 +398,11 @@ def build_glue(reg: Registered) -> tuple[Any, Any, Any]:
                     st.strat.user_params[s], st.strat.user_state[s], st.sym[s], st.strat.intents, side, price, size, ts
                 )
             apply_intents_nb(st, s, st.sym[s].last_px, ts_in, now)
-        if has_reject and st.rings.rejects.ctrl[RING_HEAD] != st.strat.sdk_ctl[SDK_REJECTS_TOLD]:
+        if has_reject and st.strat.sdk_ctl[SDK_REFUSED_N] > 0:
             tell_rejects(st, now)
 
     def after_exec(st, now):  # type: ignore[no-untyped-def]
-        if has_reject and st.rings.rejects.ctrl[RING_HEAD] != st.strat.sdk_ctl[SDK_REJECTS_TOLD]:
+        if has_reject and st.strat.sdk_ctl[SDK_REFUSED_N] > 0:
             tell_rejects(st, now)
 
     return tick, fill, after_exec

@@ -173,8 +173,18 @@ STRAT_SDK = 4  # a user strategy (a class in a file: usercode.py), compiled into
 STRAT_CODES = {"ema_cross": STRAT_EMA_CROSS, "breakout": STRAT_BREAKOUT, "zscore": STRAT_ZSCORE}
 assert set(STRAT_CODES) == set(STRATEGY_KINDS)
 NO_USER_DTYPE = np.dtype([("sdk_none", np.int64)], align=True)  # user params / state when no user strategy runs
-SDK_REJECTS_TOLD = 0  # sdk_ctl: rejects-ring records already told to the user strategy
+SDK_REFUSED_N = 0  # sdk_ctl: refusals queued in Strategies.refused for the user strategy's on_reject
+SDK_REFUSED_DROPPED = 1  # sdk_ctl: refusals the full queue could not hold (the strategy is not told of them)
 SDK_CTL_SIZE = 8
+SDK_REFUSED_CAPACITY = 64
+REFUSAL_DTYPE = np.dtype(
+    [
+        ("symbol_id", np.int64),
+        ("side", np.int64),  # +1 / -1
+        ("reason", np.int64),  # REASON_*
+    ],
+    align=True,
+)
 
 STRAT_PARAMS_DTYPE = np.dtype(
     [
@@ -300,7 +310,8 @@ class Strategies(NamedTuple):
     user_params: np.ndarray  # the user strategy's params record per symbol (NO_USER_DTYPE: none runs)
     user_state: np.ndarray  # its state record per symbol; the dtype's sdk_<key> marker selects its code
     intents: Intents  # what its last handler call asked for
-    sdk_ctl: np.ndarray  # int64[SDK_CTL_SIZE]: SDK_REJECTS_TOLD
+    sdk_ctl: np.ndarray  # int64[SDK_CTL_SIZE]: SDK_REFUSED_N, SDK_REFUSED_DROPPED
+    refused: np.ndarray  # REFUSAL_DTYPE[SDK_REFUSED_CAPACITY]: refusals of its orders, until on_reject hears of them
 
 
 class RiskViews(NamedTuple):
@@ -530,7 +541,7 @@ def build_state(config: CoreConfig, publish_interval_s: float = 0.05) -> tuple[E
         sym=sym,
         strat=Strategies(
             strat_params, strat_state, np.zeros((n_sym, hist_len)), user_params, user_state, new_intents(),
-            np.zeros(SDK_CTL_SIZE, np.int64),
+            np.zeros(SDK_CTL_SIZE, np.int64), np.zeros(SDK_REFUSED_CAPACITY, REFUSAL_DTYPE),
         ),
         risk=risk_views,
         brk=brk,
