@@ -40,6 +40,7 @@ from bot4.core.records import (
     ORDER_LIMIT,
     ORDER_MARKET,
     REASON_BAD_PRICE,
+    REASON_BAD_SIZE,
     REASON_POST_ONLY,
     REASON_SIZE_ZERO,
     REASON_STOP_MISSING,
@@ -65,7 +66,7 @@ EVENT_HANDLERS = {
     EV_REJECT: "on_reject",
     EV_TIMER: "on_timer",
 }
-debug_jit = njit(cache=True, nogil=True, _nrt=False)
+debug_jit = njit(cache=True, nogil=True, _nrt=False)  # type: ignore[call-overload]
 
 
 @helper
@@ -101,7 +102,7 @@ def stop_for_nb(
 
 @helper
 def tp_frac_nb(side: int, ref: float, tp: float, frac: float) -> float:
-    d = -distance_frac_nb(-side, ref, tp, np.nan) if frac != frac else frac
+    d = distance_frac_nb(-side, ref, tp, np.nan) if frac != frac else frac  # a take-profit lies the other way
     return d if d > 0.0 else 0.0
 
 
@@ -190,7 +191,9 @@ def apply_intents_nb(st: EngineState, s: int, price: float, ts_in: int, now: int
         it = out.buf[i]
         kind = it.kind
         counter_add_nb(st.stats, C_SIGNALS, 1)
-        if kind == INTENT_ENTER:
+        if kind in (INTENT_ENTER, INTENT_ENTER_LIMIT) and it.side != 1 and it.side != -1:
+            refuse_nb(st, s, it.side, ORDER_MARKET, price, REASON_BAD_SIZE, ts_in, now)  # a side is BUY or SELL
+        elif kind == INTENT_ENTER:
             enter_market_nb(st, s, it, price, ts_in, now)
         elif kind == INTENT_ENTER_LIMIT:
             enter_limit_nb(st, s, it, ts_in, now)

@@ -83,7 +83,7 @@ def register(loaded: LoadedStrategy, params: np.ndarray, state: np.ndarray, key:
         if debug:
             reg.python[name] = _pythonised(fn, {})
             continue
-        dispatcher = njit(cache=False, nogil=True, inline="always", _nrt=False)(fn)
+        dispatcher = njit(cache=False, nogil=True, inline="always", _nrt=False)(fn)  # type: ignore[call-overload]
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", NumbaWarning)
@@ -153,7 +153,7 @@ def sdk_after_exec_nb(st: Any, now: int) -> None:
     raise TypeError(f"sdk_after_exec_nb {_COMPILED_ONLY}")
 
 
-@overload(sdk_on_tick_nb, inline="always", jit_options=JIT_OPTIONS)
+@overload(sdk_on_tick_nb, inline="always", jit_options=JIT_OPTIONS)  # type: ignore[arg-type]
 def _ov_tick(st, s, slot, price, t0):  # type: ignore[no-untyped-def]
     glue = _glue(st)
     if glue is None:
@@ -165,7 +165,7 @@ def _ov_tick(st, s, slot, price, t0):  # type: ignore[no-untyped-def]
     return glue[0]
 
 
-@overload(sdk_on_fill_nb, inline="always", jit_options=JIT_OPTIONS)
+@overload(sdk_on_fill_nb, inline="always", jit_options=JIT_OPTIONS)  # type: ignore[arg-type]
 def _ov_fill(st, s, side, price, size, ts_in, now):  # type: ignore[no-untyped-def]
     glue = _glue(st)
     if glue is None:
@@ -177,7 +177,7 @@ def _ov_fill(st, s, side, price, size, ts_in, now):  # type: ignore[no-untyped-d
     return glue[1]
 
 
-@overload(sdk_after_exec_nb, inline="always", jit_options=JIT_OPTIONS)
+@overload(sdk_after_exec_nb, inline="always", jit_options=JIT_OPTIONS)  # type: ignore[arg-type]
 def _ov_after(st, now):  # type: ignore[no-untyped-def]
     glue = _glue(st)
     if glue is None:

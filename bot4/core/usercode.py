@@ -99,9 +99,11 @@ class StateDecl:
 
 
 def _bot4_sources_digest() -> str:
+    # the sources compiled into the engine: the core's and the venues' (as the cache directory's own key, which a
+    # user's NUMBA_CACHE_DIR replaces); the UI or the runtime changing recompiles nothing
     digest = hashlib.sha256()
     package = Path(__file__).resolve().parent.parent
-    for path in sorted(package.rglob("*.py")):
+    for path in sorted([*package.joinpath("core").glob("*.py"), *package.joinpath("venues").glob("*.py")]):
         digest.update(str(path.relative_to(package)).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
@@ -111,7 +113,7 @@ _BOT4_DIGEST: list[str] = []
 
 
 def bot4_sources_digest() -> str:
-    """A hash of every bot4 source file (computed once per process)."""
+    """A hash of bot4's engine sources, core and venues (computed once per process)."""
     if not _BOT4_DIGEST:
         _BOT4_DIGEST.append(_bot4_sources_digest())
     return _BOT4_DIGEST[0]

@@ -88,7 +88,8 @@ class Probe(Strategy):
             enter_limit(out, BUY, ask, stop_frac=0.01, post_only=True)  # would take the ask: refused
         elif p.mode == 3:
             if st.ticks == 10:
-                enter(out, BUY, stop_frac=0.02)
+                mid = 0.5 * (bid + ask)
+                enter(out, BUY, stop=0.98 * mid, take_profit=1.5 * mid)  # absolute prices
             elif st.ticks == 300 and pos.qty > 0.0:
                 target(out, 0.0)
 
@@ -209,6 +210,8 @@ def test_a_target_of_zero_closes_the_position(tmp_path: Path) -> None:
     core, orders, reports = replay(cfg, ticks)
     mine = orders[orders["symbol_id"] == 0]
     assert len(mine) >= 2 and (mine["flags"][1] & FLAG_REDUCE_ONLY) != 0
+    entry = mine[0]
+    assert entry["take_profit_px"] / entry["stop_px"] == pytest.approx(1.5 / 0.98)  # both from the entry's price
     assert core.snapshot().positions()[0].qty == 0.0
     assert core.state.strat.user_state[0]["fills"] == (reports["kind"] == EXEC_FILL).sum() >= 2
 
