@@ -167,21 +167,25 @@ def test_the_builtins_on_the_sdk_trade_exactly_as_the_builtins(builtin: Strategy
     assert core_old.snapshot().equity == core_new.snapshot().equity
 
 
-def probe_config(tmp_path: Path, mode: int, debug: bool = False) -> CoreConfig:
+def probe_config(tmp_path: Path, mode: int, debug: bool = False, every: int = 400) -> CoreConfig:
     path = tmp_path / "probe.py"
     path.write_text(textwrap.dedent(PROBE))
-    strat = StrategyConfig(kind=f"{path}:Probe", params={"mode": mode}, symbols=("BTC/USDT",), debug=debug)
+    params = {"mode": mode, "every": every}
+    strat = StrategyConfig(kind=f"{path}:Probe", params=params, symbols=("BTC/USDT",), debug=debug)
     return CoreConfig(strategies=(strat,), risk=RiskConfig(loss_streak_max=1000))
 
 
 def test_limit_entries_and_cancels_on_the_paper_venue(tmp_path: Path) -> None:
-    cfg = probe_config(tmp_path, mode=0)
+    cfg = probe_config(tmp_path, mode=0, every=4)  # a limit at the bid, cancelled a tick later, until one fills
     ticks = load_sample(cfg.symbols)
     core, orders, reports = replay(cfg, ticks)
     state = core.state.strat.user_state[0]
     submits = orders[(orders["action"] == ACTION_SUBMIT) & (orders["symbol_id"] == 0)]
     limits = submits[submits["order_type"] == ORDER_LIMIT]
-    assert len(limits) == state["placed"] >= 3
+    assert state["placed"] >= 3
+    # every limit the strategy asked for reached the venue, or was refused by a check and on_reject heard of it
+    assert len(limits) + state["rejects"] == state["placed"]
+    assert sum(core.snapshot().stats.rejects_by_reason().values()) == state["rejects"]
     assert np.all(limits["stop_px"] < limits["price"])  # each limit entry carries its stop
     cancels = orders[orders["action"] == ACTION_CANCEL]
     assert len(cancels) == state["cancels"] >= 1
