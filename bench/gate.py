@@ -38,6 +38,8 @@ GATES = (
     Gate("decision_p99_ns", "max", 1_000.0, 0.0, "the spec: decision within 1 us"),
     Gate("risk_check_p99_ns", "max", 10_000.0, 0.0, "the spec: risk check within 10 us"),
     Gate("tick_to_order_code_path_p99_ns", "max", 20_000.0, 0.0, "order path within 20 us (spec: 100 us), one thread"),
+    Gate("sdk_tick_path_ticks_per_s", "ratio_min", 0.9, 0.0, "a strategy on the SDK within 10 % of the built-in"),
+    Gate("sdk_replay_path_ticks_per_s", "ratio_min", 0.9, 0.0, "the same on the lockstep replay path"),
     Gate("paper_fills_per_s", "ratio_min", 1.0, 0.2, "compiled matching at least as fast as plain Python"),
     Gate("replay_vs_nautilus_ratio", "min", 20.0, 0.1, "head-to-head with NautilusTrader (when it is installed)"),
 )

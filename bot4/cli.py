@@ -64,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--until-end", action="store_true", help="replay the data once and stop when it ends (replay.loop = false)"
     )
+    p.add_argument("--debug-strategy", action="store_true",
+                   help="run the user strategy's handlers as plain Python (tracebacks at your line; slow)")
     p.add_argument("--connect", metavar="URL", help="attach the UI to a headless engine's control API")
     p.add_argument("--token", help="control API token for --connect (default: $BOT4_API_TOKEN)")
     p.add_argument("--version", action="version", version=f"bot4 {bot4.__version__}")
@@ -90,7 +92,12 @@ def resolve_config(args: argparse.Namespace) -> AppConfig:
     replay = cfg.replay if args.speed is None else replace(cfg.replay, speed=args.speed)
     if args.until_end:
         replay = replace(replay, loop=False)
-    return replace(cfg, runtime=rt, replay=replay)
+    core = cfg.core
+    if args.debug_strategy:
+        if not any(":" in s.kind for s in core.strategies):
+            raise ConfigError("--debug-strategy: the config runs no user strategy (kind = \"file.py:Class\")")
+        core = replace(core, strategies=tuple(replace(s, debug=True) if ":" in s.kind else s for s in core.strategies))
+    return replace(cfg, runtime=rt, replay=replay, core=core)
 
 
 def first_start_notice() -> str | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, fields
+from typing import Any
 
 SPEC_MAX_RISK_PER_TRADE_FRAC = 0.02
 SPEC_MAX_DRAWDOWN_FRAC = 0.15
@@ -70,13 +71,23 @@ class InstrumentConfig:
 
 
 STRATEGY_KINDS = ("ema_cross", "breakout", "zscore")
+BUILTIN_PARAMS = {  # the fields each built-in reads
+    "ema_cross": ("fast_period", "slow_period", "stop_frac", "take_profit_frac"),
+    "breakout": ("lookback", "stop_frac", "take_profit_frac"),
+    "zscore": ("window", "entry_z", "exit_z", "stop_frac", "take_profit_frac"),
+}
 
 
 @dataclass(frozen=True)
 class StrategyConfig:
-    """A strategy applied to some symbols. Which parameters count depends on ``kind``."""
+    """A strategy applied to some symbols. Which parameters count depends on ``kind``.
 
-    kind: str = "ema_cross"  # ema_cross | breakout | zscore
+    ``kind`` is a built-in (``ema_cross``, ``breakout``, ``zscore``: the fields below) or a user strategy,
+    ``"path/to/file.py:ClassName"`` (or ``"package.module:ClassName"``), whose parameters are ``params``, checked
+    against the types and limits its class declares.
+    """
+
+    kind: str = "ema_cross"  # ema_cross | breakout | zscore | path/to/file.py:ClassName
     symbols: tuple[str, ...] = ()  # empty = every instrument
     fast_period: int = 12  # ema_cross: ticks in the fast EMA
     slow_period: int = 26  # ema_cross: ticks in the slow EMA
@@ -86,9 +97,20 @@ class StrategyConfig:
     exit_z: float = 0.5  # zscore: |z| under which the position is closed
     stop_frac: float = 0.005  # stop-loss distance from entry, fraction of price
     take_profit_frac: float = 0.0  # take-profit distance, fraction of price (0 = none)
+    params: dict[str, Any] = field(default_factory=dict, hash=False)  # a user strategy's parameters
+    debug: bool = False  # a user strategy's handlers run as plain Python (tracebacks at your line; slow)
 
     def __post_init__(self) -> None:
-        _check("strategy.kind", self.kind, self.kind in STRATEGY_KINDS, f"one of {', '.join(STRATEGY_KINDS)}")
+        _check("strategy.debug", self.debug, isinstance(self.debug, bool), "true or false")
+        _check("strategy.params", self.params, isinstance(self.params, dict), "a table of the strategy's parameters")
+        if ":" in str(self.kind):
+            from bot4.core.usercode import load_strategy
+
+            load_strategy(self.kind).resolve_params(self.params)  # one clear line for a wrong name, type or range
+        else:
+            _check("strategy.kind", self.kind, self.kind in STRATEGY_KINDS,
+                   f"one of {', '.join(STRATEGY_KINDS)}, or 'path/to/file.py:ClassName'")
+            _check("strategy.params", self.params, not self.params, "empty: params are for user strategies")
         _int_at_least("strategy.fast_period", self.fast_period, 1)
         _int_at_least("strategy.slow_period", self.slow_period, 2)
         _check("strategy.slow_period", self.slow_period, self.slow_period > self.fast_period, "> fast_period")
@@ -99,6 +121,19 @@ class StrategyConfig:
         _check("strategy.exit_z", self.exit_z, self.exit_z < self.entry_z, "< entry_z")
         _frac("strategy.stop_frac", self.stop_frac, 0.0, 0.5)
         _frac("strategy.take_profit_frac", self.take_profit_frac, 0.0, 1.0, low_open=False)
+
+
+    def describe(self) -> str:
+        """The strategy with its parameters in one line: ``ema_cross(fast_period=12, ...)``,
+        ``MyCross(fast=10, ...) from my_cross.py``."""
+        if ":" in self.kind:
+            from bot4.core.usercode import load_strategy
+
+            loaded = load_strategy(self.kind)
+            values = loaded.resolve_params(self.params)
+            args = ", ".join(f"{k}={v}" for k, v in values.items())
+            return f"{loaded.name}({args}) from {loaded.path.name}" + (" [debug: plain Python]" if self.debug else "")
+        return f"{self.kind}(" + ", ".join(f"{k}={getattr(self, k)}" for k in BUILTIN_PARAMS[self.kind]) + ")"
 
 
 @dataclass(frozen=True)
@@ -236,6 +271,15 @@ class CoreConfig:
         _check("order_pool_capacity", self.order_pool_capacity, self.order_pool_capacity <= 1 << 14, "<= 16384")
         _int_at_least("batch_max", self.batch_max, 1)
         _int_at_least("warm_every_ticks", self.warm_every_ticks, 0)
+
+    def describe_strategies(self) -> str:
+        """Which strategy trades which symbols, with its parameters, in one line."""
+        parts = []
+        for s in self.strategies:
+            names = [sym for sym in self.symbols if self.strategy_for(sym) is s]
+            if names:
+                parts.append(f"{', '.join(names)}: {s.describe()}")
+        return "; ".join(parts) or "none"
 
     @property
     def symbols(self) -> tuple[str, ...]:

@@ -19,6 +19,7 @@ from bot4.core.records import (
     ACTION_SUBMIT,
     FLAG_CANCEL_SENT,
     FLAG_KILL,
+    FLAG_MANUAL,
     FLAG_REDUCE_ONLY,
     FLAG_STOP_EXIT,
     ORDER_MARKET,
@@ -34,7 +35,7 @@ from bot4.core.records import (
 )
 from bot4.core.ring import ring_claim_nb, ring_publish_nb
 from bot4.core.risk import order_reduces_nb, risk_check_nb
-from bot4.core.state import ORDER_SLOT_BITS, EngineState
+from bot4.core.state import ORDER_SLOT_BITS, SDK_REFUSED_DROPPED, SDK_REFUSED_N, STRAT_SDK, EngineState
 from bot4.core.stats import (
     C_CANCELS_OUT,
     C_ENTRIES,
@@ -97,6 +98,18 @@ def write_order_nb(
     rec.risk_limit = np.nan
 
 
+@helper
+def note_refusal_nb(st: EngineState, s: int, side: int, reason: int) -> None:
+    n = st.strat.sdk_ctl[SDK_REFUSED_N]
+    if n >= st.strat.refused.shape[0]:
+        st.strat.sdk_ctl[SDK_REFUSED_DROPPED] += 1
+        return
+    st.strat.refused[n].symbol_id = s
+    st.strat.refused[n].side = side
+    st.strat.refused[n].reason = reason
+    st.strat.sdk_ctl[SDK_REFUSED_N] = n + 1
+
+
 @kernel
 def log_reject_nb(
     st: EngineState,
@@ -122,6 +135,8 @@ def log_reject_nb(
     ``t_risk`` is when the refusing checks began (0 when no check ran), so a trace can show the check's own time;
     ``value`` and ``limit`` are the figure that failed and its limit (``records.REASON_FIGURES``; NaN when none)."""
     count_reject_nb(st.stats, reason)
+    if 0 <= s < st.sym.shape[0] and st.sym[s].strategy == STRAT_SDK and (flags & FLAG_MANUAL) == 0:
+        note_refusal_nb(st, s, side, reason)  # for the user strategy's on_reject (sdkapply.py)
     if reason != REASON_VENUE:
         counter_add_nb(st.stats, C_RISK_REJECTS, 1)
     slot = ring_claim_nb(st.rings.rejects.ctrl)

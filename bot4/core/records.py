@@ -106,9 +106,10 @@ REASON_REARM_NOT_HALTED = 26  # re-arm refused: not halted
 REASON_VENUE = 27  # refused by the venue
 REASON_REDUCE_ONLY = 28  # reduce-only order that would not reduce
 REASON_UNKNOWN_ORDER = 29  # a cancel for an order the core does not hold open
-REASON_TP_WRONG_SIDE = 30  # a take-profit below the entry for a buy, above it for a sell
-REASON_OFF_STEP = 31  # a person's size below the instrument's minimum or not a multiple of its step
-N_REASONS = 32
+REASON_POST_ONLY = 30  # a post-only limit entry would have traded at once (user strategies)
+REASON_TP_WRONG_SIDE = 31  # a take-profit below the entry for a buy, above it for a sell
+REASON_OFF_STEP = 32  # a person's size below the instrument's minimum or not a multiple of its step
+N_REASONS = 33
 
 REASON_NAMES = (
     "ok",
@@ -141,6 +142,7 @@ REASON_NAMES = (
     "venue_reject",
     "reduce_only_would_increase",
     "unknown_order",
+    "post_only_would_cross",
     "take_profit_wrong_side",
     "size_off_step",
 )

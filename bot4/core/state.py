@@ -18,7 +18,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from bot4.core.config import STRATEGY_KINDS, BreakerConfig, CoreConfig
+from bot4.core.config import STRATEGY_KINDS, BreakerConfig, ConfigError, CoreConfig
+from bot4.core.intents import Intents, new_intents
 from bot4.core.memory import INT64_PER_LINE, aligned_zeros
 from bot4.core.pool import Pool
 from bot4.core.records import FILL_DTYPE, ORDER_DTYPE, STATE_CHANGE_DTYPE, TICK_DTYPE, TRANSITION_DTYPE
@@ -175,8 +176,22 @@ STRAT_NONE = 0
 STRAT_EMA_CROSS = 1
 STRAT_BREAKOUT = 2
 STRAT_ZSCORE = 3
+STRAT_SDK = 4  # a user strategy (a class in a file: usercode.py), compiled into the step (sdkstep.py)
 STRAT_CODES = {"ema_cross": STRAT_EMA_CROSS, "breakout": STRAT_BREAKOUT, "zscore": STRAT_ZSCORE}
 assert set(STRAT_CODES) == set(STRATEGY_KINDS)
+NO_USER_DTYPE = np.dtype([("sdk_none", np.int64)], align=True)  # user params / state when no user strategy runs
+SDK_REFUSED_N = 0  # sdk_ctl: refusals queued in Strategies.refused for the user strategy's on_reject
+SDK_REFUSED_DROPPED = 1  # sdk_ctl: refusals the full queue could not hold (the strategy is not told of them)
+SDK_CTL_SIZE = 8
+SDK_REFUSED_CAPACITY = 64
+REFUSAL_DTYPE = np.dtype(
+    [
+        ("symbol_id", np.int64),
+        ("side", np.int64),  # +1 / -1
+        ("reason", np.int64),  # REASON_*
+    ],
+    align=True,
+)
 
 STRAT_PARAMS_DTYPE = np.dtype(
     [
@@ -299,6 +314,11 @@ class Strategies(NamedTuple):
     params: np.ndarray  # STRAT_PARAMS_DTYPE per symbol
     state: np.ndarray  # STRAT_STATE_DTYPE per symbol
     hist: np.ndarray  # float64 [symbol, price]: the windowed strategies' price history
+    user_params: np.ndarray  # the user strategy's params record per symbol (NO_USER_DTYPE: none runs)
+    user_state: np.ndarray  # its state record per symbol; the dtype's sdk_<key> marker selects its code
+    intents: Intents  # what its last handler call asked for
+    sdk_ctl: np.ndarray  # int64[SDK_CTL_SIZE]: SDK_REFUSED_N, SDK_REFUSED_DROPPED
+    refused: np.ndarray  # REFUSAL_DTYPE[SDK_REFUSED_CAPACITY]: refusals of its orders, until on_reject hears of them
 
 
 class RiskViews(NamedTuple):
@@ -411,6 +431,30 @@ def params_row(config: CoreConfig, publish_interval_s: float) -> np.ndarray:
     return p
 
 
+def user_strategy_arrays(config: CoreConfig) -> tuple[np.ndarray, np.ndarray]:
+    """The user strategy's per-symbol params and state (registered for the step to compile in), or placeholders.
+
+    One user strategy class per engine (its code is compiled into the step); it may trade several symbols with
+    different parameters.
+    """
+    n_sym = len(config.instruments)
+    per_symbol = [config.strategy_for(i.symbol) for i in config.instruments]
+    kinds = sorted({s.kind for s in per_symbol if s is not None and ":" in s.kind})
+    if not kinds:
+        return np.zeros(n_sym, NO_USER_DTYPE), np.zeros(n_sym, NO_USER_DTYPE)
+    if len(kinds) > 1:
+        raise ConfigError(f"config key strategy.kind: one user strategy per engine, found {', '.join(kinds)}")
+    from bot4.core.sdkstep import register
+    from bot4.core.usercode import load_strategy
+
+    loaded = load_strategy(kinds[0])
+    rows = [loaded.resolve_params(s.params) if s is not None and s.kind == kinds[0] else None for s in per_symbol]
+    debug = any(s.debug for s in per_symbol if s is not None and s.kind == kinds[0])
+    params, state, key = loaded.build_arrays(rows, debug)
+    register(loaded, params, state, key, debug)
+    return params, state
+
+
 def _ring_arrays(ring: Ring) -> RingArrays:
     return RingArrays(ring.buf, ring.ctrl)
 
@@ -444,7 +488,7 @@ def build_state(config: CoreConfig, publish_interval_s: float = 0.05) -> tuple[E
         row["venue"] = venues.index(inst.venue)
         strat = config.strategy_for(inst.symbol)
         if strat is not None:
-            row["strategy"] = STRAT_CODES[strat.kind]
+            row["strategy"] = STRAT_SDK if ":" in strat.kind else STRAT_CODES[strat.kind]
             strat_params[s] = (
                 strat.fast_period,
                 strat.slow_period,
@@ -456,6 +500,7 @@ def build_state(config: CoreConfig, publish_interval_s: float = 0.05) -> tuple[E
                 strat.take_profit_frac,
             )
             hist_len = max(hist_len, strat.lookback if strat.kind == "breakout" else strat.window)
+    user_params, user_state = user_strategy_arrays(config)
     window = max(risk.correlation_window, risk.var_window)
     var_k = int(params["var_k"][0])
     aux = np.zeros(n_sym, RISK_AUX_DTYPE)
@@ -501,7 +546,10 @@ def build_state(config: CoreConfig, publish_interval_s: float = 0.05) -> tuple[E
         sync=sync,
         acct=acct,
         sym=sym,
-        strat=Strategies(strat_params, strat_state, np.zeros((n_sym, hist_len))),
+        strat=Strategies(
+            strat_params, strat_state, np.zeros((n_sym, hist_len)), user_params, user_state, new_intents(),
+            np.zeros(SDK_CTL_SIZE, np.int64), np.zeros(SDK_REFUSED_CAPACITY, REFUSAL_DTYPE),
+        ),
         risk=risk_views,
         brk=brk,
         brk_cfg=brk_cfg,

@@ -64,7 +64,8 @@ from bot4.core.riskviews import (
     shift_var_base_nb,
     var_with_nb,
 )
-from bot4.core.state import ORDER_SLOT_MASK, W_KILL, EngineState
+from bot4.core.sdkstep import sdk_after_exec_nb, sdk_on_fill_nb, sdk_on_tick_nb
+from bot4.core.state import ORDER_SLOT_MASK, STRAT_SDK, W_KILL, EngineState
 from bot4.core.stats import (
     C_BAD_TICKS,
     C_BATCHES,
@@ -247,7 +248,9 @@ def on_tick_nb(st: EngineState, slot: int) -> None:
     strat = row.strategy
     if strat != 0:
         st.core[0].warm_symbol = s  # the dry runs check orders where orders come from
-    if strat != 0 and kind != TICK_BBO:
+    if strat == STRAT_SDK:
+        sdk_on_tick_nb(st, s, slot, price, t0)  # a user strategy, compiled in (sdkstep.py)
+    elif strat != 0 and kind != TICK_BBO:
         sig = strategy_on_price_nb(strat, st.strat.params, st.strat.state, st.strat.hist, s, price)
         hist_record_nb(st.stats, hist_base_nb(H_DECISION), monotonic_ns() - t0)
         if sig != SIG_NONE:
@@ -351,6 +354,8 @@ def on_exec_nb(st: EngineState, slot: int, now: int) -> None:
         if unprotected:
             counter_add_nb(st.stats, C_UNPROTECTED, 1)
             want_flat_nb(st, s, FLAG_STOP_EXIT, r.ts_in_ns)
+        if st.sym[s].strategy == STRAT_SDK:
+            sdk_on_fill_nb(st, s, o.side, price, size, r.ts_in_ns, now)
         return
     reduce_pending_nb(st, s, o.side, o.size - o.filled)
     if kind == EXEC_REJECTED:
@@ -365,6 +370,8 @@ def on_exec_nb(st: EngineState, slot: int, now: int) -> None:
     else:
         o.status = STATUS_EXPIRED
     finish_order_nb(st, ps)
+    if st.sym[s].strategy == STRAT_SDK:
+        sdk_after_exec_nb(st, now)  # a venue's refusal reaches the user strategy's on_reject
 
 
 @helper

@@ -211,6 +211,17 @@ SECTIONS = {
 }
 
 
+def _anchor_strategy_file(table: Any, base: Path | None) -> None:
+    """A user strategy's ``kind = "file.py:Class"`` relative to the working directory, else to the config file's."""
+    kind = table.get("kind") if isinstance(table, dict) else None
+    if not isinstance(kind, str) or ":" not in kind or base is None:
+        return
+    target, _, cls = kind.rpartition(":")
+    p = Path(target).expanduser()
+    if target.endswith(".py") and not p.is_absolute() and not p.is_file() and (base / p).is_file():
+        table["kind"] = f"{(base / p).resolve()}:{cls}"
+
+
 def apply_overrides(raw: dict[str, Any], overrides: typing.Mapping[str, Any]) -> None:
     """Set single keys of a raw config (as read from TOML): ``section.key``; ``strategy.key`` sets the key in every
     ``[[strategies]]`` table (one default table when the file has none); ``strategies[i].key`` in table ``i``. The
@@ -286,6 +297,9 @@ def load_config(
                 _coerce(InstrumentConfig, t, f"instruments[{i}]") for i, t in enumerate(raw["instruments"])
             )
         if "strategies" in raw:
+            base = Path(path).resolve().parent if path is not None else None
+            for t in raw["strategies"]:
+                _anchor_strategy_file(t, base)
             core_kwargs["strategies"] = tuple(
                 _coerce(StrategyConfig, t, f"strategies[{i}]") for i, t in enumerate(raw["strategies"])
             )

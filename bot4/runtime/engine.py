@@ -199,6 +199,7 @@ class Engine:
             venue=self.venue.name,
             ticks=len(self.ticks),
             speed=self.config.replay.speed,
+            strategy=self.config.core.describe_strategies(),
             config=self.config.source,
             state_dir=str(self.state_dir),
         )
@@ -242,6 +243,12 @@ class Engine:
         if mismatched and self.core.snapshot().trading_state == "HALTED":
             self.execution.close_gate()
 
+    @property
+    def user_strategy(self) -> str:
+        """The strategies with their parameters when a user strategy runs ("" with built-ins only), for the banner."""
+        core = self.config.core
+        return core.describe_strategies() if any(":" in s.kind for s in core.strategies) else ""
+
     def summary(self) -> dict[str, object]:
         """What the run did, in one line's worth of figures (logged as ``run_summary`` when it stops)."""
         snap = self.core.snapshot()
@@ -260,6 +267,7 @@ class Engine:
             "equity": round(snap.equity, 6),
             "return_pct": round(100.0 * (snap.equity / initial - 1.0), 4),
             "trading_state": snap.trading_state,
+            "strategy": self.config.core.describe_strategies(),
         }
 
     def _task_done(self, task: asyncio.Task[None]) -> None:

@@ -89,6 +89,7 @@ WORDS: dict[str, Callable[[float, float, str], str]] = {
     "venue_reject": _plain("refused by the venue"),
     "reduce_only_would_increase": _plain("reduce-only order would grow the position"),
     "unknown_order": _plain("no such open order"),
+    "post_only_would_cross": _plain("post-only limit would have traded at once"),
     "take_profit_wrong_side": _plain("take-profit on the losing side of the entry"),
     "size_off_step": _plain("size below the instrument's minimum or not a whole number of its steps"),
 }

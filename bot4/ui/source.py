@@ -67,7 +67,7 @@ class LocalSource:
         self.engine = engine
         venue = engine.venue.name
         feed = "live data" if engine.venue.streams_market_data else f"replay x{engine.config.replay.speed:g}"
-        self.name = f"local · {venue} · {feed}"
+        self.name = f"local · {venue} · {feed}" + (f" · {engine.user_strategy}" if engine.user_strategy else "")
 
     @property
     def symbols(self) -> tuple[str, ...]:
