@@ -82,7 +82,7 @@ def distance_frac_nb(side: int, ref: float, absolute: float, frac: float) -> flo
 
 @helper
 def refuse_nb(st: EngineState, s: int, side: int, otype: int, price: float, reason: int, ts_in: int, now: int) -> None:
-    log_reject_nb(st, s, side, otype, TIF_IOC, 0, price, np.nan, np.nan, 0.0, reason, ts_in, now, 0)
+    log_reject_nb(st, s, side, otype, TIF_IOC, 0, price, np.nan, np.nan, 0.0, reason, ts_in, now, 0, 0, np.nan, np.nan)
 
 
 @helper
@@ -140,7 +140,9 @@ def enter_limit_nb(st: EngineState, s: int, it: Any, ts_in: int, now: int) -> No
     tp = px * (1.0 + side * tpf) if tpf > 0.0 else np.nan
     size = size_for_signal_nb(st, s, side, px, stop)
     if size <= 0.0:
-        log_reject_nb(st, s, side, ORDER_LIMIT, it.tif, 0, px, stop, tp, 0.0, REASON_SIZE_ZERO, ts_in, now, 0)
+        log_reject_nb(
+            st, s, side, ORDER_LIMIT, it.tif, 0, px, stop, tp, 0.0, REASON_SIZE_ZERO, ts_in, now, 0, 0, np.nan, np.nan
+        )
         return
     emit_order_nb(st, s, side, ORDER_LIMIT, it.tif, px, px, size, stop, tp, 0, ts_in)
 
@@ -173,7 +175,8 @@ def target_nb(st: EngineState, s: int, it: Any, price: float, ts_in: int, now: i
     size = math.floor((abs(want) - abs(q)) / step + 1e-9) * step
     if size < row.min_size or size <= 0.0:
         log_reject_nb(
-            st, s, side, ORDER_MARKET, TIF_IOC, 0, np.nan, np.nan, np.nan, size, REASON_SIZE_ZERO, ts_in, now, 0
+            st, s, side, ORDER_MARKET, TIF_IOC, 0, np.nan, np.nan, np.nan, size, REASON_SIZE_ZERO, ts_in, now, 0, 0,
+            np.nan, np.nan,
         )
         return
     tpf = tp_frac_nb(side, price, it.tp, it.tp_frac)
