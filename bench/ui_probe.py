@@ -32,9 +32,9 @@ class ProbeApp(Bot4App):
         super().__init__(*args, **kwargs)
         self.marker = marker
 
-    def refresh_view(self) -> None:
+    def refresh_view(self, force: bool = False) -> None:
         first = self.first_frame_s is None
-        super().refresh_view()
+        super().refresh_view(force)
         if first and self.first_frame_s is not None:
             write_marker(self.marker)
 
