@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from bot4.core.atomics import load_acquire, monotonic_ns
-from bot4.core.jit import helper, kernel
+from bot4.core.jit import helper, kernel, routine
 from bot4.core.orders import cancel_all_nb, cancel_slot_nb, emit_order_nb, order_is_open_nb, want_flat_nb
 from bot4.core.records import (
     CMD_CANCEL,
@@ -54,7 +54,7 @@ from bot4.core.state import CMD_RESULTS, ORDER_SLOT_MASK, W_KILL, EngineState
 from bot4.core.stats import C_COMMANDS, C_KILLS, C_REARM_REFUSED, C_STATE_CHANGES, count_reject_nb, counter_add_nb
 
 
-@kernel
+@routine
 def set_trading_state_nb(st: EngineState, to: int, cause: int, now: int) -> None:
     frm = st.core[0].trading_state
     if frm == to:
@@ -100,7 +100,7 @@ def kill_requested_nb(st: EngineState) -> bool:
     return load_acquire(st.sync, W_KILL) != st.core[0].kill_seen
 
 
-@kernel
+@routine
 def apply_kill_nb(st: EngineState, now: int) -> None:
     set_trading_state_nb(st, STATE_HALTED, STATE_CAUSE_KILL, now)
     st.core[0].kills += 1
@@ -126,7 +126,7 @@ def manual_order_shape_nb(st: EngineState, s: int, side: int, size: float, ref: 
     return REASON_OK
 
 
-@kernel
+@routine
 def on_command_nb(st: EngineState, slot: int, now: int) -> None:
     c = st.rings.commands.buf[slot]
     kind = c.kind

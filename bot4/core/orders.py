@@ -12,7 +12,7 @@ import numpy as np
 
 from bot4.core.atomics import monotonic_ns
 from bot4.core.histogram import hist_record_nb
-from bot4.core.jit import helper, kernel
+from bot4.core.jit import helper, kernel, routine
 from bot4.core.pool import SLOT_IN_USE, pool_acquire_nb, pool_release_nb
 from bot4.core.records import (
     ACTION_CANCEL,
@@ -110,7 +110,7 @@ def note_refusal_nb(st: EngineState, s: int, side: int, reason: int) -> None:
     st.strat.sdk_ctl[SDK_REFUSED_N] = n + 1
 
 
-@kernel
+@routine
 def log_reject_nb(
     st: EngineState,
     s: int,
@@ -152,7 +152,7 @@ def log_reject_nb(
         ring_publish_nb(st.rings.rejects.ctrl, 1)
 
 
-@kernel
+@routine
 def emit_order_nb(
     st: EngineState,
     s: int,
@@ -217,7 +217,7 @@ def emit_order_nb(
     return REASON_OK
 
 
-@kernel
+@routine
 def cancel_slot_nb(st: EngineState, slot: int, now: int) -> bool:
     """Push a cancel for the open order in pool ``slot`` (once); False when the execution ring is full."""
     o = st.pool.records[slot]
@@ -245,7 +245,7 @@ def order_is_open_nb(st: EngineState, slot: int) -> bool:
     return status == STATUS_NEW or status == STATUS_ACCEPTED or status == STATUS_PARTIALLY_FILLED
 
 
-@kernel
+@routine
 def cancel_all_nb(st: EngineState, now: int, keep_protective: bool) -> int:
     """Cancel every open order (but protective exits when ``keep_protective``); how many could not be sent yet.
 
@@ -263,7 +263,7 @@ def cancel_all_nb(st: EngineState, now: int, keep_protective: bool) -> int:
     return left
 
 
-@kernel
+@routine
 def cancel_entries_nb(st: EngineState, s: int, side: int, now: int) -> None:
     """Cancel symbol ``s``'s working entries on ``side`` (not its exits): they stand in the way of a stop exit."""
     for slot in range(st.pool.records.shape[0]):

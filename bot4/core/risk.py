@@ -25,7 +25,7 @@ import math
 
 import numpy as np
 
-from bot4.core.jit import helper, kernel
+from bot4.core.jit import helper, kernel, routine
 from bot4.core.records import (
     BREAKER_OPEN,
     FLAG_KILL,
@@ -131,7 +131,7 @@ def refuse_nb(core: np.ndarray, reason: int, value: float, limit: float) -> int:
     return reason
 
 
-@kernel
+@routine
 def risk_check_nb(
     sym: np.ndarray,
     core: np.ndarray,

@@ -19,7 +19,7 @@ import math
 
 import numpy as np
 
-from bot4.core.jit import helper, kernel
+from bot4.core.jit import helper, kernel, routine
 from bot4.core.state import RiskViews
 
 ENV_BLOCK = 8  # breakpoints per block of the VaR envelope's two-level index (one cache line of float64)
@@ -79,7 +79,7 @@ def shift_var_base_nb(
         var_base[first + u] += delta_value * rets[s, u]
 
 
-@kernel
+@routine
 def var_with_nb(
     rets: np.ndarray, var_base: np.ndarray, scratch: np.ndarray, n: int, count: int, k: int, s: int, delta_value: float
 ) -> float:

@@ -15,7 +15,7 @@ import numpy as np
 from bot4.core.atomics import load_acquire, monotonic_ns
 from bot4.core.commands import apply_kill_nb, kill_requested_nb, on_command_nb, update_risk_state_nb
 from bot4.core.histogram import hist_record_nb
-from bot4.core.jit import helper, kernel
+from bot4.core.jit import helper, kernel, routine
 from bot4.core.orders import (
     EXIT_RETRY_NS,
     cancel_all_nb,
@@ -150,7 +150,7 @@ def check_stops_nb(st: EngineState, s: int, lo: float, hi: float, ts_in: int, no
         cancel_entries_nb(st, s, -1 if q > 0.0 else 1, now)
 
 
-@helper
+@routine
 def on_signal_nb(st: EngineState, s: int, sig: int, price: float, ts_in: int, now: int) -> None:
     """Act on a strategy signal: enter, flip (exit, then enter) or go flat.
 
@@ -287,7 +287,7 @@ def set_position_stop_nb(st: EngineState, s: int, q_before: float, stop: float, 
     return True
 
 
-@helper
+@routine
 def on_exec_nb(st: EngineState, slot: int, now: int) -> None:
     r = st.rings.fills.buf[slot]
     coid = r.client_order_id
@@ -374,7 +374,7 @@ def on_exec_nb(st: EngineState, slot: int, now: int) -> None:
         sdk_after_exec_nb(st, now)  # a venue's refusal reaches the user strategy's on_reject
 
 
-@helper
+@routine
 def warm_nb(st: EngineState, s: int) -> None:
     """A dry run of every pre-trade check for a one-step entry on ``s``; then the VaR envelopes, if a fill moved them.
 

@@ -25,7 +25,7 @@ from typing import NamedTuple
 import numpy as np
 
 from bot4.core.atomics import monotonic_ns
-from bot4.core.jit import helper, kernel
+from bot4.core.jit import helper, kernel, routine
 from bot4.core.positions import apply_fill_nb, mark_symbol_nb
 from bot4.core.prints import outlier_nb
 from bot4.core.records import (
@@ -156,7 +156,7 @@ def on_grid_nb(value: float, step: float) -> bool:
     return abs(q - round(q)) <= STEP_TOLERANCE
 
 
-@kernel
+@routine
 def report_nb(
     ps: PaperState,
     rep_ctrl: np.ndarray,
@@ -272,7 +272,7 @@ def validate_nb(ps: PaperState, o: np.ndarray, i: int) -> int:
     return VENUE_OK
 
 
-@kernel
+@routine
 def fill_nb(ps: PaperState, rep_ctrl: np.ndarray, rep_buf: np.ndarray, slot: int, price: float, size: float, liq: int) -> None:
     """Fill ``size`` of the order in ``slot`` at ``price``. A reduce-only order fills only what reduces the position
     at that moment (the rest expires): checked when it fills, not only when it arrived."""
@@ -309,7 +309,7 @@ def fill_nb(ps: PaperState, rep_ctrl: np.ndarray, rep_buf: np.ndarray, slot: int
             expire_nb(ps, rep_ctrl, rep_buf, slot, VENUE_REDUCE_ONLY)  # nothing left to reduce
 
 
-@kernel
+@routine
 def expire_nb(ps: PaperState, rep_ctrl: np.ndarray, rep_buf: np.ndarray, slot: int, reason: int) -> None:
     o = ps.orders[slot]
     o.status = STATUS_EXPIRED
@@ -361,7 +361,7 @@ def match_bar_nb(
         expire_nb(ps, rep_ctrl, rep_buf, slot, VENUE_IOC_REMAINDER)
 
 
-@kernel
+@routine
 def match_nb(
     ps: PaperState, rep_ctrl: np.ndarray, rep_buf: np.ndarray, slot: int, tick_kind: int, trade_px: float,
     trade_sz: float, lo: float, hi: float,
