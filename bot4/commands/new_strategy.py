@@ -43,6 +43,7 @@ class {class_name}(Strategy):
     slow_ema: float = State(0.0)
     seen: int = State(0)  # prices seen
     side: int = State(0)  # the side we last asked for
+    refused: int = State(0)  # entries the engine refused (on_reject)
 
     @staticmethod
     def validate(params):
@@ -78,8 +79,8 @@ class {class_name}(Strategy):
     @staticmethod
     def on_reject(p, st, pos, out, side, reason, ts_ns):
         # reason: a code, bot4.sdk.REASON_NAMES[reason] names it (e.g. stop_missing, risk_per_trade, correlation)
-        if pos.qty == 0.0 and pos.pending_buy == 0.0 and pos.pending_sell == 0.0:
-            st.side = 0  # nothing got through: try again at the next cross
+        # st.side stays: the next try is at the next cross, not at every trade while a cool-down or a limit lasts
+        st.refused += 1
 '''
 
 

@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from bot4.core.atomics import load_acquire, monotonic_ns
-from bot4.core.jit import helper, kernel, routine
+from bot4.core.jit import helper, routine
 from bot4.core.orders import cancel_all_nb, cancel_slot_nb, emit_order_nb, order_is_open_nb, want_flat_nb
 from bot4.core.records import (
     CMD_CANCEL,

@@ -12,7 +12,7 @@ import numpy as np
 
 from bot4.core.atomics import monotonic_ns
 from bot4.core.histogram import hist_record_nb
-from bot4.core.jit import helper, kernel, routine
+from bot4.core.jit import helper, routine
 from bot4.core.pool import SLOT_IN_USE, pool_acquire_nb, pool_release_nb
 from bot4.core.records import (
     ACTION_CANCEL,

@@ -33,7 +33,9 @@ from bot4.core.state import (
     CoreParts,
     EngineState,
     Published,
+    UserArrays,
     build_state,
+    user_strategy_arrays,
 )
 from bot4.core.stats import StatsSnapshot
 from bot4.core.step import engine_step_nb
@@ -288,15 +290,16 @@ class Core:
         self.state: EngineState
         self.parts: CoreParts
         self.state, self.parts = build_state(self.config, publish_interval_s)
+        self.user: UserArrays = user_strategy_arrays(self.config)  # the user strategy's records (state.py)
         self.symbols = self.config.symbols
         self.symbol_ids = {name: i for i, name in enumerate(self.symbols)}
         venues = self.config.venues
         self.breaker_names = tuple(f"venue:{v}" for v in venues) + tuple(f"feed:{v}" for v in venues)
         self.ring_capacities = tuple(r.capacity for r in self.parts.rings())
-        self._step = bind(engine_step_nb, self.state)
+        self._step = bind(engine_step_nb, self.state, self.user)
         self._publish = bind(engine_publish_nb, self.state)
         self._wake = bind(wake_core_nb, self.state.sync)
-        self._kick = bind(kick_core_nb, self.state)
+        self._kick = bind(kick_core_nb, self.state, self.user)
         # False: producers only wake a sleeping core thread (the design before kick_core_nb; bench/ measures both)
         self.producers_run_step = True
         self._sleeping = bind(core_sleeping_nb, self.state.sync)
@@ -335,7 +338,9 @@ class Core:
         if self.running:
             raise RuntimeError("the core is already running")
         self.state.sync[W_STOP] = 0
-        self._thread = threading.Thread(target=engine_run_nb, args=(self.state,), name="bot4-core", daemon=True)
+        self._thread = threading.Thread(
+            target=engine_run_nb, args=(self.state, self.user), name="bot4-core", daemon=True
+        )
         self._thread.start()
         while not self.state.sync[W_RUNNING] and self._thread.is_alive():
             time.sleep(0.0005)
@@ -364,7 +369,7 @@ class Core:
         """One pass on the calling thread (only while the core thread is not running); records handled."""
         if self.running:
             raise RuntimeError("step() while the core thread runs")
-        return int(self._step(self.state))
+        return int(self._step(self.state, self.user))
 
     def drain(self, max_steps: int = 1_000_000) -> int:
         """Step until the inbound rings are empty; records handled."""
@@ -403,7 +408,7 @@ class Core:
         if not self.producers_run_step:
             self._wake(self.state.sync)
         elif self._sleeping(self.state.sync):  # one array: cheap to call; the whole state is not
-            self._kick(self.state)
+            self._kick(self.state, self.user)
 
     def output_fd(self) -> int:
         """An eventfd the core thread signals when orders wait in the execution ring and :meth:`arm_output` was

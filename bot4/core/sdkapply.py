@@ -33,7 +33,7 @@ from bot4.core.intents import (
     INTENT_TARGET,
     Intents,
 )
-from bot4.core.jit import helper
+from bot4.core.jit import helper, routine
 from bot4.core.orders import cancel_entries_nb, emit_order_nb, log_reject_nb, want_flat_nb
 from bot4.core.records import (
     FLAG_REDUCE_ONLY,
@@ -52,7 +52,7 @@ from bot4.core.records import (
 )
 from bot4.core.risk import size_for_signal_nb
 from bot4.core.sdkstep import MARKER_PREFIX, REGISTRY, Registered
-from bot4.core.state import SDK_REFUSED_N, EngineState
+from bot4.core.state import SDK_REFUSED_N, EngineState, UserArrays
 from bot4.core.stats import C_SIGNALS, H_DECISION, counter_add_nb, hist_base_nb
 from bot4.core.step import on_signal_nb
 from bot4.core.strategy import SIG_FLAT
@@ -184,7 +184,7 @@ def target_nb(st: EngineState, s: int, it: Any, price: float, ts_in: int, now: i
     emit_order_nb(st, s, side, ORDER_MARKET, TIF_IOC, np.nan, price, size, price * (1.0 - side * d), tp, 0, ts_in)
 
 
-@helper
+@routine
 def apply_intents_nb(st: EngineState, s: int, price: float, ts_in: int, now: int) -> None:
     """Act on every intent the last handler call left for symbol ``s`` (``price``: the reference for market ones)."""
     out = st.strat.intents
@@ -249,18 +249,23 @@ def debug_call(
     before = sym[s].tobytes()
     pos = sym.view(np.recarray)[s]
     out = Intents(buf, n)
-    if event == EV_TRADE:
-        fn(p, st, pos, out, f0, f1, int(i0), int(i1))
-    elif event == EV_BBO:
-        fn(p, st, pos, out, f0, f1, f2, f3, int(i1))
-    elif event == EV_BAR:
-        fn(p, st, pos, out, f0, f1, f2, f3, f4, int(i1))
-    elif event == EV_FILL:
-        fn(p, st, pos, out, int(i0), f0, f1, int(i1))
-    elif event == EV_REJECT:
-        fn(p, st, pos, out, int(i0), int(f0), int(i1))
-    else:
-        fn(p, st, pos, out, int(i1))
+    # the records' fields are numpy scalars, which divide by zero to inf; compiled, the handler raises: so here too
+    with np.errstate(divide="raise"):
+        try:
+            if event == EV_TRADE:
+                fn(p, st, pos, out, f0, f1, int(i0), int(i1))
+            elif event == EV_BBO:
+                fn(p, st, pos, out, f0, f1, f2, f3, int(i1))
+            elif event == EV_BAR:
+                fn(p, st, pos, out, f0, f1, f2, f3, f4, int(i1))
+            elif event == EV_FILL:
+                fn(p, st, pos, out, int(i0), f0, f1, int(i1))
+            elif event == EV_REJECT:
+                fn(p, st, pos, out, int(i0), int(f0), int(i1))
+            else:
+                fn(p, st, pos, out, int(i1))
+        except FloatingPointError as exc:
+            raise ZeroDivisionError(str(exc)).with_traceback(exc.__traceback__) from None
     if sym[s].tobytes() != before:
         changed = [f for f in sym.dtype.names or () if np.frombuffer(before, sym.dtype)[0][f] != sym[s][f]]
         raise AttributeError(f"{reg.loaded.name}.{name} wrote the position row ({', '.join(changed)}): it is read only")
@@ -268,9 +273,19 @@ def debug_call(
 
 @debug_jit
 def debug_event_nb(
-    st: EngineState, event: int, s: int, f0: float, f1: float, f2: float, f3: float, f4: float, i0: int, i1: int
+    st: EngineState,
+    user: UserArrays,
+    event: int,
+    s: int,
+    f0: float,
+    f1: float,
+    f2: float,
+    f3: float,
+    f4: float,
+    i0: int,
+    i1: int,
 ) -> None:
-    params, state, sym = st.strat.user_params, st.strat.user_state, st.sym
+    params, state, sym = user.params, user.state, st.sym
     buf, n = st.strat.intents.buf, st.strat.intents.n
     with objmode():
         debug_call(event, params, state, sym, buf, n, s, f0, f1, f2, f3, f4, i0, i1)
@@ -298,7 +313,7 @@ def build_glue(reg: Registered) -> tuple[Any, Any, Any]:
     on_timer = c.get("on_timer", noop)
 
     @helper
-    def tell_rejects(st: EngineState, now: int) -> None:
+    def tell_rejects(st: EngineState, user: UserArrays, now: int) -> None:
         """Tell on_reject of each queued refusal (oldest first); refusals its own intents cause wait for the next."""
         ctl = st.strat.sdk_ctl
         n = ctl[SDK_REFUSED_N]
@@ -310,10 +325,10 @@ def build_glue(reg: Registered) -> tuple[Any, Any, Any]:
             st.strat.intents.n[0] = 0
             ts = st.core[0].clock_ns
             if debug:
-                debug_event_nb(st, EV_REJECT, k, float(reason), 0.0, 0.0, 0.0, 0.0, side, ts)
+                debug_event_nb(st, user, EV_REJECT, k, float(reason), 0.0, 0.0, 0.0, 0.0, side, ts)
             else:
                 on_reject(
-                    st.strat.user_params[k], st.strat.user_state[k], st.sym[k], st.strat.intents, side, reason, ts
+                    user.params[k], user.state[k], st.sym[k], st.strat.intents, side, reason, ts
                 )
             apply_intents_nb(st, k, st.sym[k].last_px, 0, now)
         left = ctl[SDK_REFUSED_N] - n  # refused while on_reject ran: to the front, for the next event
@@ -321,18 +336,18 @@ def build_glue(reg: Registered) -> tuple[Any, Any, Any]:
             st.strat.refused[j] = st.strat.refused[n + j]
         ctl[SDK_REFUSED_N] = left
 
-    def tick(st, s, slot, price, t0):  # type: ignore[no-untyped-def]  # the hook's argument names, unannotated
+    def tick(st, user, s, slot, price, t0):  # type: ignore[no-untyped-def]  # the hook's argument names, unannotated
         tk = st.rings.md.buf[slot]
         kind = tk.kind
         ts = tk.ts_exch_ns
         out = st.strat.intents
-        if has_timer and ts >= st.strat.user_state[s].sdk_next_timer_ns:
-            st.strat.user_state[s].sdk_next_timer_ns = ts - ts % timer_ns + timer_ns
+        if has_timer and ts >= user.state[s].sdk_next_timer_ns:
+            user.state[s].sdk_next_timer_ns = ts - ts % timer_ns + timer_ns
             out.n[0] = 0
             if debug:
-                debug_event_nb(st, EV_TIMER, s, 0.0, 0.0, 0.0, 0.0, 0.0, 0, ts)
+                debug_event_nb(st, user, EV_TIMER, s, 0.0, 0.0, 0.0, 0.0, 0.0, 0, ts)
             else:
-                on_timer(st.strat.user_params[s], st.strat.user_state[s], st.sym[s], out, ts)
+                on_timer(user.params[s], user.state[s], st.sym[s], out, ts)
             apply_intents_nb(st, s, price, tk.ts_in_ns, t0)
         out.n[0] = 0
         called = False
@@ -340,11 +355,11 @@ def build_glue(reg: Registered) -> tuple[Any, Any, Any]:
             if has_trade:
                 called = True
                 if debug:
-                    debug_event_nb(st, EV_TRADE, s, price, tk.size, 0.0, 0.0, 0.0, tk.side, ts)
+                    debug_event_nb(st, user, EV_TRADE, s, price, tk.size, 0.0, 0.0, 0.0, tk.side, ts)
                 else:
                     on_trade(
-                        st.strat.user_params[s],
-                        st.strat.user_state[s],
+                        user.params[s],
+                        user.state[s],
                         st.sym[s],
                         out,
                         price,
@@ -356,11 +371,11 @@ def build_glue(reg: Registered) -> tuple[Any, Any, Any]:
             if has_bbo:
                 called = True
                 if debug:
-                    debug_event_nb(st, EV_BBO, s, tk.bid_px, tk.bid_sz, tk.ask_px, tk.ask_sz, 0.0, 0, ts)
+                    debug_event_nb(st, user, EV_BBO, s, tk.bid_px, tk.bid_sz, tk.ask_px, tk.ask_sz, 0.0, 0, ts)
                 else:
                     on_bbo(
-                        st.strat.user_params[s],
-                        st.strat.user_state[s],
+                        user.params[s],
+                        user.state[s],
                         st.sym[s],
                         out,
                         tk.bid_px,
@@ -372,11 +387,11 @@ def build_glue(reg: Registered) -> tuple[Any, Any, Any]:
         elif kind == TICK_BAR and has_bar:
             called = True
             if debug:
-                debug_event_nb(st, EV_BAR, s, tk.bid_sz, tk.ask_px, tk.bid_px, price, tk.size, 0, ts)
+                debug_event_nb(st, user, EV_BAR, s, tk.bid_sz, tk.ask_px, tk.bid_px, price, tk.size, 0, ts)
             else:
                 on_bar(
-                    st.strat.user_params[s],
-                    st.strat.user_state[s],
+                    user.params[s],
+                    user.state[s],
                     st.sym[s],
                     out,
                     tk.bid_sz,
@@ -391,24 +406,24 @@ def build_glue(reg: Registered) -> tuple[Any, Any, Any]:
             if out.n[0] > 0:
                 apply_intents_nb(st, s, price, tk.ts_in_ns, t0)
         if has_reject and st.strat.sdk_ctl[SDK_REFUSED_N] > 0:
-            tell_rejects(st, t0)
+            tell_rejects(st, user, t0)
 
-    def fill(st, s, side, price, size, ts_in, now):  # type: ignore[no-untyped-def]
+    def fill(st, user, s, side, price, size, ts_in, now):  # type: ignore[no-untyped-def]
         if has_fill:
             st.strat.intents.n[0] = 0
             ts = st.core[0].clock_ns
             if debug:
-                debug_event_nb(st, EV_FILL, s, price, size, 0.0, 0.0, 0.0, side, ts)
+                debug_event_nb(st, user, EV_FILL, s, price, size, 0.0, 0.0, 0.0, side, ts)
             else:
                 on_fill(
-                    st.strat.user_params[s], st.strat.user_state[s], st.sym[s], st.strat.intents, side, price, size, ts
+                    user.params[s], user.state[s], st.sym[s], st.strat.intents, side, price, size, ts
                 )
             apply_intents_nb(st, s, st.sym[s].last_px, ts_in, now)
         if has_reject and st.strat.sdk_ctl[SDK_REFUSED_N] > 0:
-            tell_rejects(st, now)
+            tell_rejects(st, user, now)
 
-    def after_exec(st, now):  # type: ignore[no-untyped-def]
+    def after_exec(st, user, now):  # type: ignore[no-untyped-def]
         if has_reject and st.strat.sdk_ctl[SDK_REFUSED_N] > 0:
-            tell_rejects(st, now)
+            tell_rejects(st, user, now)
 
     return tick, fill, after_exec

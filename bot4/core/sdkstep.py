@@ -2,8 +2,9 @@
 
 ``sdk_on_tick_nb`` (a tick on a symbol the user strategy trades), ``sdk_on_fill_nb`` (a fill of one of its orders)
 and ``sdk_after_exec_nb`` (any other execution report) are called by ``step.py``. Which strategy they run is decided
-by type, not by a value: the user state array's record dtype carries the marker ``sdk_<key>`` (``usercode.py``), and
-each hook's numba overload looks the key up in :data:`REGISTRY` and returns that strategy's glue
+by type, not by a value: the user state array's record dtype (in ``UserArrays``, passed beside the engine state, so
+no kernel that takes only the state compiles again per strategy) carries the marker ``sdk_<key>`` (``usercode.py``),
+and each hook's numba overload looks the key up in :data:`REGISTRY` and returns that strategy's glue
 (``sdkapply.build_glue``), inlined into the step. No function pointer, no Python per event: static dispatch. Without
 a user strategy (the marker absent) the hooks compile to nothing.
 
@@ -114,18 +115,17 @@ def unknown_field_line(
     )
 
 
-def _registered_for(st: Any) -> Registered | None:
-    """The strategy whose marker the engine state's user state dtype carries (numba types), or None."""
-    strat = st.types[st.fields.index("strat")]
-    state_ty = strat.types[strat.fields.index("user_state")]
+def _registered_for(user: Any) -> Registered | None:
+    """The strategy whose marker the user state's record dtype carries (numba types of ``UserArrays``), or None."""
+    state_ty = user.types[user.fields.index("state")]
     for name in state_ty.dtype.fields:
         if name.startswith(MARKER_PREFIX) and name[len(MARKER_PREFIX) :] in REGISTRY:
             return REGISTRY[name[len(MARKER_PREFIX) :]]
     return None
 
 
-def _glue(st: Any) -> tuple[Any, ...] | None:
-    reg = _registered_for(st)
+def _glue(user: Any) -> tuple[Any, ...] | None:
+    reg = _registered_for(user)
     if reg is None:
         return None
     if reg.glue is None:
@@ -138,27 +138,27 @@ def _glue(st: Any) -> tuple[Any, ...] | None:
 _COMPILED_ONLY = "is resolved when numba compiles the engine's step (sdkstep.py); run the step instead"
 
 
-def sdk_on_tick_nb(st: Any, s: int, slot: int, price: float, t0: int) -> None:
+def sdk_on_tick_nb(st: Any, user: Any, s: int, slot: int, price: float, t0: int) -> None:
     """The user strategy's handlers for the tick in md ring ``slot`` on symbol ``s``, then its intents."""
     raise TypeError(f"sdk_on_tick_nb {_COMPILED_ONLY}")
 
 
-def sdk_on_fill_nb(st: Any, s: int, side: int, price: float, size: float, ts_in: int, now: int) -> None:
+def sdk_on_fill_nb(st: Any, user: Any, s: int, side: int, price: float, size: float, ts_in: int, now: int) -> None:
     """The user strategy's ``on_fill`` for a fill on symbol ``s``, then its intents and refusals."""
     raise TypeError(f"sdk_on_fill_nb {_COMPILED_ONLY}")
 
 
-def sdk_after_exec_nb(st: Any, now: int) -> None:
+def sdk_after_exec_nb(st: Any, user: Any, now: int) -> None:
     """After an execution report other than a fill: tell the user strategy of refusals it has not heard of."""
     raise TypeError(f"sdk_after_exec_nb {_COMPILED_ONLY}")
 
 
 @overload(sdk_on_tick_nb, inline="always", jit_options=JIT_OPTIONS)  # type: ignore[arg-type]
-def _ov_tick(st, s, slot, price, t0):  # type: ignore[no-untyped-def]
-    glue = _glue(st)
+def _ov_tick(st, user, s, slot, price, t0):  # type: ignore[no-untyped-def]
+    glue = _glue(user)
     if glue is None:
 
-        def none(st, s, slot, price, t0):  # type: ignore[no-untyped-def]
+        def none(st, user, s, slot, price, t0):  # type: ignore[no-untyped-def]
             return None
 
         return none
@@ -166,11 +166,11 @@ def _ov_tick(st, s, slot, price, t0):  # type: ignore[no-untyped-def]
 
 
 @overload(sdk_on_fill_nb, inline="always", jit_options=JIT_OPTIONS)  # type: ignore[arg-type]
-def _ov_fill(st, s, side, price, size, ts_in, now):  # type: ignore[no-untyped-def]
-    glue = _glue(st)
+def _ov_fill(st, user, s, side, price, size, ts_in, now):  # type: ignore[no-untyped-def]
+    glue = _glue(user)
     if glue is None:
 
-        def none(st, s, side, price, size, ts_in, now):  # type: ignore[no-untyped-def]
+        def none(st, user, s, side, price, size, ts_in, now):  # type: ignore[no-untyped-def]
             return None
 
         return none
@@ -178,11 +178,11 @@ def _ov_fill(st, s, side, price, size, ts_in, now):  # type: ignore[no-untyped-d
 
 
 @overload(sdk_after_exec_nb, inline="always", jit_options=JIT_OPTIONS)  # type: ignore[arg-type]
-def _ov_after(st, now):  # type: ignore[no-untyped-def]
-    glue = _glue(st)
+def _ov_after(st, user, now):  # type: ignore[no-untyped-def]
+    glue = _glue(user)
     if glue is None:
 
-        def none(st, now):  # type: ignore[no-untyped-def]
+        def none(st, user, now):  # type: ignore[no-untyped-def]
             return None
 
         return none

@@ -314,11 +314,17 @@ class Strategies(NamedTuple):
     params: np.ndarray  # STRAT_PARAMS_DTYPE per symbol
     state: np.ndarray  # STRAT_STATE_DTYPE per symbol
     hist: np.ndarray  # float64 [symbol, price]: the windowed strategies' price history
-    user_params: np.ndarray  # the user strategy's params record per symbol (NO_USER_DTYPE: none runs)
-    user_state: np.ndarray  # its state record per symbol; the dtype's sdk_<key> marker selects its code
     intents: Intents  # what its last handler call asked for
     sdk_ctl: np.ndarray  # int64[SDK_CTL_SIZE]: SDK_REFUSED_N, SDK_REFUSED_DROPPED
     refused: np.ndarray  # REFUSAL_DTYPE[SDK_REFUSED_CAPACITY]: refusals of its orders, until on_reject hears of them
+
+
+class UserArrays(NamedTuple):
+    """The user strategy's records, apart from the engine state: only the kernels that call its handlers (the step,
+    the run loops, the lockstep replay) take them, so a new strategy compiles those and no other kernel."""
+
+    params: np.ndarray  # its params record per symbol (NO_USER_DTYPE: none runs)
+    state: np.ndarray  # its state record per symbol; the dtype's sdk_<key> marker selects its code
 
 
 class RiskViews(NamedTuple):
@@ -431,7 +437,7 @@ def params_row(config: CoreConfig, publish_interval_s: float) -> np.ndarray:
     return p
 
 
-def user_strategy_arrays(config: CoreConfig) -> tuple[np.ndarray, np.ndarray]:
+def user_strategy_arrays(config: CoreConfig) -> UserArrays:
     """The user strategy's per-symbol params and state (registered for the step to compile in), or placeholders.
 
     One user strategy class per engine (its code is compiled into the step); it may trade several symbols with
@@ -441,7 +447,7 @@ def user_strategy_arrays(config: CoreConfig) -> tuple[np.ndarray, np.ndarray]:
     per_symbol = [config.strategy_for(i.symbol) for i in config.instruments]
     kinds = sorted({s.kind for s in per_symbol if s is not None and ":" in s.kind})
     if not kinds:
-        return np.zeros(n_sym, NO_USER_DTYPE), np.zeros(n_sym, NO_USER_DTYPE)
+        return UserArrays(np.zeros(n_sym, NO_USER_DTYPE), np.zeros(n_sym, NO_USER_DTYPE))
     if len(kinds) > 1:
         raise ConfigError(f"config key strategy.kind: one user strategy per engine, found {', '.join(kinds)}")
     from bot4.core.sdkstep import register
@@ -452,7 +458,7 @@ def user_strategy_arrays(config: CoreConfig) -> tuple[np.ndarray, np.ndarray]:
     debug = any(s.debug for s in per_symbol if s is not None and s.kind == kinds[0])
     params, state, key = loaded.build_arrays(rows, debug)
     register(loaded, params, state, key, debug)
-    return params, state
+    return UserArrays(params, state)
 
 
 def _ring_arrays(ring: Ring) -> RingArrays:
@@ -500,7 +506,6 @@ def build_state(config: CoreConfig, publish_interval_s: float = 0.05) -> tuple[E
                 strat.take_profit_frac,
             )
             hist_len = max(hist_len, strat.lookback if strat.kind == "breakout" else strat.window)
-    user_params, user_state = user_strategy_arrays(config)
     window = max(risk.correlation_window, risk.var_window)
     var_k = int(params["var_k"][0])
     aux = np.zeros(n_sym, RISK_AUX_DTYPE)
@@ -547,7 +552,7 @@ def build_state(config: CoreConfig, publish_interval_s: float = 0.05) -> tuple[E
         acct=acct,
         sym=sym,
         strat=Strategies(
-            strat_params, strat_state, np.zeros((n_sym, hist_len)), user_params, user_state, new_intents(),
+            strat_params, strat_state, np.zeros((n_sym, hist_len)), new_intents(),
             np.zeros(SDK_CTL_SIZE, np.int64), np.zeros(SDK_REFUSED_CAPACITY, REFUSAL_DTYPE),
         ),
         risk=risk_views,
@@ -573,4 +578,4 @@ def build_state(config: CoreConfig, publish_interval_s: float = 0.05) -> tuple[E
     return st, parts
 
 
-__all__ = ["EngineState", "CoreParts", "build_state"]
+__all__ = ["EngineState", "CoreParts", "UserArrays", "build_state", "user_strategy_arrays"]

@@ -65,7 +65,7 @@ from bot4.core.riskviews import (
     var_with_nb,
 )
 from bot4.core.sdkstep import sdk_after_exec_nb, sdk_on_fill_nb, sdk_on_tick_nb
-from bot4.core.state import ORDER_SLOT_MASK, STRAT_SDK, W_KILL, EngineState
+from bot4.core.state import ORDER_SLOT_MASK, STRAT_SDK, W_KILL, EngineState, UserArrays
 from bot4.core.stats import (
     C_BAD_TICKS,
     C_BATCHES,
@@ -193,7 +193,7 @@ def on_signal_nb(st: EngineState, s: int, sig: int, price: float, ts_in: int, no
 
 
 @helper
-def on_tick_nb(st: EngineState, slot: int) -> None:
+def on_tick_nb(st: EngineState, user: UserArrays, slot: int) -> None:
     t0 = monotonic_ns()
     tk = st.rings.md.buf[slot]
     s = tk.symbol_id
@@ -249,7 +249,7 @@ def on_tick_nb(st: EngineState, slot: int) -> None:
     if strat != 0:
         st.core[0].warm_symbol = s  # the dry runs check orders where orders come from
     if strat == STRAT_SDK:
-        sdk_on_tick_nb(st, s, slot, price, t0)  # a user strategy, compiled in (sdkstep.py)
+        sdk_on_tick_nb(st, user, s, slot, price, t0)  # a user strategy, compiled in (sdkstep.py)
     elif strat != 0 and kind != TICK_BBO:
         sig = strategy_on_price_nb(strat, st.strat.params, st.strat.state, st.strat.hist, s, price)
         hist_record_nb(st.stats, hist_base_nb(H_DECISION), monotonic_ns() - t0)
@@ -288,7 +288,7 @@ def set_position_stop_nb(st: EngineState, s: int, q_before: float, stop: float, 
 
 
 @routine
-def on_exec_nb(st: EngineState, slot: int, now: int) -> None:
+def on_exec_nb(st: EngineState, user: UserArrays, slot: int, now: int) -> None:
     r = st.rings.fills.buf[slot]
     coid = r.client_order_id
     ps = coid & ORDER_SLOT_MASK
@@ -355,7 +355,7 @@ def on_exec_nb(st: EngineState, slot: int, now: int) -> None:
             counter_add_nb(st.stats, C_UNPROTECTED, 1)
             want_flat_nb(st, s, FLAG_STOP_EXIT, r.ts_in_ns)
         if st.sym[s].strategy == STRAT_SDK:
-            sdk_on_fill_nb(st, s, o.side, price, size, r.ts_in_ns, now)
+            sdk_on_fill_nb(st, user, s, o.side, price, size, r.ts_in_ns, now)
         return
     reduce_pending_nb(st, s, o.side, o.size - o.filled)
     if kind == EXEC_REJECTED:
@@ -371,7 +371,7 @@ def on_exec_nb(st: EngineState, slot: int, now: int) -> None:
         o.status = STATUS_EXPIRED
     finish_order_nb(st, ps)
     if st.sym[s].strategy == STRAT_SDK:
-        sdk_after_exec_nb(st, now)  # a venue's refusal reaches the user strategy's on_reject
+        sdk_after_exec_nb(st, user, now)  # a venue's refusal reaches the user strategy's on_reject
 
 
 @routine
@@ -406,7 +406,7 @@ def warm_nb(st: EngineState, s: int) -> None:
 
 
 @helper
-def engine_step_inline_nb(st: EngineState) -> int:
+def engine_step_inline_nb(st: EngineState, user: UserArrays) -> int:
     now = monotonic_ns()
     if kill_requested_nb(st):  # first, every pass: a kill is a flag, never a queued command that a full ring drops
         st.core[0].kill_seen = load_acquire(st.sync, W_KILL)
@@ -421,7 +421,7 @@ def engine_step_inline_nb(st: EngineState) -> int:
     if n_exec > batch:
         n_exec = batch
     for k in range(n_exec):
-        on_exec_nb(st, ring_slot_nb(st.rings.fills.ctrl, k), now)
+        on_exec_nb(st, user, ring_slot_nb(st.rings.fills.ctrl, k), now)
     if n_exec > 0:
         ring_advance_nb(st.rings.fills.ctrl, n_exec)
     n_md = ring_available_nb(st.rings.md.ctrl)
@@ -430,7 +430,7 @@ def engine_step_inline_nb(st: EngineState) -> int:
     warm_every = st.params[0].warm_ticks
     for k in range(n_md):
         slot = ring_slot_nb(st.rings.md.ctrl, k)
-        on_tick_nb(st, slot)
+        on_tick_nb(st, user, slot)
         if warm_every > 0:
             st.core[0].warm_ticks += 1
             if st.core[0].warm_ticks >= warm_every:
@@ -447,6 +447,6 @@ def engine_step_inline_nb(st: EngineState) -> int:
 
 
 @kernel
-def engine_step_nb(st: EngineState) -> int:
+def engine_step_nb(st: EngineState, user: UserArrays) -> int:
     """One pass over the inbound rings; the number of records handled."""
-    return engine_step_inline_nb(st)
+    return engine_step_inline_nb(st, user)

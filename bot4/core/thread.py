@@ -38,6 +38,7 @@ from bot4.core.state import (
     W_STOP,
     W_WAKE,
     EngineState,
+    UserArrays,
 )
 from bot4.core.step import engine_step_inline_nb, engine_step_nb, warm_nb
 
@@ -82,7 +83,7 @@ def take_ownership_nb(sync: np.ndarray) -> None:
 
 
 @kernel
-def engine_run_nb(st: EngineState) -> int:
+def engine_run_nb(st: EngineState, user: UserArrays) -> int:
     """The core thread's loop (GIL released) until ``W_STOP`` is set; returns the iterations run.
 
     While it sleeps it gives up the step (``W_OWNER``): a producer that finds it asleep runs the step on its own thread
@@ -97,7 +98,7 @@ def engine_run_nb(st: EngineState) -> int:
     loops = 0
     while load_acquire(sync, W_STOP) == 0:
         loops += 1
-        n = engine_step_inline_nb(st)
+        n = engine_step_inline_nb(st, user)
         if n > 0 and ring_available_nb(st.rings.orders.ctrl) > 0:
             notify_output_nb(sync, st.core)
         st.core[0].loops = loops
@@ -166,7 +167,7 @@ def core_sleeping_nb(sync: np.ndarray) -> bool:
 
 
 @kernel
-def kick_core_nb(st: EngineState) -> int:
+def kick_core_nb(st: EngineState, user: UserArrays) -> int:
     """Producers, after pushing: if the core thread is asleep, run the step here and now; the records handled.
 
     Waking a sleeping thread costs the wake-up of its CPU: 30-850 us measured on a 2-vCPU VM, more than the order
@@ -185,7 +186,7 @@ def kick_core_nb(st: EngineState) -> int:
         return 0
     handled = 0
     for _ in range(STEAL_MAX_STEPS):
-        n = engine_step_nb(st)  # a call, not inlined: one per pass of up to batch_max records
+        n = engine_step_nb(st, user)  # a call, not inlined: one per pass of up to batch_max records
         if n == 0:
             break
         handled += n

@@ -38,7 +38,7 @@ from bot4.core.ring import (
     ring_slot_nb,
 )
 from bot4.core.runner import Core
-from bot4.core.state import OWNER_FREE, OWNER_PRODUCER, W_OWNER, EngineState, RingArrays
+from bot4.core.state import OWNER_FREE, OWNER_PRODUCER, W_OWNER, EngineState, RingArrays, UserArrays
 from bot4.core.step import engine_step_inline_nb, engine_step_nb
 from bot4.core.thread import push_ticks_nb
 from bot4.venues.paper import PaperExchange
@@ -108,14 +108,16 @@ def venue_intake_nb(st: EngineState, ps: PaperState, taps: Taps) -> int:
 
 
 @kernel
-def replay_lockstep_nb(st: EngineState, ps: PaperState, ticks: np.ndarray, start: int, n: int, taps: Taps) -> int:
+def replay_lockstep_nb(
+    st: EngineState, user: UserArrays, ps: PaperState, ticks: np.ndarray, start: int, n: int, taps: Taps
+) -> int:
     """Replay ``ticks[start:start+n]`` through venue and core in lockstep; ticks done (fewer when a ring or a tap
     needs draining first)."""
     rep_ctrl, rep_buf = st.rings.fills.ctrl, st.rings.fills.buf
     for k in range(n):
         need = 2 * ps.venue[0].live + 8
         if ring_room_nb(rep_ctrl) < need:
-            engine_step_nb(st)  # let the core drain its reports first
+            engine_step_nb(st, user)  # let the core drain its reports first
             if ring_room_nb(rep_ctrl) < need:
                 return k
         if ring_room_nb(st.rings.md.ctrl) < 1 or ring_room_nb(taps.reports.ctrl) < need + TAP_ROOM:
@@ -125,10 +127,10 @@ def replay_lockstep_nb(st: EngineState, ps: PaperState, ticks: np.ndarray, start
         head0 = rep_ctrl[RING_HEAD]
         paper_on_tick_nb(ps, ticks, start + k, rep_ctrl, rep_buf)
         push_ticks_nb(st.rings.md.ctrl, st.rings.md.buf, ticks, start + k, 1)
-        engine_step_inline_nb(st)
+        engine_step_inline_nb(st, user)
         venue_intake_nb(st, ps, taps)
         tap_reports_nb(rep_ctrl, rep_buf, head0, taps)
-    engine_step_nb(st)
+    engine_step_nb(st, user)
     return n
 
 
@@ -139,10 +141,12 @@ def take_step_nb(st: EngineState) -> None:
 
 
 @kernel
-def replay_owned_nb(st: EngineState, ps: PaperState, ticks: np.ndarray, start: int, n: int, taps: Taps) -> int:
+def replay_owned_nb(
+    st: EngineState, user: UserArrays, ps: PaperState, ticks: np.ndarray, start: int, n: int, taps: Taps
+) -> int:
     """:func:`replay_lockstep_nb` holding the core's step (the running engine: commands come from other threads)."""
     take_step_nb(st)
-    done = replay_lockstep_nb(st, ps, ticks, start, n, taps)
+    done = replay_lockstep_nb(st, user, ps, ticks, start, n, taps)
     publish_if_due_nb(st, monotonic_ns())
     store_release(st.sync, W_OWNER, OWNER_FREE)
     return done
@@ -176,12 +180,12 @@ class Lockstep:
         self.taps = Taps(RingArrays(self.order_tap.buf, self.order_tap.ctrl),
                          RingArrays(self.report_tap.buf, self.report_tap.ctrl), self.gate)
         one = np.zeros(1, TICK_DTYPE)
-        self._run = bind(replay_owned_nb, core.state, venue.state, one, 0, 0, self.taps)
+        self._run = bind(replay_owned_nb, core.state, core.user, venue.state, one, 0, 0, self.taps)
         self._intake = bind(intake_owned_nb, core.state, venue.state, self.taps)
 
     def run(self, ticks: np.ndarray, start: int, n: int) -> int:
         """Replay ``ticks[start:start+n]``; ticks done (the GIL is released meanwhile: any thread may call this)."""
-        return int(self._run(self.core.state, self.venue.state, ticks, start, n, self.taps))
+        return int(self._run(self.core.state, self.core.user, self.venue.state, ticks, start, n, self.taps))
 
     def intake(self) -> int:
         """Hand the core's waiting orders to the venue now, unless a batch is running (it takes them at its next

@@ -59,7 +59,9 @@ def test_a_new_strategy_runs_headless_on_paper_and_says_so(tmp_path: Path) -> No
     summary = next(e for e in events if e["event"] == "run_summary")
     described = "MyCross(fast=10, slow=26, stop_frac=0.005) from my_cross.py"
     assert start["strategy"] == summary["strategy"] == f"BTC/USDT, ETH/USDT: {described}"
-    assert summary["orders"] > 10 and summary["fills"] > 10 and summary["data_ended"] is True
+    assert summary["orders"] >= 4 and summary["fills"] == summary["orders"] and summary["data_ended"] is True
+    # the template asks again at the next cross, not at every trade, while the loss-streak cool-down refuses it
+    assert 0 < summary["refused"] < 2_000  # 34,177 when it asked at every trade
 
 
 def test_debug_strategy_needs_a_user_strategy() -> None:
@@ -103,9 +105,9 @@ async def test_limit_entries_and_cancels_reach_the_local_exchange(
     strat = StrategyConfig(kind=f"{path}:Probe", params={"mode": 0, "every": 30}, symbols=("BTC/USDT",))
     cfg = replace(cfg, core=replace(cfg.core, strategies=(strat,)))
     engine = Engine(cfg, tmp_path / "state")
-    run = asyncio.create_task(serve(engine, run_for=120))
-    state = engine.core.state.strat.user_state
-    for _ in range(1200):
+    run = asyncio.create_task(serve(engine, run_for=900))
+    state = engine.core.user.state
+    for _ in range(12_000):  # up to 600 s: a cold start compiles the strategy into the engine first
         if state[0]["cancels"] >= 1 and cancelled:
             break
         await asyncio.sleep(0.05)
@@ -115,5 +117,5 @@ async def test_limit_entries_and_cancels_reach_the_local_exchange(
     limits = [c for c in created if c[1] == "limit"]
     assert len(limits) >= 1 and state[0]["placed"] >= 1
     assert all(c[4].get("timeInForce") == "GTC" for c in limits)
-    assert len(cancelled) >= 1 and state[0]["cancels"] >= 1
+    assert len(cancelled) >= 1 and state[0]["cancels"] >= 1, (state[0], created, engine.venue.stats())
     assert engine.venue.stats()["canceled"] >= 1

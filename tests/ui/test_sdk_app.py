@@ -34,9 +34,9 @@ async def test_a_user_strategy_trades_in_the_tui_and_the_banner_names_it(tmp_pat
         async with app.run_test(size=(240, 55)) as pilot:
             for _ in range(200):
                 await pilot.pause(0.05)
-                if engine.core.state.strat.user_state[0]["placed"] >= 1:
+                if engine.core.user.state[0]["placed"] >= 1:
                     break
-            assert engine.core.state.strat.user_state[0]["placed"] >= 1
+            assert engine.core.user.state[0]["placed"] >= 1
             assert engine.core.snapshot().stats.counter("orders_out") >= 1
             assert "Probe(mode=0, every=30) from probe.py" in banner_text(app)
     finally:

@@ -179,7 +179,7 @@ def test_limit_entries_and_cancels_on_the_paper_venue(tmp_path: Path) -> None:
     cfg = probe_config(tmp_path, mode=0, every=4)  # a limit at the bid, cancelled a tick later, until one fills
     ticks = load_sample(cfg.symbols)
     core, orders, reports = replay(cfg, ticks)
-    state = core.state.strat.user_state[0]
+    state = core.user.state[0]
     submits = orders[(orders["action"] == ACTION_SUBMIT) & (orders["symbol_id"] == 0)]
     limits = submits[submits["order_type"] == ORDER_LIMIT]
     assert state["placed"] >= 3
@@ -202,7 +202,7 @@ def test_refusals_reach_on_reject_and_nothing_is_sent(tmp_path: Path, mode: int,
     cfg = probe_config(tmp_path, mode=mode)
     ticks = load_sample(cfg.symbols)
     core, orders, _reports = replay(cfg, ticks)
-    state = core.state.strat.user_state[0]
+    state = core.user.state[0]
     assert len(orders[orders["symbol_id"] == 0]) == 0
     assert state["rejects"] == 1 and state["last_reason"] == reason
     assert sum(core.snapshot().stats.rejects_by_reason().values()) == 1
@@ -217,15 +217,15 @@ def test_a_target_of_zero_closes_the_position(tmp_path: Path) -> None:
     entry = mine[0]
     assert entry["take_profit_px"] / entry["stop_px"] == pytest.approx(1.5 / 0.98)  # both from the entry's price
     assert core.snapshot().positions()[0].qty == 0.0
-    assert core.state.strat.user_state[0]["fills"] == (reports["kind"] == EXEC_FILL).sum() >= 2
+    assert core.user.state[0]["fills"] == (reports["kind"] == EXEC_FILL).sum() >= 2
 
 
 def test_debug_mode_runs_the_same_handlers_as_python(tmp_path: Path) -> None:
     ticks = load_sample(("BTC/USDT", "ETH/USDT"))
     ticks = ticks[:20_000]
-    _, orders_c, reports_c = replay(probe_config(tmp_path, mode=0), ticks)
-    core_d, orders_d, reports_d = replay(probe_config(tmp_path, mode=0, debug=True), ticks)
-    assert len(orders_d) >= 2
+    _, orders_c, reports_c = replay(probe_config(tmp_path, mode=0, every=4), ticks)  # limits and cancels
+    core_d, orders_d, reports_d = replay(probe_config(tmp_path, mode=0, every=4, debug=True), ticks)
+    assert len(orders_d) >= 3 and (orders_d["action"] == ACTION_CANCEL).any()
     same(orders_c, orders_d, ORDER_FIELDS)
     same(reports_c, reports_d, REPORT_FIELDS)
 
