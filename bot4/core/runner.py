@@ -12,6 +12,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -299,7 +300,7 @@ class Core:
         self._step = bind(engine_step_nb, self.state, self.user)
         self._publish = bind(engine_publish_nb, self.state)
         self._wake = bind(wake_core_nb, self.state.sync)
-        self._kick = bind(kick_core_nb, self.state, self.user)
+        self._kick: Any = None  # bound when producers may run the step (start, drive): a replay never needs it
         # False: producers only wake a sleeping core thread (the design before kick_core_nb; bench/ measures both)
         self.producers_run_step = True
         self._sleeping = bind(core_sleeping_nb, self.state.sync)
@@ -338,6 +339,7 @@ class Core:
         if self.running:
             raise RuntimeError("the core is already running")
         self.state.sync[W_STOP] = 0
+        self._bind_kick()
         self._thread = threading.Thread(
             target=engine_run_nb, args=(self.state, self.user), name="bot4-core", daemon=True
         )
@@ -351,8 +353,13 @@ class Core:
         data, where the feed drives the core and the paper venue together."""
         if self.running:
             raise RuntimeError("drive() while the core thread runs")
+        self._bind_kick()
         self.driven = True
         self.state.sync[W_SLEEPING] = 1  # producers find the step free and take it (kick_core_nb)
+
+    def _bind_kick(self) -> None:
+        if self._kick is None:
+            self._kick = bind(kick_core_nb, self.state, self.user)
 
     def stop(self, timeout: float = 5.0) -> None:
         """Ask the core thread to finish its pass, publish, and return."""

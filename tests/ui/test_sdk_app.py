@@ -32,7 +32,7 @@ async def test_a_user_strategy_trades_in_the_tui_and_the_banner_names_it(tmp_pat
     app = Bot4App(LocalSource(engine))
     try:
         async with app.run_test(size=(240, 55)) as pilot:
-            for _ in range(200):
+            for _ in range(12_000):  # up to 600 s: cold, the engine's loop compiles with the strategy in it first
                 await pilot.pause(0.05)
                 if engine.core.user.state[0]["placed"] >= 1:
                     break

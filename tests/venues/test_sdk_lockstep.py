@@ -61,7 +61,7 @@ from bot4.sdk import BUY, Param, State, Strategy, cancel, enter, enter_limit, ta
 
 
 class Probe(Strategy):
-    mode: int = Param(0, min=0, max=3)
+    mode: int = Param(0, min=0, max=4)
     every: int = Param(400, min=2)
     ticks: int = State(0)
     placed: int = State(0)
@@ -92,6 +92,9 @@ class Probe(Strategy):
                 enter(out, BUY, stop=0.98 * mid, take_profit=1.5 * mid)  # absolute prices
             elif st.ticks == 300 and pos.qty > 0.0:
                 target(out, 0.0)
+        elif p.mode == 4 and st.ticks == 50:
+            ratio = bid / (st.ticks - 50)  # the line the traceback must name
+            st.ticks += int(ratio)
 
     @staticmethod
     def on_fill(p, st, pos, out, side, price, size, ts_ns):
@@ -103,22 +106,6 @@ class Probe(Strategy):
         st.rejects += 1
         st.last_reason = reason
 '''
-
-BOOM = """
-from bot4.sdk import Param, State, Strategy
-
-
-class Boom(Strategy):
-    after: int = Param(50, min=1)
-    seen: int = State(0)
-
-    @staticmethod
-    def on_trade(p, st, pos, out, price, size, aggressor_side, ts_ns):
-        st.seen += 1
-        if st.seen == p.after:
-            ratio = price / (st.seen - p.after)  # the line the traceback must name
-            st.seen += int(ratio)
-"""
 
 
 def replay(cfg: CoreConfig, ticks: np.ndarray) -> tuple[Core, np.ndarray, np.ndarray]:
@@ -231,11 +218,9 @@ def test_debug_mode_runs_the_same_handlers_as_python(tmp_path: Path) -> None:
 
 
 def test_debug_mode_shows_the_traceback_at_the_users_line(tmp_path: Path) -> None:
-    path = tmp_path / "boom.py"
-    path.write_text(textwrap.dedent(BOOM))
-    line = next(i for i, t in enumerate(textwrap.dedent(BOOM).splitlines(), 1) if "the line the traceback" in t)
-    strat = StrategyConfig(kind=f"{path}:Boom", debug=True)
-    cfg = CoreConfig(strategies=(strat,))
+    cfg = probe_config(tmp_path, mode=4, debug=True)  # the same compiled engine as the test above
+    path = tmp_path / "probe.py"
+    line = next(i for i, t in enumerate(textwrap.dedent(PROBE).splitlines(), 1) if "the line the traceback" in t)
     with pytest.raises(ZeroDivisionError) as err:
         replay(cfg, load_sample(cfg.symbols)[:5000])
     frames = [(Path(f.filename), f.lineno) for f in __import__("traceback").extract_tb(err.value.__traceback__)]
