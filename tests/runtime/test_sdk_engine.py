@@ -102,7 +102,7 @@ async def test_limit_entries_and_cancels_reach_the_local_exchange(
     monkeypatch.setattr(exchange.paper, "create_order", create)
     monkeypatch.setattr(exchange.paper, "cancel_order", cancel)
     cfg = live_app_config(exchange)
-    strat = StrategyConfig(kind=f"{path}:Probe", params={"mode": 0, "every": 30}, symbols=("BTC/USDT",))
+    strat = StrategyConfig(kind=f"{path}:Probe", params={"mode": 5, "every": 30}, symbols=("BTC/USDT",))
     cfg = replace(cfg, core=replace(cfg.core, strategies=(strat,)))
     engine = Engine(cfg, tmp_path / "state")
     run = asyncio.create_task(serve(engine, run_for=900))
