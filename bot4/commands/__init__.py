@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 
-COMMANDS = ("bot4.commands.tui", "bot4.commands.backtest", "bot4.commands.sweep")
+COMMANDS = ("bot4.commands.tui", "bot4.commands.backtest", "bot4.commands.sweep", "bot4.commands.data")
 
 
 def build_parser() -> argparse.ArgumentParser:
