@@ -92,10 +92,10 @@ def run_download(args: argparse.Namespace) -> int:
         ts_from = parse_time(args.ts_from, "--from") // 1_000_000
         now_ms = int(time.time() * 1000)
         ts_to = parse_time(args.ts_to, "--to") // 1_000_000 if args.ts_to else now_ms
-        if ts_to <= ts_from:
-            raise ValueError(f"--to {args.ts_to or 'now'} is not after --from {args.ts_from}")
         if ts_from >= now_ms:
             raise ValueError(f"--from {args.ts_from} is in the future: there is no history there yet")
+        if ts_to <= ts_from:
+            raise ValueError(f"--to {args.ts_to or 'now'} is not after --from {args.ts_from}")
         return asyncio.run(_download(args, ts_from, min(ts_to, now_ms)))
     except (DataError, ValueError, OSError) as exc:
         return _fail("download", exc)
