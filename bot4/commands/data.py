@@ -26,19 +26,29 @@ def _positive(text: str) -> float:
 def _venue_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--exchange", default="binance", help="ccxt exchange id (default: binance)")
     p.add_argument("--symbol", action="append", required=True, metavar="BASE/QUOTE", help="market (repeat for more)")
-    p.add_argument("--rest-url", default="", metavar="URL", help="REST base instead of the exchange's own "
-                   "(e.g. http://127.0.0.1:8765/api/v3, the local exchange)")
+    p.add_argument(
+        "--rest-url",
+        default="",
+        metavar="URL",
+        help="REST base instead of the exchange's own (e.g. http://127.0.0.1:8765/api/v3, the local exchange)",
+    )
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("data", help="download, record or import market data into replayable files",
-                       description="Market data into the files bot4 replays (bot4 backtest --data SYMBOL=FILE).")
+    p = sub.add_parser(
+        "data",
+        help="download, record or import market data into replayable files",
+        description="Market data into the files bot4 replays (bot4 backtest --data SYMBOL=FILE).",
+    )
     data = p.add_subparsers(dest="data_command", metavar="ACTION", required=True)
 
-    d = data.add_parser("download", help="history through ccxt (trades, candles); a rerun continues the files",
-                        description="Fetch trades (fetch_trades) or candles (fetch_ohlcv) into "
-                        "OUT/<exchange>_<MARKET>_trades.csv.gz or _<timeframe>.csv.gz. Run the same command again "
-                        "to continue where the files end: no row twice, none skipped.")
+    d = data.add_parser(
+        "download",
+        help="history through ccxt (trades, candles); a rerun continues the files",
+        description="Fetch trades (fetch_trades) or candles (fetch_ohlcv) into "
+        "OUT/<exchange>_<MARKET>_trades.csv.gz or _<timeframe>.csv.gz. Run the same command again "
+        "to continue where the files end: no row twice, none skipped.",
+    )
     _venue_args(d)
     d.add_argument("--what", action="append", choices=("bars", "trades"), help="bars (default) and/or trades")
     d.add_argument("--timeframe", default="1m", help="candle length for bars (default 1m)")
@@ -48,28 +58,46 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     d.add_argument("--quiet", action="store_true", help="no progress on standard error")
     d.set_defaults(func=run_download)
 
-    r = data.add_parser("record", help="live trades, best bid/ask and L2 book through ccxt.pro websockets",
-                        description="Record live data into OUT/<exchange>_<MARKET>_<stream>_<UTC time>.csv.gz, a new "
-                        "file every --rotate seconds, each with a .json sidecar; gaps (lost ids, silences) are "
-                        "counted and reported at the end. Stop with Ctrl-C or --duration.")
+    r = data.add_parser(
+        "record",
+        help="live trades, best bid/ask and L2 book through ccxt.pro websockets",
+        description="Record live data into OUT/<exchange>_<MARKET>_<stream>_<UTC time>.csv.gz, a new "
+        "file every --rotate seconds, each with a .json sidecar; gaps (lost ids, silences) are "
+        "counted and reported at the end. Stop with Ctrl-C or --duration.",
+    )
     _venue_args(r)
-    r.add_argument("--ws-url", default="", metavar="URL", help="streams base instead of the exchange's own "
-                   "(e.g. ws://127.0.0.1:8765/stream/ws)")
+    r.add_argument(
+        "--ws-url",
+        default="",
+        metavar="URL",
+        help="streams base instead of the exchange's own (e.g. ws://127.0.0.1:8765/stream/ws)",
+    )
     r.add_argument("--streams", default="trades,bbo,depth", help="any of trades,bbo,depth (default: all)")
     r.add_argument("--duration", type=_positive, metavar="SECONDS", help="stop after this long (default: Ctrl-C)")
     r.add_argument("--rotate", type=_positive, default=3600.0, metavar="SECONDS", help="file period (default 3600)")
-    r.add_argument("--max-silence", type=_positive, default=5.0, metavar="SECONDS",
-                   help="a stream quiet for longer counts a time gap (default 5)")
+    r.add_argument(
+        "--max-silence",
+        type=_positive,
+        default=5.0,
+        metavar="SECONDS",
+        help="a stream quiet for longer counts a time gap (default 5)",
+    )
     r.add_argument("--out", default="data/record", metavar="DIR", help="directory (default: data/record)")
     r.set_defaults(func=run_record)
 
-    i = data.add_parser("import", help="Binance dumps (.zip), Tardis CSV, hftbacktest <ts> <json> captures",
-                        description="Convert files into bot4's: rows bot4 cannot use are refused and counted by "
-                        "reason, never the rest of the file.")
+    i = data.add_parser(
+        "import",
+        help="Binance dumps (.zip), Tardis CSV, hftbacktest <ts> <json> captures",
+        description="Convert files into bot4's: rows bot4 cannot use are refused and counted by "
+        "reason, never the rest of the file.",
+    )
     i.add_argument("files", nargs="+", metavar="FILE")
     i.add_argument("--format", default="auto", choices=("auto", "binance", "tardis", "capture"))
-    i.add_argument("--symbol", metavar="BASE/QUOTE", help="the symbol of a capture's depth snapshots (when the "
-                   "file carries several symbols)")
+    i.add_argument(
+        "--symbol",
+        metavar="BASE/QUOTE",
+        help="the symbol of a capture's depth snapshots (when the file carries several symbols)",
+    )
     i.add_argument("--out", default="data", metavar="DIR", help="directory of the files (default: data)")
     i.set_defaults(func=run_import)
 
@@ -162,8 +190,9 @@ async def _record(args: argparse.Namespace, streams: tuple[str, ...]) -> int:
         loop.add_signal_handler(sig, stopping.set)
     try:
         await load_markets(client, args.symbol)
-        spec = RecordSpec(args.exchange, tuple(args.symbol), Path(args.out), streams, args.duration, args.rotate,
-                          args.max_silence)
+        spec = RecordSpec(
+            args.exchange, tuple(args.symbol), Path(args.out), streams, args.duration, args.rotate, args.max_silence
+        )
         print(f"bot4 data record: {', '.join(args.symbol)} ({', '.join(streams)}) into {args.out}", file=sys.stderr)
         summary = await Recorder(client, spec).run(stopping)
     finally:
@@ -176,10 +205,20 @@ async def _record(args: argparse.Namespace, streams: tuple[str, ...]) -> int:
     print(f"recorded {secs:.1f} s, {len(summary.files)} file(s) in {args.out}")
     for key, rows in summary.rows.items():
         g = summary.gaps[key]
-        gaps = [f"{g.sequence} sequence gap(s)" + (f" ({g.missing_ids:,} ids lost)" if g.missing_ids else ""),
-                f"{g.time} time gap(s)" + (f" (longest {g.longest_silence_s:.1f} s)" if g.time else "")]
-        extra = [f"{v} {n}" for n, v in (("resync(s)", g.resyncs), ("reconnect(s)", g.reconnects),
-                                         ("out of order", g.out_of_order), ("duplicate(s)", g.duplicates)) if v]
+        gaps = [
+            f"{g.sequence} sequence gap(s)" + (f" ({g.missing_ids:,} ids lost)" if g.missing_ids else ""),
+            f"{g.time} time gap(s)" + (f" (longest {g.longest_silence_s:.1f} s)" if g.time else ""),
+        ]
+        extra = [
+            f"{v} {n}"
+            for n, v in (
+                ("resync(s)", g.resyncs),
+                ("reconnect(s)", g.reconnects),
+                ("out of order", g.out_of_order),
+                ("duplicate(s)", g.duplicates),
+            )
+            if v
+        ]
         print(f"  {key}: {rows:,} rows; " + ", ".join(gaps + extra))
     return 0
 

@@ -18,9 +18,19 @@ from bot4.core.records import SIDE_BUY, TICK_TRADE
 
 MS = 1_000_000
 INTERVALS_MS = {
-    "1s": 1_000, "1m": 60_000, "3m": 180_000, "5m": 300_000, "15m": 900_000, "30m": 1_800_000,
-    "1h": 3_600_000, "2h": 7_200_000, "4h": 14_400_000, "6h": 21_600_000, "8h": 28_800_000,
-    "12h": 43_200_000, "1d": 86_400_000,
+    "1s": 1_000,
+    "1m": 60_000,
+    "3m": 180_000,
+    "5m": 300_000,
+    "15m": 900_000,
+    "30m": 1_800_000,
+    "1h": 3_600_000,
+    "2h": 7_200_000,
+    "4h": 14_400_000,
+    "6h": 21_600_000,
+    "8h": 28_800_000,
+    "12h": 43_200_000,
+    "1d": 86_400_000,
 }
 
 
@@ -38,8 +48,16 @@ class TradePage:
 class SymbolTape:
     """One symbol's lap of trades and the history of ``laps`` of it ending at ``end_ms``."""
 
-    def __init__(self, rel_ms: np.ndarray, price: np.ndarray, qty: np.ndarray, buy: np.ndarray,
-                 span_ms: int, end_ms: int, laps: int) -> None:
+    def __init__(
+        self,
+        rel_ms: np.ndarray,
+        price: np.ndarray,
+        qty: np.ndarray,
+        buy: np.ndarray,
+        span_ms: int,
+        end_ms: int,
+        laps: int,
+    ) -> None:
         self.rel, self.px, self.qty, self.buy = rel_ms, price, qty, buy
         self.n = len(rel_ms)
         self.span, self.end, self.laps = span_ms, end_ms, laps
@@ -117,10 +135,22 @@ class SymbolTape:
         keep = (lo > 0) | traded  # nothing before the first trade of the history
         rows = []
         for i in np.flatnonzero(keep):
-            rows.append([
-                int(opens[i]), _f(o[i]), _f(h[i]), _f(low[i]), _f(c[i]), _f(vol[i]), int(opens[i]) + interval_ms - 1,
-                _f(quote[i]), int(hi[i] - lo[i]), _f(buy[i]), _f(buy_quote[i]), "0",
-            ])
+            rows.append(
+                [
+                    int(opens[i]),
+                    _f(o[i]),
+                    _f(h[i]),
+                    _f(low[i]),
+                    _f(c[i]),
+                    _f(vol[i]),
+                    int(opens[i]) + interval_ms - 1,
+                    _f(quote[i]),
+                    int(hi[i] - lo[i]),
+                    _f(buy[i]),
+                    _f(buy_quote[i]),
+                    "0",
+                ]
+            )
         return rows
 
 
@@ -164,8 +194,13 @@ class History:
             rel = ((ts[sel] - (ts[0] if len(ts) else 0)) // MS).astype(np.int64)
             order = np.argsort(rel, kind="stable")
             self.tapes[sym] = SymbolTape(
-                rel[order], ticks["price"][sel][order].astype(np.float64), ticks["size"][sel][order].astype(np.float64),
-                (ticks["side"][sel][order] == SIDE_BUY), span_ms, end_ms, laps,
+                rel[order],
+                ticks["price"][sel][order].astype(np.float64),
+                ticks["size"][sel][order].astype(np.float64),
+                (ticks["side"][sel][order] == SIDE_BUY),
+                span_ms,
+                end_ms,
+                laps,
             )
 
     def next_id(self, symbol: str) -> int:

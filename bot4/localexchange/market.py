@@ -52,7 +52,9 @@ def _int(params: Any, name: str, default: int | None = None) -> int | None:
     try:
         return int(text)
     except ValueError:
-        raise ApiError(400, -1100, f"Illegal characters found in parameter '{name}'; legal range is '^[0-9]{{1,20}}$'.") from None
+        raise ApiError(
+            400, -1100, f"Illegal characters found in parameter '{name}'; legal range is '^[0-9]{{1,20}}$'."
+        ) from None
 
 
 def _limit(params: Any, default: int, most: int) -> int:
@@ -117,14 +119,22 @@ class MarketData:
         if from_id is not None:
             page = tape.page(from_id, limit)
         elif start is not None or end is not None:
-            lo = int(tape.first_at(start)) if start is not None else max(0, int(tape.first_at(end + 1)) - limit)
             hi = int(tape.first_at(end + 1)) if end is not None else tape.total
+            lo = int(tape.first_at(start)) if start is not None else max(0, hi - limit)
             page = tape.page(lo, min(limit, hi - lo))
         else:
             page = tape.page(max(0, tape.total - limit), limit)
         out = [
-            {"a": int(i), "p": fmt_num(float(p)), "q": fmt_num(float(s)), "f": int(i), "l": int(i), "T": int(t),
-             "m": bool(m), "M": True}
+            {
+                "a": int(i),
+                "p": fmt_num(float(p)),
+                "q": fmt_num(float(s)),
+                "f": int(i),
+                "l": int(i),
+                "T": int(t),
+                "m": bool(m),
+                "M": True,
+            }
             for i, t, p, s, m in zip(page.ids, page.time_ms, page.price, page.qty, page.buyer_maker, strict=True)
         ]
         return web.json_response(out)
@@ -154,8 +164,15 @@ class MarketData:
                 if not encode:
                     continue
                 body = {
-                    "e": "trade", "E": ms, "s": mid, "t": tid, "p": fmt_num(float(t["price"])),
-                    "q": fmt_num(float(t["size"])), "T": ms, "m": int(t["side"]) != SIDE_BUY, "M": True,
+                    "e": "trade",
+                    "E": ms,
+                    "s": mid,
+                    "t": tid,
+                    "p": fmt_num(float(t["price"])),
+                    "q": fmt_num(float(t["size"])),
+                    "T": ms,
+                    "m": int(t["side"]) != SIDE_BUY,
+                    "M": True,
                 }
                 msgs.setdefault(f"{mid.lower()}@trade", []).append(json.dumps(body))
             elif kind == TICK_BBO:
@@ -170,8 +187,12 @@ class MarketData:
                 if not encode:
                     continue
                 body = {
-                    "u": book.update_id, "s": mid, "b": fmt_num(book.bid_px), "B": fmt_num(book.bid_sz),
-                    "a": fmt_num(book.ask_px), "A": fmt_num(book.ask_sz),
+                    "u": book.update_id,
+                    "s": mid,
+                    "b": fmt_num(book.bid_px),
+                    "B": fmt_num(book.bid_sz),
+                    "a": fmt_num(book.ask_px),
+                    "A": fmt_num(book.ask_sz),
                 }
                 msgs.setdefault(f"{mid.lower()}@bookTicker", []).append(json.dumps(body))
         for sym, (first, ms, bids, asks) in diffs.items():
@@ -183,7 +204,11 @@ class MarketData:
                 continue
             mid = market_id(sym)
             body = {
-                "e": "depthUpdate", "E": ms, "s": mid, "U": first, "u": book.update_id,
+                "e": "depthUpdate",
+                "E": ms,
+                "s": mid,
+                "U": first,
+                "u": book.update_id,
                 "b": [[fmt_num(p), fmt_num(s)] for p, s in bids.items()],
                 "a": [[fmt_num(p), fmt_num(s)] for p, s in asks.items()],
             }

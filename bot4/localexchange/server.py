@@ -45,7 +45,7 @@ import numpy as np
 from aiohttp import WSMsgType, web
 
 from bot4.core.config import CoreConfig
-from bot4.core.records import EXEC_FILL, FILL_DTYPE, LIQUIDITY_MAKER, TICK_TRADE
+from bot4.core.records import EXEC_FILL, FILL_DTYPE, LIQUIDITY_MAKER, SIDE_BUY, TICK_TRADE
 from bot4.core.ring import RING_HEAD, RING_TAIL
 from bot4.localexchange.dialect import CCXT_STATUS, FAULTS, ORDER_TYPES, ApiError, Faults, Trade, fmt_num, market_id
 from bot4.localexchange.market import MarketData

@@ -51,7 +51,9 @@ async def load_markets(client: Any, symbols: list[str], attempts: int = 3) -> No
                 ) from None
             await asyncio.sleep(0.5 * 2**attempt)
         except ccxt.BaseError as exc:
-            raise DataError(f"{client.id} at {where} refused the market list ({type(exc).__name__}: {str(exc)[:160]})") from None
+            raise DataError(
+                f"{client.id} at {where} refused the market list ({type(exc).__name__}: {str(exc)[:160]})"
+            ) from None
     for symbol in symbols:
         if symbol not in client.markets:
             near = sorted(s for s in client.markets if s.split("/")[0] == symbol.split("/")[0])[:5]

@@ -10,8 +10,9 @@ exchange sends (trade ids that jump, candles missing) are not errors: they are c
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +55,7 @@ class DownloadResult:
 Progress = Callable[[int, int], None]
 
 
-async def _call(what: str, fn: Callable[[], Any], result: DownloadResult) -> Any:
+async def _call(what: str, fn: Callable[[], Awaitable[Any]], result: DownloadResult) -> Any:
     """One ccxt call, retried with back-off on network errors and rate limits; other refusals end the download."""
     import ccxt
 
@@ -70,7 +71,9 @@ async def _call(what: str, fn: Callable[[], Any], result: DownloadResult) -> Any
                 ) from None
             await asyncio.sleep(0.25 * 2**attempt)
         except ccxt.BaseError as exc:
-            raise DataError(f"{what}: the exchange refused the request ({type(exc).__name__}: {str(exc)[:200]})") from None
+            raise DataError(
+                f"{what}: the exchange refused the request ({type(exc).__name__}: {str(exc)[:200]})"
+            ) from None
     raise AssertionError("unreachable")
 
 
@@ -95,6 +98,7 @@ async def _trades(client: Any, spec: DownloadSpec, progress: Progress | None) ->
     end = scan(spec.path, "trades_exch")
     result = DownloadResult(spec.path, rows_before=end.rows, cut_tail=end.cut_tail)
     label = f"{spec.symbol} trades"
+    next_id: int | None
     if end.last is not None:
         next_id, last_ms = int(end.last[1]) + 1, int(end.last[0])
         if last_ms >= spec.ts_to_ms:
@@ -111,7 +115,7 @@ async def _trades(client: Any, spec: DownloadSpec, progress: Progress | None) ->
         expected = next_id
         while True:
             page = await _call(
-                label, lambda nid=next_id: client.fetch_trades(spec.symbol, None, PAGE, {"fromId": nid}), result
+                label, partial(client.fetch_trades, spec.symbol, None, PAGE, {"fromId": next_id}), result
             )
             result.pages += 1
             if not page:
@@ -150,7 +154,7 @@ async def _first_trade_id(client: Any, spec: DownloadSpec, result: DownloadResul
         until = min(cursor + HOUR_MS, spec.ts_to_ms) - 1
         page = await _call(
             f"{spec.symbol} trades",
-            lambda c=cursor, u=until: client.fetch_trades(spec.symbol, c, PAGE, {"until": u}),
+            partial(client.fetch_trades, spec.symbol, cursor, PAGE, {"until": until}),
             result,
         )
         result.pages += 1
@@ -181,7 +185,7 @@ async def _bars(client: Any, spec: DownloadSpec, progress: Progress | None) -> D
             since = cursor
             page = await _call(
                 label,
-                lambda s=since: client.fetch_ohlcv(spec.symbol, spec.timeframe, s, PAGE, {"until": stop - 1}),
+                partial(client.fetch_ohlcv, spec.symbol, spec.timeframe, since, PAGE, {"until": stop - 1}),
                 result,
             )
             result.pages += 1
@@ -189,7 +193,7 @@ async def _bars(client: Any, spec: DownloadSpec, progress: Progress | None) -> D
             if not bars:
                 result.note = result.note or "the exchange has no later candles"
                 break
-            rows = []
+            rows: list[tuple[object, ...]] = []
             for b in bars:
                 if b[0] < cursor:
                     continue
@@ -198,8 +202,8 @@ async def _bars(client: Any, spec: DownloadSpec, progress: Progress | None) -> D
                     result.missing += (b[0] - cursor) // tf_ms
                 rows.append((b[0], num(b[1]), num(b[2]), num(b[3]), num(b[4]), num(b[5])))
                 cursor = b[0] + tf_ms
-            result.first_ms = rows[0][0] if result.first_ms is None else result.first_ms
-            result.last_ms = rows[-1][0]
+            result.first_ms = int(bars[0][0]) if result.first_ms is None else result.first_ms
+            result.last_ms = cursor - tf_ms
             result.rows_added += out.write(rows)
             out.flush()
             _report(progress, spec, cursor)

@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import csv
 import gzip
-import io
 import os
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
+
+import numpy as np
 
 SCHEMAS: dict[str, tuple[str, ...]] = {
     # local_ts_ns: when the recorder received it (ns); exch_ts_ms: the exchange's trade time (ms);
@@ -36,8 +38,15 @@ SCHEMAS: dict[str, tuple[str, ...]] = {
     # event: snapshot | update; side: bid | ask; qty 0 deletes the level; first/last_update_id: the diff's U and u
     # (a snapshot row carries the snapshot's lastUpdateId in last_update_id); prev_last_update_id: pu (futures)
     "depth": (
-        "local_ts_ns", "exch_ts_ms", "event", "side", "price", "qty",
-        "first_update_id", "last_update_id", "prev_last_update_id",
+        "local_ts_ns",
+        "exch_ts_ms",
+        "event",
+        "side",
+        "price",
+        "qty",
+        "first_update_id",
+        "last_update_id",
+        "prev_last_update_id",
     ),
 }
 
@@ -160,10 +169,10 @@ def _keep_lines(path: Path, n: int) -> None:
     os.replace(tmp, path)
 
 
-def _open_write(path: Path, append: bool) -> io.TextIOBase:
+def _open_write(path: Path, append: bool) -> IO[str]:
     mode = "a" if append else "w"
     if _is_gz(path):
-        return io.TextIOWrapper(gzip.open(path, mode + "b", compresslevel=6), encoding="utf-8", newline="")  # type: ignore[return-value]
+        return gzip.open(path, mode + "t", compresslevel=6, encoding="utf-8", newline="")  # type: ignore[return-value]
     return open(path, mode, encoding="utf-8", newline="")  # noqa: SIM115
 
 
@@ -204,5 +213,6 @@ class TableWriter:
 
 
 def num(value: float) -> str:
-    """A price or size as the file keeps it: the shortest text that reads back as the same float."""
-    return repr(float(value))
+    """A price or size as the file keeps it: the shortest decimal (never an exponent) that reads back as the same
+    float."""
+    return np.format_float_positional(float(value), unique=True, trim="-")

@@ -11,11 +11,13 @@ each file's sidecar and in the summary (``record-<start>.json`` in the directory
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +60,9 @@ class RecordSummary:
 class _Stream:
     """One symbol's stream: its files, its gap counts across files, the last id and time seen."""
 
-    def __init__(self, spec: RecordSpec, symbol: str, kind: str, opening: Callable[[int], list[tuple[object, ...]]] | None = None):
+    def __init__(
+        self, spec: RecordSpec, symbol: str, kind: str, opening: Callable[[int], list[tuple[Any, ...]]] | None = None
+    ):
         schema = {"trades": "trades", "bbo": "bbo", "depth": "depth"}[kind]
         self.file = RotatingFile(spec.out_dir, spec.exchange, symbol, schema, spec.rotate_s, opening)
         self.total = Gaps()
@@ -97,7 +101,7 @@ class Recorder:
         self.books: dict[str, tuple[dict[float, float], dict[float, float], int, int] | None] = {}
         for sym in spec.symbols:
             for kind in spec.streams:
-                opening = (lambda now, s=sym: self._snapshot_rows(s, now)) if kind == "depth" else None
+                opening = partial(self._snapshot_rows, sym) if kind == "depth" else None
                 self.streams[(sym, kind)] = _Stream(spec, sym, kind, opening)
 
     async def run(self, stopping: asyncio.Event | None = None) -> RecordSummary:
@@ -107,22 +111,27 @@ class Recorder:
         syms = list(self.spec.symbols)
         tasks = []
         if "trades" in self.spec.streams:
-            tasks.append(self._loop("trades", lambda: self.client.watch_trades_for_symbols(syms), self._on_trades, stopping))
+            tasks.append(
+                self._loop("trades", lambda: self.client.watch_trades_for_symbols(syms), self._on_trades, stopping)
+            )
         if "bbo" in self.spec.streams:
             tasks.append(self._loop("bbo", lambda: self.client.watch_bids_asks(syms), self._on_bbo, stopping))
         if "depth" in self.spec.streams:
             for sym in syms:
-                tasks.append(self._loop(
-                    f"depth {sym}", lambda s=sym: self.client.watch_order_book(s),
-                    lambda book, s=sym: self._on_book(s, book), stopping, symbol=sym,
-                ))
+                tasks.append(
+                    self._loop(
+                        f"depth {sym}",
+                        partial(self.client.watch_order_book, sym),
+                        partial(self._on_book, sym),
+                        stopping,
+                        symbol=sym,
+                    )
+                )
         running = [asyncio.ensure_future(t) for t in tasks]
         try:
             if self.spec.duration_s is not None:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stopping.wait(), self.spec.duration_s)
-                except TimeoutError:
-                    pass
             else:
                 await stopping.wait()
         finally:
@@ -141,8 +150,14 @@ class Recorder:
             path.write_text(json.dumps(asdict(summary), indent=1) + "\n")
         return summary
 
-    async def _loop(self, name: str, watch: Callable[[], Awaitable[Any]], handle: Callable[[Any], None],
-                    stopping: asyncio.Event, symbol: str | None = None) -> None:
+    async def _loop(
+        self,
+        name: str,
+        watch: Callable[[], Awaitable[Any]],
+        handle: Callable[[Any], None],
+        stopping: asyncio.Event,
+        symbol: str | None = None,
+    ) -> None:
         import ccxt
 
         delays = backoff_delays(self.spec.reconnect_min_s, self.spec.reconnect_max_s)
@@ -193,8 +208,16 @@ class Recorder:
                 if tid > st.last_id + 1:
                     st.count(sequence=1, missing_ids=tid - st.last_id - 1)
             st.last_id = tid if tid is not None else st.last_id
-            rows.append((now, t.get("timestamp") or "", t.get("id") or "", num(t["price"]), num(t["amount"]),
-                         t.get("side") or ""))
+            rows.append(
+                (
+                    now,
+                    t.get("timestamp") or "",
+                    t.get("id") or "",
+                    num(t["price"]),
+                    num(t["amount"]),
+                    t.get("side") or "",
+                )
+            )
         for sym, rows in by_symbol.items():
             st = self.streams[(sym, "trades")]
             st.heard(now)
@@ -214,11 +237,22 @@ class Recorder:
                 st.count(out_of_order=1) if int(uid) < st.last_id else st.count(duplicates=1)
                 continue
             st.last_id = int(uid) if uid is not None else st.last_id
-            st.write([(now, uid if uid is not None else "", num(tk["bid"]), num(tk.get("bidVolume") or 0.0),
-                       num(tk["ask"]), num(tk.get("askVolume") or 0.0))], now)
+            st.write(
+                [
+                    (
+                        now,
+                        uid if uid is not None else "",
+                        num(tk["bid"]),
+                        num(tk.get("bidVolume") or 0.0),
+                        num(tk["ask"]),
+                        num(tk.get("askVolume") or 0.0),
+                    )
+                ],
+                now,
+            )
 
     # --- the book --------------------------------------------------------------------------------------------------
-    def _snapshot_rows(self, symbol: str, now: int) -> list[tuple[object, ...]]:
+    def _snapshot_rows(self, symbol: str, now: int) -> list[tuple[Any, ...]]:
         state = self.books.get(symbol)
         if state is None:
             return []

@@ -15,6 +15,7 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bot4.marketdata.files import SCHEMAS, TableWriter, kind_of, scan
 
@@ -75,8 +76,15 @@ class RotatingFile:
     (periods aligned to the epoch: hourly files start on the hour). ``opening(now_ns)`` gives the rows every new
     file starts with (the book's snapshot, so each depth file replays on its own)."""
 
-    def __init__(self, out_dir: Path, exchange: str, symbol: str, kind: str, rotate_s: float,
-                 opening: Callable[[int], Iterable[Sequence[object]]] | None = None) -> None:
+    def __init__(
+        self,
+        out_dir: Path,
+        exchange: str,
+        symbol: str,
+        kind: str,
+        rotate_s: float,
+        opening: Callable[[int], Iterable[Sequence[Any]]] | None = None,
+    ) -> None:
         self.out_dir, self.exchange, self.symbol, self.kind = out_dir, exchange, symbol, kind
         self.rotate_ns = int(rotate_s * NS)
         self.opening = opening
@@ -98,7 +106,7 @@ class RotatingFile:
         if self.opening is not None:
             self._rows(list(self.opening(now_ns)))
 
-    def _rows(self, rows: list[Sequence[object]]) -> None:
+    def _rows(self, rows: list[Sequence[Any]]) -> None:
         assert self._writer is not None and self._info is not None
         if not rows:
             return
@@ -117,7 +125,7 @@ class RotatingFile:
             return True
         return False
 
-    def write(self, rows: list[Sequence[object]], now_ns: int) -> None:
+    def write(self, rows: list[Sequence[Any]], now_ns: int) -> None:
         """Append rows (their first field: the receive time, ns), starting a new file when the period is over."""
         self.ensure_open(now_ns)
         self._rows(rows)

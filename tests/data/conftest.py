@@ -25,6 +25,7 @@ class Served:
 
     def call(self, fn: Callable[[], Any]) -> Any:
         """Run ``fn`` on the server's loop (its state belongs to that thread) and return its result."""
+
         async def run() -> Any:
             return fn()
 

@@ -42,8 +42,20 @@ def rows(path: Path) -> list[list[str]]:
 
 
 def download(served: Served, out: Path, *extra: str) -> int:
-    return main(["data", "download", "--symbol", "BTC/USDT", "--rest-url", served.rest_url, "--out", str(out),
-                 "--quiet", *extra])
+    return main(
+        [
+            "data",
+            "download",
+            "--symbol",
+            "BTC/USDT",
+            "--rest-url",
+            served.rest_url,
+            "--out",
+            str(out),
+            "--quiet",
+            *extra,
+        ]
+    )
 
 
 def test_a_day_of_minute_bars_is_every_complete_candle_once_with_the_trades_ohlcv(
@@ -119,8 +131,10 @@ def test_trades_are_paged_by_id_and_resume_after_a_kill(
     assert report.kind == "trades" and len(ticks) == len(ids)
     # a second copy, killed part-way, then run again: the same rows
     other = tmp_path / "b" / "binance_BTCUSDT_trades.csv.gz"
-    assert download(history_exchange, tmp_path / "b", "--what", "trades", "--from", iso(frm), "--to",
-                    iso(frm + 3 * MIN)) == 0
+    assert (
+        download(history_exchange, tmp_path / "b", "--what", "trades", "--from", iso(frm), "--to", iso(frm + 3 * MIN))
+        == 0
+    )
     os.truncate(other, other.stat().st_size - 2000)
     capsys.readouterr()
     assert download(history_exchange, tmp_path / "b", *args) == 0
@@ -147,8 +161,18 @@ def test_bad_input_is_one_line_naming_it(
 
 
 def test_a_dead_exchange_is_named_with_what_to_do(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    args = ["data", "download", "--symbol", "BTC/USDT", "--from", "2024-08-09", "--out", str(tmp_path),
-            "--rest-url", "http://127.0.0.1:9/api/v3"]
+    args = [
+        "data",
+        "download",
+        "--symbol",
+        "BTC/USDT",
+        "--from",
+        "2024-08-09",
+        "--out",
+        str(tmp_path),
+        "--rest-url",
+        "http://127.0.0.1:9/api/v3",
+    ]
     assert main(args) == 2
     err = capsys.readouterr().err
     assert "does not answer" in err and "127.0.0.1:9" in err and "Traceback" not in err

@@ -72,9 +72,26 @@ def test_a_recording_rotates_counts_its_gaps_and_replays(
     ]
     for t in events:
         t.start()
-    argv = ["data", "record", "--symbol", "BTC/USDT", "--symbol", "ETH/USDT", "--rest-url", live_exchange.rest_url,
-            "--ws-url", live_exchange.ws_url, "--out", str(out), "--duration", "6", "--rotate", "2",
-            "--max-silence", "0.8"]
+    argv = [
+        "data",
+        "record",
+        "--symbol",
+        "BTC/USDT",
+        "--symbol",
+        "ETH/USDT",
+        "--rest-url",
+        live_exchange.rest_url,
+        "--ws-url",
+        live_exchange.ws_url,
+        "--out",
+        str(out),
+        "--duration",
+        "6",
+        "--rotate",
+        "2",
+        "--max-silence",
+        "0.8",
+    ]
     assert main(argv) == 0
     for t in events:
         t.join()
@@ -115,8 +132,10 @@ def test_a_recording_rotates_counts_its_gaps_and_replays(
     ticks = sum(len(load_csv(p, 0)[0]) for p in trades + bbo)
     assert ticks == sum(len(rows(p)) for p in trades + bbo)  # the replay takes every recorded row
     rep = tmp_path / "rep"
-    assert main(["backtest", "--config", str(cfg), *sum((["--data", d] for d in data), []), "--out", str(rep),
-                 "--quiet"]) == 0
+    assert (
+        main(["backtest", "--config", str(cfg), *sum((["--data", d] for d in data), []), "--out", str(rep), "--quiet"])
+        == 0
+    )
     assert (rep / "summary.json").exists()
 
 
@@ -126,8 +145,15 @@ async def test_a_dropped_connection_is_counted_and_the_recording_goes_on(tmp_pat
     client = public_client("binance", url + "/api/v3", url.replace("http", "ws", 1) + "/stream/ws")
     try:
         await load_markets(client, ["BTC/USDT"])
-        spec = RecordSpec("binance", ("BTC/USDT",), tmp_path, ("trades", "depth"), duration_s=4.0,
-                          reconnect_min_s=0.05, reconnect_max_s=0.2)
+        spec = RecordSpec(
+            "binance",
+            ("BTC/USDT",),
+            tmp_path,
+            ("trades", "depth"),
+            duration_s=4.0,
+            reconnect_min_s=0.05,
+            reconnect_max_s=0.2,
+        )
         rec = asyncio.ensure_future(Recorder(client, spec).run())
         await asyncio.sleep(1.5)
         assert await ex.drop_streams() >= 1
@@ -163,8 +189,21 @@ def test_a_killed_recordings_part_file_is_finished_as_salvaged(tmp_path: Path) -
 def test_record_refuses_bad_input_in_one_line(
     live_exchange: Served, tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], message: str
 ) -> None:
-    argv = ["data", "record", "--symbol", "BTC/USDT", "--rest-url", live_exchange.rest_url, "--ws-url",
-            live_exchange.ws_url, "--out", str(tmp_path), "--duration", "1", *extra]
+    argv = [
+        "data",
+        "record",
+        "--symbol",
+        "BTC/USDT",
+        "--rest-url",
+        live_exchange.rest_url,
+        "--ws-url",
+        live_exchange.ws_url,
+        "--out",
+        str(tmp_path),
+        "--duration",
+        "1",
+        *extra,
+    ]
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err

@@ -22,7 +22,7 @@ from typing import Any
 
 from bot4.marketdata.client import DataError
 from bot4.marketdata.files import num
-from bot4.marketdata.imports.common import ImportResult, Outputs, Refused, integer, price, size
+from bot4.marketdata.imports.common import ImportResult, Outputs, Refused, file_tag, integer, price, size
 
 LINE = re.compile(rb"^\d{9,20} [\[{]")
 
@@ -69,25 +69,26 @@ def _event(ts: int, msg: dict[str, Any], st: _State, result: ImportResult) -> tu
     sym = str(data.get("s", "")).upper()
     if ev in ("trade", "aggTrade"):
         tid = integer(data["t"] if ev == "trade" else data["a"])
-        last = st.last_trade.get(sym)
+        row = (ts, integer(data["T"]), tid, num(price(data["p"])), num(size(data["q"])), "sell" if data["m"] else "buy")
+        last = st.last_trade.get(sym)  # (a refused trade is no jump: only kept ones are compared)
         if last is not None and tid != last + 1:
             result.gaps[f"{sym} trade ids"] += 1
         st.last_trade[sym] = tid
         st.seen.add(sym)
-        side = "sell" if data["m"] else "buy"
-        return sym, "trades", [(ts, integer(data["T"]), tid, num(price(data["p"])), num(size(data["q"])), side)]
+        return sym, "trades", [row]
     if ev == "depthUpdate":
         first, last_u = integer(data["U"]), integer(data["u"])
+        exch, pu = integer(data["E"]), data.get("pu", "")
+        rows: list[tuple[object, ...]] = [
+            (ts, exch, "update", side, p, q, first, last_u, pu)
+            for side, key in (("bid", "b"), ("ask", "a"))
+            for p, q in _levels(data.get(key, []))
+        ]
         prev = st.last_u.get(sym)
         if prev is not None and first != prev + 1 and data.get("pu") is None:
             result.gaps[f"{sym} depth update ids"] += 1
         st.last_u[sym] = last_u
         st.seen.add(sym)
-        exch, pu = integer(data["E"]), data.get("pu", "")
-        rows: list[tuple[object, ...]] = [
-            (ts, exch, "update", side, p, q, first, last_u, pu)
-            for side, key in (("bid", "b"), ("ask", "a")) for p, q in _levels(data.get(key, []))
-        ]
         return sym, "depth", rows
     if ev is None and {"u", "b", "a", "B", "A"} <= data.keys():  # bookTicker: the one event without "e"
         st.seen.add(sym)
@@ -100,7 +101,8 @@ def _event(ts: int, msg: dict[str, Any], st: _State, result: ImportResult) -> tu
         uid = integer(data["lastUpdateId"])
         rows = [
             (ts, "", "snapshot", side, p, q, "", uid, "")
-            for side, key in (("bid", "bids"), ("ask", "asks")) for p, q in _levels(data[key])
+            for side, key in (("bid", "bids"), ("ask", "asks"))
+            for p, q in _levels(data[key])
         ]
         return sym, "depth", rows
     raise Refused(f"unknown_event_{ev}" if ev else "unknown_message")
@@ -109,7 +111,7 @@ def _event(ts: int, msg: dict[str, Any], st: _State, result: ImportResult) -> tu
 def import_capture(path: Path, out_dir: Path, symbol: str | None = None) -> ImportResult:
     result = ImportResult(path, "capture")
     st = _State(symbol.replace("/", "").upper() if symbol else None, path)
-    outputs = Outputs(out_dir, "binance", path.name.split(".")[0].split("_")[-1], result)
+    outputs = Outputs(out_dir, "binance", file_tag(path), result)
     batches: dict[tuple[str, str], list[tuple[object, ...]]] = {}
     try:
         with _open(path) as fh:

@@ -4,6 +4,7 @@ the gaps seen, and the checks of a price, a size and a time."""
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -11,6 +12,12 @@ from pathlib import Path
 
 from bot4.marketdata.client import DataError
 from bot4.marketdata.files import TableWriter
+
+
+def file_tag(path: Path) -> str:
+    """The part of an input's name an output keeps: its date (2024-08-08 or 20240808), else its stem."""
+    m = re.search(r"\d{4}-\d{2}-\d{2}|(?<!\d)\d{8}(?!\d)", path.name)
+    return m[0] if m else path.name.split(".")[0]
 
 
 class Refused(ValueError):

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from bot4.marketdata.client import DataError
 from bot4.marketdata.files import num
-from bot4.marketdata.imports.common import ImportResult, Outputs, Refused, integer, price, size
+from bot4.marketdata.imports.common import ImportResult, Outputs, Refused, file_tag, integer, price, size
 
 BASE = ("exchange", "symbol", "timestamp", "local_timestamp")
 KINDS = {
@@ -56,8 +56,14 @@ def _row(kind: str, col: dict[str, int], row: list[str]) -> tuple[object, ...]:
         side = row[col["side"]].strip().lower()
         if side not in ("buy", "sell", "unknown", ""):
             raise Refused("malformed")
-        return (local_ns, exch_ms, row[col["id"]], num(price(row[col["price"]])), num(size(row[col["amount"]])),
-                "" if side == "unknown" else side)
+        return (
+            local_ns,
+            exch_ms,
+            row[col["id"]],
+            num(price(row[col["price"]])),
+            num(size(row[col["amount"]])),
+            "" if side == "unknown" else side,
+        )
     if kind == "quotes":
         if not row[col["bid_price"]] or not row[col["ask_price"]]:
             raise Refused("one_sided")
@@ -69,8 +75,17 @@ def _row(kind: str, col: dict[str, int], row: list[str]) -> tuple[object, ...]:
     if side not in ("bid", "ask"):
         raise Refused("malformed")
     snapshot = row[col["is_snapshot"]].strip().lower() == "true"
-    return (local_ns, exch_ms, "snapshot" if snapshot else "update", side, num(price(row[col["price"]])),
-            num(size(row[col["amount"]])), "", "", "")
+    return (
+        local_ns,
+        exch_ms,
+        "snapshot" if snapshot else "update",
+        side,
+        num(price(row[col["price"]])),
+        num(size(row[col["amount"]])),
+        "",
+        "",
+        "",
+    )
 
 
 def import_tardis(path: Path, out_dir: Path) -> ImportResult:
@@ -99,8 +114,7 @@ def import_tardis(path: Path, out_dir: Path) -> ImportResult:
                 market = row[col["symbol"]].replace("/", "").replace("-", "").upper()
                 if outputs is None:
                     exchange = row[col["exchange"]] or "tardis"
-                    tag = path.name.split(".")[0].split("_")
-                    outputs = Outputs(out_dir, exchange, tag[2] if len(tag) > 2 else "tardis", result)
+                    outputs = Outputs(out_dir, exchange, file_tag(path), result)
                 batch = batches.setdefault(market, [])
                 batch.append(rec)
                 if len(batch) >= 10_000:
