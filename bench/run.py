@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import platform
 import sys
 import time
@@ -38,8 +39,23 @@ def versions() -> dict[str, str]:
         "numba": numba.__version__,
         "bot4": bot4.__version__,
         "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
-        "cpus": str(len(__import__("os").sched_getaffinity(0))),
+        "cpus": str(len(os.sched_getaffinity(0))),
     }
+
+
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo (Linux), else what ``platform`` knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def load_average() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def ratio(fig: Figure, by_name: dict[str, Figure]) -> float | None:
@@ -69,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     unknown = sorted(set(names) - set(discover()))
     if unknown:
         parser.error(f"unknown benchmark(s) {unknown}; known: {discover()}")
+    load_start = load_average()
     figures: list[Figure] = []
     timings: dict[str, float] = {}
     for name in names:
@@ -88,6 +105,12 @@ def main(argv: list[str] | None = None) -> int:
         doc = {
             "figures": {f.name: f.value for f in figures},
             "versions": versions(),
+            "machine": {
+                "cpu_model": cpu_model(),
+                "cpus": f"{len(os.sched_getaffinity(0))} usable of {os.cpu_count()}",
+                "load_start": load_start,
+                "load_end": load_average(),
+            },
             "details": {
                 f.name: {
                     "unit": f.unit,
