@@ -35,13 +35,18 @@ rate) would fail.
 
 from __future__ import annotations
 
-import os
 import platform
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.common import cpu_model, cpus, load_average  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -70,20 +75,7 @@ GATES = (
 
 def current_machine() -> dict[str, str]:
     """This machine, for results files written before ``bench/run.py`` recorded one."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpu_model": cpu,
-        "cpus": f"{len(os.sched_getaffinity(0))} usable of {os.cpu_count()}",
-        "load_now": " ".join(f"{x:.2f}" for x in os.getloadavg()),
-        "python": platform.python_version(),
-    }
+    return {"cpu_model": cpu_model(), "cpus": cpus(), "load_now": load_average(), "python": platform.python_version()}
 
 
 def machine_header(doc: dict[str, object]) -> list[str]:

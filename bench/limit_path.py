@@ -30,22 +30,23 @@ import numpy as np
 
 from bot4.core.config import CoreConfig
 from bot4.core.jit import kernel
+from bot4.core.records import (  # the refusal codes are bot4's own, so a reason from either side reads the same
+    REASON_BAD_PRICE,
+    REASON_BAD_SIZE,
+    REASON_GROSS_EXPOSURE,
+    REASON_HALTED,
+    REASON_MAX_NOTIONAL,
+    REASON_OK,
+    REASON_ORDER_RATE,
+    REASON_PRICE_BAND,
+    REASON_RISK_PER_TRADE,
+    REASON_STOP_WRONG_SIDE,
+    REASON_SYMBOL_EXPOSURE,
+)
 
 CHUNK = 4096  # ticks per kernel call, as bench_core.drive
 RING_CAPACITY = 4096  # a power of two >= CHUNK: at most one order per tick, so a chunk never fills it
 
-REASON_OK = 0
-REASON_HALTED = 1
-REASON_BAD_SIZE = 2
-REASON_BAD_PRICE = 3
-REASON_PRICE_BAND = 4
-REASON_STOP_WRONG_SIDE = 5
-REASON_RISK_PER_TRADE = 6
-REASON_MAX_NOTIONAL = 7
-REASON_SYMBOL_EXPOSURE = 8
-REASON_GROSS_EXPOSURE = 9
-REASON_RATE = 10
-REASON_RING_FULL = 11
 
 LIMIT_SYM_DTYPE = np.dtype(
     [
@@ -141,7 +142,7 @@ def limit_risk_check_nb(
     acct[0].tokens = min(params[0].burst, tokens)
     acct[0].ts_tokens_ns = ts_ns
     if acct[0].tokens < 1.0:
-        return REASON_RATE
+        return REASON_ORDER_RATE
     acct[0].tokens -= 1.0
     return REASON_OK
 

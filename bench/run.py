@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.common import Figure  # noqa: E402
+from bench.common import Figure, cpu_model, cpus, load_average  # noqa: E402
 
 
 def discover() -> list[str]:
@@ -41,21 +41,6 @@ def versions() -> dict[str, str]:
         "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
         "cpus": str(len(os.sched_getaffinity(0))),
     }
-
-
-def cpu_model() -> str:
-    """The CPU's model name from /proc/cpuinfo (Linux), else what ``platform`` knows."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def load_average() -> str:
-    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def ratio(fig: Figure, by_name: dict[str, Figure]) -> float | None:
@@ -107,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
             "versions": versions(),
             "machine": {
                 "cpu_model": cpu_model(),
-                "cpus": f"{len(os.sched_getaffinity(0))} usable of {os.cpu_count()}",
+                "cpus": cpus(),
                 "load_start": load_start,
                 "load_end": load_average(),
             },
