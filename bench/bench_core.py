@@ -9,6 +9,7 @@ import time
 import numpy as np
 
 from bench.common import Figure
+from bench.limit_path import LimitPath
 from bot4.core.atomics import monotonic_ns
 from bot4.core.config import CoreConfig, InstrumentConfig, RiskConfig, StrategyConfig
 from bot4.core.jit import kernel
@@ -309,22 +310,26 @@ def risk_hot_figures(n: int) -> tuple[float, float]:
     return float(np.percentile(out, 50)), float(np.percentile(out, 99))
 
 
-def throughput_figures(quick: bool) -> tuple[float, float, int]:
+def throughput_figures(quick: bool) -> tuple[float, float, int, float, int]:
+    """Ticks/s of bot4's tick path, of the same logic in Python and of the written-out limit loop, same ticks."""
     total = 10_000_000
     ticks = real_ticks(total)
     risk = RiskConfig(**GENEROUS)  # type: ignore[arg-type]
     strat = StrategyConfig(kind="ema_cross", fast_period=12, slow_period=26)
-    core = Core(CoreConfig(strategies=(strat,), risk=risk))
+    cfg = CoreConfig(strategies=(strat,), risk=risk)
+    core = Core(cfg)
     drive(core, ticks[:10_000])
-    core = Core(CoreConfig(strategies=(strat,), risk=risk))
+    LimitPath(cfg, 12, 26, strat.stop_frac).run(ticks[:10_000])  # compile / warm
+    core = Core(cfg)
     seconds = drive(core, ticks)
     orders = core.snapshot().stats.counter("orders_out")
+    limit_seconds, limit_orders = LimitPath(cfg, 12, 26, strat.stop_frac).run(ticks)
     n_py = 200_000 if quick else 1_000_000
     py = PythonTickPath(2, risk, 12, 26, strat.stop_frac)
     start = time.perf_counter()
     py.run(ticks[:n_py])
     py_seconds = time.perf_counter() - start
-    return total / seconds, n_py / py_seconds, orders
+    return total / seconds, n_py / py_seconds, orders, total / limit_seconds, limit_orders
 
 
 def run(quick: bool) -> list[Figure]:
@@ -352,4 +357,19 @@ def run(quick: bool) -> list[Figure]:
             note=f"10 M real trades, {int(tp_med[2])} orders",
         ),
         Figure("tick_path_python_ticks_per_s", float(tp_med[1]), "tick/s", higher_is_better=True, note="same logic"),
+        Figure(
+            "limit_ticks_per_s",
+            float(tp_med[3]),
+            "tick/s",
+            higher_is_better=True,
+            note=f"EMA -> signal -> risk -> ring as one kernel, same ticks, {int(tp_med[4])} orders",
+        ),
+        Figure(
+            "tick_path_vs_limit",
+            float(np.median([t[0] / t[3] for t in tps])),
+            "x",
+            ">= 0.5",
+            higher_is_better=True,
+            note="tick_path_ticks_per_s / limit_ticks_per_s, each round's pair, median",
+        ),
     ]

@@ -21,6 +21,21 @@ with market orders: close what is open, then open ORDER_NOTIONAL_USD of BTC the 
   ``ExponentialMovingAverage``, market orders.
 
 Timed: only each engine's run over the ticks (building tick objects and the engine is outside the clock on both).
+
+Which NautilusTrader path this measures: the ``BacktestEngine`` of ``nautilus_trader.backtest.engine`` (Cython; its
+data, risk and execution engines, ``SimulatedExchange`` and ``OrderMatchingEngine`` are ``.pyx``) driving a Python
+``Strategy`` subclass, whose ``on_trade_tick`` runs in the interpreter for every tick; prices, quantities, the book
+and the clock are Rust underneath (through Cython FFI). It is not NautilusTrader's Rust backtest engine
+(``crates/backtest`` in its repository): the 1.221.0 wheel's ``nautilus_pyo3`` has no ``backtest`` module (it
+exposes Rust indicators, a ``DataActor`` and a ``LiveNode`` for live venues, no backtest engine, simulated exchange
+or data engine), PyPI has no pre-release with one, and building the Rust example needs crates.io, which this
+machine cannot reach. ``rust_engine_status()`` checks the installed build and says which case holds.
+
+It needs NautilusTrader and bot4 in one interpreter; NautilusTrader in a venv of its own:
+
+    python3 -m venv /work/venv-nt
+    /work/venv-nt/bin/pip install nautilus_trader==1.221.0 numba==0.68.1 orjson platformdirs
+    PYTHONPATH=. /work/venv-nt/bin/python bench/bench_nautilus.py
 """
 
 from __future__ import annotations
@@ -234,6 +249,19 @@ def nautilus_version() -> str | None:
     return str(nautilus_trader.__version__)
 
 
+def rust_engine_status() -> str:
+    """Whether this NautilusTrader build exposes its Rust backtest engine to Python (``nautilus_pyo3.backtest``)."""
+    try:
+        from nautilus_trader.core import nautilus_pyo3
+    except ImportError:
+        return "no nautilus_pyo3 in this build"
+    backtest = getattr(nautilus_pyo3, "backtest", None)
+    if backtest is None:
+        return "nautilus_pyo3 has no backtest module: the Rust engine cannot be run from Python with this build"
+    names = sorted(n for n in dir(backtest) if not n.startswith("_"))
+    return f"nautilus_pyo3.backtest exposes {', '.join(names)}: not measured by this bench yet"
+
+
 def med(sides: list[Side]) -> Side:
     return sorted(sides, key=lambda s: s.seconds)[len(sides) // 2]
 
@@ -243,14 +271,16 @@ def run(quick: bool) -> list[Figure]:
     if version is None:
         print("# nautilus: skipped (pip install nautilus_trader to run the head-to-head)", file=sys.stderr)
         return []
-    ours, theirs = compare(1_000_000, 1 if quick else 3)  # NautilusTrader: about 15 s per round here
+    print(f"# nautilus: measured its Python Strategy path; Rust engine: {rust_engine_status()}", file=sys.stderr)
+    ours, theirs = compare(1_000_000, 1 if quick else 3)  # NautilusTrader: about 5 s per round here
     a, b = med(ours), med(theirs)
     ra, rb = a.ticks / a.seconds, b.ticks / b.seconds
     note_a = (
         f"{a.ticks:,} ticks {a.seconds:.2f} s, {a.orders} orders {a.fills} fills, pnl {a.pnl:,.2f} fees {a.fees:,.2f}"
     )
     note_b = (
-        f"NautilusTrader {version}: {b.seconds:.2f} s, {b.orders} orders {b.fills} fills, "
+        f"NautilusTrader {version} BacktestEngine + Python Strategy: {b.seconds:.2f} s, "
+        f"{b.orders} orders {b.fills} fills, "
         f"pnl {b.pnl:,.2f} fees {b.fees:,.2f}"
     )
     return [
@@ -278,6 +308,8 @@ def main(argv: list[str] | None = None) -> int:
     if version is None:
         print("NautilusTrader is not installed: pip install nautilus_trader", file=sys.stderr)
         return 2
+    print(f"NautilusTrader {version}: BacktestEngine driving a Python Strategy (the path measured)")
+    print(f"its Rust backtest engine: {rust_engine_status()}")
     ours, theirs = compare(args.ticks, args.rounds)
     print(f"{'':10} {'wall s':>8} {'ticks/s':>12} {'orders':>8} {'fills':>8} {'pnl':>12} {'fees':>10} {'position':>10}")
     for s in (med(ours), med(theirs)):

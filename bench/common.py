@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import platform
 import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -32,3 +35,23 @@ def per_op_ns(fn: Callable[[], object], ops: int) -> float:
     start = time.perf_counter_ns()
     fn()
     return (time.perf_counter_ns() - start) / ops
+
+
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo (Linux), else what ``platform`` knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages, as one line."""
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def cpus() -> str:
+    return f"{len(os.sched_getaffinity(0))} usable of {os.cpu_count()}"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import platform
 import sys
 import time
@@ -19,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.common import Figure  # noqa: E402
+from bench.common import Figure, cpu_model, cpus, load_average  # noqa: E402
 
 
 def discover() -> list[str]:
@@ -38,7 +39,7 @@ def versions() -> dict[str, str]:
         "numba": numba.__version__,
         "bot4": bot4.__version__,
         "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
-        "cpus": str(len(__import__("os").sched_getaffinity(0))),
+        "cpus": str(len(os.sched_getaffinity(0))),
     }
 
 
@@ -69,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     unknown = sorted(set(names) - set(discover()))
     if unknown:
         parser.error(f"unknown benchmark(s) {unknown}; known: {discover()}")
+    load_start = load_average()
     figures: list[Figure] = []
     timings: dict[str, float] = {}
     for name in names:
@@ -88,6 +90,12 @@ def main(argv: list[str] | None = None) -> int:
         doc = {
             "figures": {f.name: f.value for f in figures},
             "versions": versions(),
+            "machine": {
+                "cpu_model": cpu_model(),
+                "cpus": cpus(),
+                "load_start": load_start,
+                "load_end": load_average(),
+            },
             "details": {
                 f.name: {
                     "unit": f.unit,

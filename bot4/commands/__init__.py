@@ -9,7 +9,13 @@ from __future__ import annotations
 import argparse
 import importlib
 
-COMMANDS = ("bot4.commands.tui", "bot4.commands.backtest", "bot4.commands.sweep", "bot4.commands.new_strategy")
+COMMANDS = (
+    "bot4.commands.tui",
+    "bot4.commands.backtest",
+    "bot4.commands.sweep",
+    "bot4.commands.data",
+    "bot4.commands.new_strategy",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

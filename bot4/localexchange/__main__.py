@@ -20,14 +20,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=8765)
     ap.add_argument("--speed", type=float, default=10.0, help="replay clock rate (1 = real time)")
+    ap.add_argument("--history-days", type=float, default=1.0,
+                    help="how far back the klines and aggTrades history reaches before the start (default 1)")
     args = ap.parse_args(argv)
+    if not 0 <= args.history_days <= 3650:
+        ap.error(f"--history-days {args.history_days}: must be between 0 and 3650")
     key, secret = os.environ.get("BOT4_BINANCE_API_KEY", ""), os.environ.get("BOT4_BINANCE_SECRET", "")
     if not key or not secret:
         ap.error("set BOT4_BINANCE_API_KEY and BOT4_BINANCE_SECRET: the keys the server will accept")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
 
     async def serve() -> None:
-        ex = LocalExchange(api_key=key, secret=secret, speed=args.speed)
+        ex = LocalExchange(api_key=key, secret=secret, speed=args.speed, history_s=args.history_days * 86_400)
         await ex.start(args.host, args.port)
         try:
             await asyncio.Event().wait()

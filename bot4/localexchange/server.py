@@ -11,7 +11,10 @@ What it serves (the calls bot4's ccxt adapter makes):
   instrument table);
 - signed: ``GET /api/v3/account``, ``POST|DELETE|GET /api/v3/order``, ``GET /api/v3/openOrders``,
   ``GET /api/v3/myTrades``;
-- ``/stream/ws/{n}`` websocket: ``SUBSCRIBE`` to ``<symbol>@trade`` and ``<symbol>@bookTicker``.
+- public market data (:mod:`bot4.localexchange.market`): ``GET /api/v3/klines``, ``/aggTrades`` (the history: the
+  recorded trades repeated back over ``history_s`` before the server started) and ``/depth``;
+- ``/stream/ws/{n}`` websocket: ``SUBSCRIBE`` to ``<symbol>@trade``, ``<symbol>@bookTicker`` and
+  ``<symbol>@depth@100ms``.
 
 Signed requests are checked as Binance checks them: the ``X-MBX-APIKEY`` header must name the account's key
 (-2014 / -2015), ``signature`` is the hex HMAC-SHA256 with the secret of the query string followed by the body,
@@ -42,9 +45,10 @@ import numpy as np
 from aiohttp import WSMsgType, web
 
 from bot4.core.config import CoreConfig
-from bot4.core.records import EXEC_FILL, FILL_DTYPE, LIQUIDITY_MAKER, SIDE_BUY, TICK_BBO, TICK_TRADE
+from bot4.core.records import EXEC_FILL, FILL_DTYPE, LIQUIDITY_MAKER, SIDE_BUY, TICK_TRADE
 from bot4.core.ring import RING_HEAD, RING_TAIL
 from bot4.localexchange.dialect import CCXT_STATUS, FAULTS, ORDER_TYPES, ApiError, Faults, Trade, fmt_num, market_id
+from bot4.localexchange.market import MarketData
 from bot4.venues.live_config import LiveConfig
 from bot4.venues.paper import PaperConfig, PaperExchange, _ccxt
 from bot4.venues.replay import load_sample
@@ -63,6 +67,7 @@ class LocalExchange:
         ticks: np.ndarray | None = None,
         speed: float = 10.0,
         timeout_hang_s: float = 30.0,
+        history_s: float = 86_400.0,
     ) -> None:
         self.core_config = core_config or CoreConfig()
         # no latency model by default: like a real matching engine, a marketable order fills in its own request
@@ -72,6 +77,8 @@ class LocalExchange:
         self.api_key, self.secret = api_key, secret
         self.ticks = load_sample(self.symbols) if ticks is None else ticks
         self.speed = speed
+        self.history_s = history_s  # how far back the REST history reaches before the server's start
+        self.market = MarketData(self.ticks, self.symbols, int(time.time() * 1000), history_s)
         self.timeout_hang_s = timeout_hang_s
         self.faults = Faults()
         self.forgotten: set[int] = set()  # orders forget_order() made unknown
@@ -102,6 +109,8 @@ class LocalExchange:
         app.router.add_get("/api/v3/openOrders", self._open_orders)
         app.router.add_get("/api/v3/myTrades", self._my_trades)
         app.router.add_get("/stream/ws/{n}", self._ws)
+        self.market = MarketData(self.ticks, self.symbols, int(time.time() * 1000), self.history_s)
+        self.market.add_routes(app)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
@@ -188,26 +197,10 @@ class LocalExchange:
             await asyncio.sleep(0.01)
 
     async def _broadcast(self, ticks: np.ndarray) -> None:
-        if not self.sockets:
-            return
-        msgs: dict[str, list[str]] = {}
         for t in ticks:
-            sym = self.symbols[int(t["symbol_id"])]
-            mid = market_id(sym)
-            ms = int(t["ts_exch_ns"]) // 1_000_000
             if int(t["kind"]) == TICK_TRADE:
-                self.last_trade_px[sym] = float(t["price"])
-                body = {
-                    "e": "trade", "E": ms, "s": mid, "t": int(t["seq"]), "p": fmt_num(float(t["price"])),
-                    "q": fmt_num(float(t["size"])), "T": ms, "m": int(t["side"]) != SIDE_BUY, "M": True,
-                }
-                msgs.setdefault(f"{mid.lower()}@trade", []).append(json.dumps(body))
-            elif int(t["kind"]) == TICK_BBO:
-                body = {
-                    "u": int(t["seq"]), "s": mid, "b": fmt_num(float(t["bid_px"])), "B": fmt_num(float(t["bid_sz"])),
-                    "a": fmt_num(float(t["ask_px"])), "A": fmt_num(float(t["ask_sz"])),
-                }
-                msgs.setdefault(f"{mid.lower()}@bookTicker", []).append(json.dumps(body))
+                self.last_trade_px[self.symbols[int(t["symbol_id"])]] = float(t["price"])
+        msgs = self.market.messages(ticks, encode=bool(self.sockets))  # the book moves on with nobody listening
         for ws, streams in list(self.sockets.items()):
             try:
                 for stream in list(streams):

@@ -94,16 +94,21 @@ def build_client(config: LiveConfig, env: Mapping[str, str] | None = None) -> An
             },
         }
     )
-    if config.rest_url:
+    point_at(client, config.rest_url, config.ws_url)
+    return client
+
+
+def point_at(client: Any, rest_url: str, ws_url: str) -> None:
+    """Send ``client``'s REST calls to ``rest_url`` and its streams to ``ws_url`` (each only when given)."""
+    if rest_url:
         api = client.urls["api"]
         for name in ("public", "private", "v1"):
             if name in api:
-                api[name] = config.rest_url
-    if config.ws_url:
+                api[name] = rest_url
+    if ws_url:
         ws = client.urls["api"].get("ws")
         if isinstance(ws, dict):
             for name in list(ws):
-                ws[name] = config.ws_url
+                ws[name] = ws_url
         else:
-            client.urls["api"]["ws"] = config.ws_url
-    return client
+            client.urls["api"]["ws"] = ws_url

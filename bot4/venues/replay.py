@@ -57,6 +57,11 @@ def _open_text(path: Path) -> io.TextIOBase:
 
 def detect_kind(header: list[str]) -> str:
     cols = set(header)
+    if {"event", "side", "price", "qty", "last_update_id"} <= cols:  # price and qty: not to be read as trades
+        raise ValueError(
+            "an L2 depth file (snapshot and diff rows): the replay reads trades, top-of-book and candle files; "
+            "give the same capture's trades and bbo files"
+        )
     if {"open", "high", "low", "close", "volume"} <= cols:
         return "bars"
     if {"bid_px", "ask_px"} <= cols:
