@@ -99,9 +99,11 @@ class StrategyConfig:
     take_profit_frac: float = 0.0  # take-profit distance, fraction of price (0 = none)
     params: dict[str, Any] = field(default_factory=dict, hash=False)  # a user strategy's parameters
     debug: bool = False  # a user strategy's handlers run as plain Python (tracebacks at your line; slow)
+    manage_manual: bool = False  # the strategy may exit or flip a position a person opened (default: leaves it alone)
 
     def __post_init__(self) -> None:
         _check("strategy.debug", self.debug, isinstance(self.debug, bool), "true or false")
+        _check("strategy.manage_manual", self.manage_manual, isinstance(self.manage_manual, bool), "true or false")
         _check("strategy.params", self.params, isinstance(self.params, dict), "a table of the strategy's parameters")
         if ":" in str(self.kind):
             from bot4.core.usercode import load_strategy

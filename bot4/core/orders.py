@@ -34,7 +34,7 @@ from bot4.core.records import (
     TIF_IOC,
 )
 from bot4.core.ring import ring_claim_nb, ring_publish_nb
-from bot4.core.risk import order_reduces_nb, risk_check_nb
+from bot4.core.risk import order_reduces_nb, other_failures_nb, risk_check_nb
 from bot4.core.state import ORDER_SLOT_BITS, SDK_REFUSED_DROPPED, SDK_REFUSED_N, STRAT_SDK, EngineState
 from bot4.core.stats import (
     C_CANCELS_OUT,
@@ -149,7 +149,9 @@ def log_reject_nb(
         st.rings.rejects.buf[slot].ts_risk_ns = t_risk
         st.rings.rejects.buf[slot].risk_value = value
         st.rings.rejects.buf[slot].risk_limit = limit
+        st.rings.rejects.buf[slot].also_failed = st.core[0].refusal_also  # set by emit_order_nb's refusal only
         ring_publish_nb(st.rings.rejects.ctrl, 1)
+    st.core[0].refusal_also = 0
 
 
 @routine
@@ -176,6 +178,7 @@ def emit_order_nb(
     hist_record_nb(st.stats, hist_base_nb(H_RISK), t1 - t0)
     if reason != REASON_OK:
         value, limit = core[0].refusal_value, core[0].refusal_limit  # the failing check's figure and limit
+        core[0].refusal_also = other_failures_nb(sym, core, acct, params, s, side, ref_px, size, stop, flags, reason)
         log_reject_nb(st, s, side, otype, tif, flags, price, stop, tp, size, reason, ts_in, t1, 0, t0, value, limit)
         return reason
     reduces = order_reduces_nb(st.sym, s, side, size)

@@ -325,6 +325,7 @@ ORDER_DTYPE = np.dtype(
         ("ts_risk_ns", np.int64),  # monotonic ns when its pre-trade checks began (the end of the decision); 0 = none
         ("risk_value", np.float64),  # a refused order: the figure the failing check measured (unit: REASON_FIGURES)
         ("risk_limit", np.float64),  # a refused order: the limit that figure was held against; NaN when none
+        ("also_failed", np.int64),  # a refused entry: 1 << REASON_* of each other check it fails too (risk.py)
     ],
     align=True,
 )

@@ -247,3 +247,52 @@ def check_order_nb(st: EngineState, s: int, side: int, price: float, size: float
     """:func:`risk_check_nb` on the engine's state, positions taken as set by hand (views rebuilt first)."""
     st.core[0].var_dirty = 1
     return risk_check_nb(st.sym, st.core, st.acct, st.params, st.brk, st.risk, s, side, price, size, stop, flags)
+
+
+@routine
+def other_failures_nb(
+    sym: np.ndarray,
+    core: np.ndarray,
+    acct: np.ndarray,
+    params: np.ndarray,
+    s: int,
+    side: int,
+    price: float,
+    size: float,
+    stop: float,
+    flags: int,
+    first: int,
+) -> int:
+    """A refused entry's other failing checks, as bits ``1 << REASON_*`` (``first``, the reason it was refused for,
+    left out): the entry blocks (pause, loss-streak cool-down), its stop, and the limits its size is held to (risk per
+    trade, notional, symbol and gross exposure, price band), so the trader sees every one at once, not one per try.
+
+    Run only when an order is refused (out of line, off the accepting path); an order that only reduces, or one with
+    no valid size or price, has nothing more to say (0). Correlation and VaR are not judged again here."""
+    if s < 0 or s >= sym.shape[0] or not (size > 0.0) or not (price > 0.0) or math.isinf(size + price):
+        return 0
+    if order_reduces_nb(sym, s, side, size):
+        return 0
+    last = sym[s].last_px
+    tol = 1.0 + LIMIT_TOLERANCE
+    mask = 0
+    if core[0].paused != 0 and (flags & FLAG_MANUAL) == 0:
+        mask |= 1 << REASON_PAUSED
+    if core[0].clock_ns < core[0].entry_cooldown_until:
+        mask |= 1 << REASON_COOLDOWN
+    if last > 0.0 and abs(price - last) > params[0].price_band * last * tol:
+        mask |= 1 << REASON_PRICE_BAND
+    if not (stop > 0.0):
+        mask |= 1 << REASON_STOP_MISSING
+    elif side * (price - stop) <= 0.0:
+        mask |= 1 << REASON_STOP_WRONG_SIDE
+    elif abs(price - stop) * size > params[0].max_risk_frac * acct[0].equity * tol:
+        mask |= 1 << REASON_RISK_PER_TRADE
+    if price * size > params[0].max_notional * tol:
+        mask |= 1 << REASON_MAX_NOTIONAL
+    new_exposure = abs(effective_position_nb(sym, s) + side * size) * price
+    if new_exposure > sym[s].max_exposure * tol:
+        mask |= 1 << REASON_SYMBOL_EXPOSURE
+    if last > 0.0 and acct[0].gross - abs(sym[s].qty) * last + new_exposure > params[0].max_gross * tol:
+        mask |= 1 << REASON_GROSS_EXPOSURE
+    return mask & ~(1 << first) if 0 <= first < 63 else mask

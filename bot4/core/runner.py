@@ -65,6 +65,7 @@ class Position:
     max_exposure_usd: float
     stop_px: float
     take_profit_px: float
+    manual: bool = False  # a person opened it (a manual order): its strategy leaves it alone unless manage_manual
 
 
 @dataclass(frozen=True)
@@ -238,6 +239,7 @@ class CoreSnapshot:
                     float(row["max_exposure"]),
                     float(row["stop_px"]),
                     float(row["tp_px"]),
+                    bool(row["manual_pos"]),
                 )
             )
         return out

@@ -54,7 +54,7 @@ from bot4.core.risk import size_for_signal_nb
 from bot4.core.sdkstep import MARKER_PREFIX, REGISTRY, Registered
 from bot4.core.state import SDK_REFUSED_N, EngineState, UserArrays
 from bot4.core.stats import C_SIGNALS, H_DECISION, counter_add_nb, hist_base_nb
-from bot4.core.step import on_signal_nb
+from bot4.core.step import manual_held_nb, on_signal_nb
 from bot4.core.strategy import SIG_FLAT
 
 EV_TRADE, EV_BBO, EV_BAR, EV_FILL, EV_REJECT, EV_TIMER = 1, 2, 3, 4, 5, 6
@@ -194,6 +194,8 @@ def apply_intents_nb(st: EngineState, s: int, price: float, ts_in: int, now: int
         it = out.buf[i]
         kind = it.kind
         counter_add_nb(st.stats, C_SIGNALS, 1)
+        if kind != INTENT_CANCEL and manual_held_nb(st, s):
+            continue  # a person's position: the strategy may cancel its own orders, not trade it
         if kind in (INTENT_ENTER, INTENT_ENTER_LIMIT) and it.side != 1 and it.side != -1:
             refuse_nb(st, s, it.side, ORDER_MARKET, price, REASON_BAD_SIZE, ts_in, now)  # a side is BUY or SELL
         elif kind == INTENT_ENTER:

@@ -100,6 +100,7 @@ CORE_DTYPE = np.dtype(
         ("cmd_result", np.int64, (CMD_RESULTS,)),  # ... and their results (REASON_*), at seq % CMD_RESULTS
         ("refusal_value", np.float64),  # the last refusal by the risk check: its figure (records.REASON_FIGURES)
         ("refusal_limit", np.float64),  # ... and the limit it was held against (NaN when none)
+        ("refusal_also", np.int64),  # ... and 1 << REASON_* of the other checks that refused it too (risk.py)
     ],
     align=True,
 )
@@ -165,6 +166,7 @@ SYMBOL_DTYPE = np.dtype(
         ("exit_retry_clock", np.int64),  # market clock before which a refused exit is not sent again
         ("exit_wanted", np.int64),  # 1 while the position should go to zero (a flat signal, a flip, a flatten)
         ("exit_flags", np.int64),  # the FLAG_* bits that exit carries (kill, manual)
+        ("manual_pos", np.int64),  # 1 while the position was opened by a manual order (the strategy leaves it alone)
         ("outlier_anchor", np.float64),  # the level the latest outlier prints agree on
         ("outlier_misses", np.int64),  # outlier prints in a row near that level
     ],
@@ -203,6 +205,7 @@ STRAT_PARAMS_DTYPE = np.dtype(
         ("exit_z", np.float64),  # zscore: |z| under which the view is closed
         ("stop_frac", np.float64),  # stop-loss distance from entry, fraction of price
         ("tp_frac", np.float64),  # take-profit distance, fraction of price (0 = none)
+        ("manage_manual", np.int64),  # 1: the strategy's signals may exit or flip a manual position
     ],
     align=True,
 )
@@ -504,6 +507,7 @@ def build_state(config: CoreConfig, publish_interval_s: float = 0.05) -> tuple[E
                 strat.exit_z,
                 strat.stop_frac,
                 strat.take_profit_frac,
+                int(strat.manage_manual),
             )
             hist_len = max(hist_len, strat.lookback if strat.kind == "breakout" else strat.window)
     window = max(risk.correlation_window, risk.var_window)

@@ -36,6 +36,7 @@ COUNTER_NAMES: tuple[str, ...] = (
     "ticks_in",  # market-data records consumed by the core
     "signals",  # strategy signals emitted
     "signals_deferred",  # signals held until an entry the other way stopped working (acted on then, latest wins)
+    "signals_manual_held",  # signals not acted on: the symbol's position was opened by a person (manage_manual off)
     "orders_out",  # orders (submits) pushed to execution
     "cancels_out",  # cancel requests pushed to execution
     "exec_reports",  # execution reports consumed (acks, fills, cancels, rejects)
@@ -79,6 +80,7 @@ HIST_INDEX = {name: i for i, name in enumerate(HIST_NAMES)}
 C_TICKS_IN = COUNTER_INDEX["ticks_in"]
 C_SIGNALS = COUNTER_INDEX["signals"]
 C_SIGNALS_DEFERRED = COUNTER_INDEX["signals_deferred"]
+C_SIGNALS_MANUAL_HELD = COUNTER_INDEX["signals_manual_held"]
 C_ORDERS_OUT = COUNTER_INDEX["orders_out"]
 C_CANCELS_OUT = COUNTER_INDEX["cancels_out"]
 C_EXEC_REPORTS = COUNTER_INDEX["exec_reports"]

@@ -36,6 +36,7 @@ from bot4.core.records import (
     EXEC_FILL,
     EXEC_REJECTED,
     FLAG_KILL,
+    FLAG_MANUAL,
     FLAG_STOP_EXIT,
     ORDER_MARKET,
     REASON_OK,
@@ -75,6 +76,7 @@ from bot4.core.stats import (
     C_OUTLIER_TICKS,
     C_SIGNALS,
     C_SIGNALS_DEFERRED,
+    C_SIGNALS_MANUAL_HELD,
     C_STOP_EXITS,
     C_TICKS_IN,
     C_TRADES_CLOSED,
@@ -150,6 +152,16 @@ def check_stops_nb(st: EngineState, s: int, lo: float, hi: float, ts_in: int, no
         cancel_entries_nb(st, s, -1 if q > 0.0 else 1, now)
 
 
+@helper
+def manual_held_nb(st: EngineState, s: int) -> bool:
+    """True (and counted) when symbol ``s`` holds a position a person opened and its strategy may not manage it
+    (``manage_manual`` off): the strategy's signal is not acted on. Stops, take-profits and the kill still are."""
+    if st.sym[s].manual_pos == 0 or st.strat.params[s].manage_manual != 0:
+        return False
+    counter_add_nb(st.stats, C_SIGNALS_MANUAL_HELD, 1)
+    return True
+
+
 @routine
 def on_signal_nb(st: EngineState, s: int, sig: int, price: float, ts_in: int, now: int) -> None:
     """Act on a strategy signal: enter, flip (exit, then enter) or go flat.
@@ -158,10 +170,13 @@ def on_signal_nb(st: EngineState, s: int, sig: int, price: float, ts_in: int, no
     position passes through zero before the new side opens with its own entry's stop. A signal against an order
     still working on the symbol (an entry the other way, or an exit the venue has not answered yet) is held too:
     the position it would change is not known until that order ends. It is taken at the symbol's first tick after
-    those orders ended (filled, expired or cancelled); a newer signal replaces it.
+    those orders ended (filled, expired or cancelled); a newer signal replaces it. A position a person opened is
+    left alone (``manual_held_nb``).
     """
     row = st.sym[s]
     row.deferred_sig = 0
+    if manual_held_nb(st, s):
+        return
     q = row.qty
     if sig == SIG_FLAT:
         want_flat_nb(st, s, 0, ts_in)
@@ -317,6 +332,11 @@ def on_exec_nb(st: EngineState, user: UserArrays, slot: int, now: int) -> None:
         q_before = st.sym[s].qty
         pnl = apply_fill_nb(st.sym, st.acct, s, o.side, price, size, r.fee)
         counter_add_nb(st.stats, C_FILLS, 1)
+        q_after = st.sym[s].qty
+        if q_after == 0.0:
+            st.sym[s].manual_pos = 0
+        elif q_before == 0.0 or q_before * q_after < 0.0:  # opened (or flipped): by a person or by the strategy
+            st.sym[s].manual_pos = 1 if (o.flags & FLAG_MANUAL) != 0 else 0
         filled = o.filled + size
         o.avg_px = price if o.filled == 0.0 else (o.avg_px * o.filled + price * size) / filled
         o.filled = filled

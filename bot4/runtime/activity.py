@@ -190,8 +190,9 @@ class Watchers:
             view = self.execution.order_view(o)
             self.recent_rejects.append(view)
             key = (view["symbol"], view["side"], view["reason"])
-            if trace_ids is None:
-                self.reject_log.add(now, key, symbol=view["symbol"], side=view["side"], reason=view["reason"])
-            else:  # the line carries the trace of the refusal it was written for (a count's line: the latest one)
-                self.reject_log.add(now, key, symbol=view["symbol"], side=view["side"], reason=view["reason"],
-                                    trace_id=trace_ids[i])
+            fields = {"symbol": view["symbol"], "side": view["side"], "reason": view["reason"]}
+            if view["also"]:
+                fields["also"] = view["also"]  # every other check the entry failed too
+            if trace_ids is not None:  # the line carries the trace of the refusal it was written for (a count's: the latest)
+                fields["trace_id"] = trace_ids[i]
+            self.reject_log.add(now, key, **fields)

@@ -293,6 +293,7 @@ class Execution:
         reason = int(o["reject_reason"])
         return {
             "ts": time.time(),
+            "ts_mkt": int(o["ts_mkt_ns"]) / 1e9 or None,  # the core's market clock when it decided (replay: data time)
             "coid": int(o["client_order_id"]),
             "symbol": self.symbols[s] if 0 <= s < len(self.symbols) else "?",
             "action": "cancel" if int(o["action"]) == records.ACTION_CANCEL else "submit",
@@ -305,6 +306,7 @@ class Execution:
             "flags": int(o["flags"]),
             "risk_value": float(o["risk_value"]),  # a refusal's figure and limit (records.REASON_FIGURES)
             "risk_limit": float(o["risk_limit"]),
+            "also": [name for i, name in enumerate(records.REASON_NAMES) if int(o["also_failed"]) >> i & 1],
         }
 
     # --- the loop -------------------------------------------------------------------------------------------------------

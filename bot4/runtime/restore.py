@@ -25,6 +25,7 @@ from bot4.core.records import (
 from bot4.core.runner import Core
 from bot4.logs import event
 from bot4.runtime.journal import Journal, Restored
+from bot4.runtime.trades import journal_fills, pair_trades
 from bot4.venues.base import Venue
 
 log = logging.getLogger("bot4.restore")
@@ -40,7 +41,7 @@ def restore(journal: Journal, core: Core, venue: Venue, initial_equity: float, c
         event(log, "journal_fresh", path=str(journal.path))
         return r
     st = core.state
-    _apply_positions(r, core, venue)
+    _apply_positions(journal, r, core, venue)
     acct, c = st.acct[0], st.core[0]
     if not math.isnan(r.peak_equity):
         acct["peak"] = max(acct["peak"], r.peak_equity)
@@ -82,15 +83,21 @@ def restore(journal: Journal, core: Core, venue: Venue, initial_equity: float, c
     return r
 
 
-def _apply_positions(r: Restored, core: Core, venue: Venue) -> None:
-    """The journal's positions, realized PnL and fees into the core's tables and the venue."""
+def _apply_positions(journal: Journal, r: Restored, core: Core, venue: Venue) -> None:
+    """The journal's positions, realized PnL and fees into the core's tables and the venue; a position a person
+    opened is marked as such again, so the strategy still leaves it alone after a restart."""
     st = core.state
+    manual: set[str] = set()
+    if any(q != 0.0 for q, _avg in r.positions.values()):
+        _closed, opened = pair_trades(journal_fills(journal.path))
+        manual = {t.symbol for t in opened if t.manual}
     positions: dict[int, tuple[float, float, float, float]] = {}
     for s, sym in enumerate(core.symbols):
         qty, avg = r.positions.get(sym, (0.0, math.nan))
         positions[s] = (qty, avg, r.realized.get(sym, 0.0), r.fees.get(sym, 0.0))
         row = st.sym[s]
         row["qty"], row["avg_px"], row["realized"], row["fees"] = positions[s]
+        row["manual_pos"] = int(sym in manual and qty != 0.0)
     realized, fees = sum(r.realized.values()), sum(r.fees.values())
     st.acct["realized"] = realized
     st.acct["fees"] = fees
@@ -101,7 +108,7 @@ def resync_positions(journal: Journal, core: Core, venue: Venue) -> None:
     """Positions, realized PnL and fees from the journal again (after the venue's recovery added fills to it), before
     the core has seen a tick."""
     r = journal.restore()
-    _apply_positions(r, core, venue)
+    _apply_positions(journal, r, core, venue)
     core.state.core["var_dirty"] = 1
     core.publish()
     event(log, "journal_resynced", positions={k: v[0] for k, v in r.positions.items()}, fills=r.fills)

@@ -104,5 +104,11 @@ def reason_words(reason: str, value: float = math.nan, limit: float = math.nan, 
 
 
 def refusal_text(order: Mapping[str, object], ccy: str = "USD") -> str:
-    """A refused order's view (``reason``, ``risk_value``, ``risk_limit``) in words."""
-    return reason_words(str(order.get("reason", "?")), _f(order.get("risk_value")), _f(order.get("risk_limit")), ccy)
+    """A refused order's view (``reason``, ``risk_value``, ``risk_limit``) in words, then every other check it failed
+    too (``also``: the core judges them when it refuses an entry): "risk 2.31 % of equity > limit 2.00 %; also:
+    order notional over its limit, loss-streak cool-down"."""
+    first = reason_words(str(order.get("reason", "?")), _f(order.get("risk_value")), _f(order.get("risk_limit")), ccy)
+    also = order.get("also") or ()
+    if not isinstance(also, (list, tuple)) or not also:
+        return first
+    return first + "; also: " + ", ".join(reason_words(str(name), ccy=ccy) for name in also)

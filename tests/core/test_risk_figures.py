@@ -79,3 +79,33 @@ def test_the_reject_record_carries_the_figures_and_a_plain_refusal_none() -> Non
     assert float(risky["risk_value"]) == pytest.approx(10_000.0 / equity)
     assert float(risky["risk_limit"]) == pytest.approx(0.02)
     assert int(risky["flags"]) & records.FLAG_MANUAL
+
+
+def test_a_refused_entry_names_every_check_it_fails_not_only_the_first() -> None:
+    """Too big three ways (risk, notional, exposure) during a cool-down: the record says all four."""
+    core = make_core(no_strategy=True, max_order_notional_usd=5_000.0, max_symbol_exposure_usd=8_000.0)
+    h = Harness(core)
+    h.tick(0, 100.0)
+    st = core.state
+    st.core["entry_cooldown_until"][0] = int(st.core["clock_ns"][0]) + 60 * 10**9
+    core.manual_order("BTC/USDT", records.SIDE_BUY, 100.0, stop_px=50.0)  # 5,000 at risk, 10,000 notional
+    core.drain()
+    st.core["entry_cooldown_until"][0] = 0
+    core.manual_order("BTC/USDT", records.SIDE_BUY, 60.0, stop_px=99.9)  # only the notional (6,000 > 5,000)
+    core.drain()
+    core.manual_order("BTC/USDT", records.SIDE_BUY, 1.0, stop_px=float("nan"))  # no stop, nothing else
+    core.drain()
+    rejects = np.zeros(8, records.ORDER_DTYPE)
+    assert core.parts.rejects.pop_many(rejects) == 3
+
+    def names(mask: int) -> set[str]:
+        return {name for i, name in enumerate(records.REASON_NAMES) if mask >> i & 1}
+
+    first = rejects[0]
+    assert int(first["reject_reason"]) == records.REASON_COOLDOWN
+    assert names(int(first["also_failed"])) == {"risk_per_trade", "max_notional", "symbol_exposure"}
+    assert int(rejects[1]["reject_reason"]) == records.REASON_MAX_NOTIONAL
+    assert int(rejects[1]["also_failed"]) == 0
+    assert int(rejects[2]["reject_reason"]) == records.REASON_STOP_MISSING
+    assert int(rejects[2]["also_failed"]) == 0
+    assert int(core.state.core["refusal_also"][0]) == 0  # nothing left over for the next refusal

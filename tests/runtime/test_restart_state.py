@@ -6,10 +6,13 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from bot4.core.records import ACTION_SUBMIT, EXEC_FILL, FILL_DTYPE, FLAG_MANUAL, ORDER_DTYPE
 from bot4.runtime.config import AppConfig
 from bot4.runtime.engine import Engine
+from bot4.runtime.journal import Journal
 
 COOL_S = 600.0
 
@@ -31,7 +34,9 @@ def _set_up_state(engine: Engine) -> int:
 
 
 @pytest.mark.parametrize("stop", ["crash", "clean"])
-async def test_restart_restores_pause_streak_cooldowns_and_peak(app_config: AppConfig, state_dir: Path, stop: str) -> None:
+async def test_restart_restores_pause_streak_cooldowns_and_peak(
+    app_config: AppConfig, state_dir: Path, stop: str
+) -> None:
     first = Engine(app_config, state_dir)
     _set_up_state(first)
     rearm_left = first.core.snapshot().rearm_wait_s
@@ -86,3 +91,26 @@ def test_a_second_engine_on_the_same_state_dir_is_refused(app_config: AppConfig,
     finally:
         first.close()
     Engine(app_config, state_dir).close()  # free again once the first is gone
+
+
+def test_a_persons_position_is_still_theirs_after_a_restart(app_config: AppConfig, state_dir: Path) -> None:
+    """The journal says who opened each position: a person's stays out of the strategy's hands after a restart."""
+    syms = tuple(i.symbol for i in app_config.core.instruments)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    j = Journal(state_dir / "journal.sqlite")
+    for coid, sym, flags in (((1 << 14) | 1, 0, FLAG_MANUAL), ((2 << 14) | 2, 1, 0)):
+        o = np.zeros(1, ORDER_DTYPE)
+        o["client_order_id"], o["symbol_id"], o["side"], o["size"], o["action"] = coid, sym, 1, 0.01, ACTION_SUBMIT
+        o["flags"], o["price"], o["stop_px"] = flags, np.nan, 1.0
+        j.append_orders(o, syms)
+        r = np.zeros(1, FILL_DTYPE)
+        r["client_order_id"], r["symbol_id"], r["side"], r["kind"] = coid, sym, 1, EXEC_FILL
+        r["price"], r["size"] = 100.0, 0.01
+        j.append_reports(r, syms)
+    j.close()
+    engine = Engine(app_config, state_dir)
+    try:
+        assert [float(q) for q in engine.core.state.sym["qty"][:2]] == [0.01, 0.01]
+        assert [int(m) for m in engine.core.state.sym["manual_pos"][:2]] == [1, 0]
+    finally:
+        engine.close()

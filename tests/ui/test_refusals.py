@@ -40,3 +40,16 @@ def test_without_figures_the_words_stand_alone() -> None:
 
 def test_an_unknown_reason_is_shown_as_its_name() -> None:
     assert reason_words("some_new_rule") == "some new rule"
+
+
+def test_every_failing_check_is_said_after_the_first() -> None:
+    text = refusal_text(
+        {
+            "reason": "risk_per_trade",
+            "risk_value": 0.0231,
+            "risk_limit": 0.02,
+            "also": ["max_notional", "loss_streak_cooldown"],
+        },
+        "USDT",
+    )
+    assert text == "risk 2.31 % of equity > limit 2.00 %; also: order notional over its limit, loss-streak cool-down"
