@@ -27,6 +27,7 @@ from bot4.runtime.tracing import OrderTracer, TraceIdFilter
 from bot4.ui.app import Bot4App, UiLogHandler
 from bot4.ui.progress import compile_progress
 from bot4.ui.source import LocalSource
+from bot4.ui.starting import build_with_progress
 
 log = logging.getLogger("bot4.compose")
 
@@ -130,8 +131,12 @@ def make_app(engine: Engine, run_for: float | None = None) -> Bot4App:
 
 async def run_local(cfg: AppConfig, state_dir: Path, run_for: float | None, headless: bool = False) -> int:
     """The default: engine and UI in this process; returns the exit code."""
-    with compile_progress():  # a first start compiles the core here: what, N of M, on the terminal line
-        engine = make_engine(cfg, state_dir)
+    with compile_progress(line=False) as progress:  # a first start compiles the core here: what, N of M
+        built = await build_with_progress(lambda: make_engine(cfg, state_dir), progress, headless=headless)
+    if built is None:
+        print("bot4: stopped during the first start's compile (nothing traded)")
+        return 130
+    engine = built
     app = make_app(engine, run_for)
     handler = UiLogHandler(app)
     logging.getLogger("bot4").addHandler(handler)

@@ -132,6 +132,7 @@ def snapshot_doc(engine: Engine) -> dict[str, Any]:
             "trades": act["trades"],
         },
         "limits": act["limits"],
+        "strategy": engine.strategy_info(),
     }
 
 

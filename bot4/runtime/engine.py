@@ -35,6 +35,7 @@ from bot4.runtime.feed import Feed, ReplayFeed, StreamFeed
 from bot4.runtime.journal import Journal
 from bot4.runtime.restore import check_holdings, restore, resync_positions
 from bot4.runtime.statelock import StateDirLock
+from bot4.runtime.strategyinfo import strategy_info
 from bot4.runtime.tracing import OrderTracer
 from bot4.venues.base import MarketStream, Venue
 from bot4.venues.lockstep import Lockstep
@@ -344,6 +345,10 @@ class Engine:
         self.kill("journal")
 
     # --- views ------------------------------------------------------------------------------------------------------
+    def strategy_info(self) -> dict[str, object]:
+        """What runs with which settings, and what each symbol's strategy sees and holds (bot4.runtime.strategyinfo)."""
+        return strategy_info(self.config.core, self.core.state)
+
     def limits(self) -> dict[str, float]:
         """The risk limits the panes draw their gauges against."""
         risk = self.config.core.risk

@@ -23,8 +23,10 @@ from bot4.ui.events import event_line, fill_line
 from bot4.ui.model import PipelineModel
 from bot4.ui.refusals import reason_words
 from bot4.ui.render import clock, events_markup, fill_time, positions_markup, quote
+from bot4.ui.render_strategy import DecisionLog
 from bot4.ui.screens import HelpScreen, RearmScreen
 from bot4.ui.source import LocalSource, View
+from bot4.ui.strategy_screen import StrategyScreen
 from bot4.ui.themes import THEME_NAMES, load_themes
 from bot4.ui.ticket import OrderWatch, Ticket
 from bot4.ui.ticket_screen import CancelScreen, OrderTicket
@@ -75,6 +77,7 @@ class Bot4App(App[int]):
         Binding("o", "order", "order"),
         Binding("c", "cancel_order", "cancel", show=False),
         Binding("h", "trades", "trades"),
+        Binding("a", "strategy", "strategy"),
         Binding("m", "maximize_pane", "max"),
         Binding("s", "next_symbol", "symbol", show=False),
         Binding("t", "next_theme", "theme", show=False),
@@ -98,6 +101,7 @@ class Bot4App(App[int]):
         self._order_watches: list[tuple[OrderWatch, float]] = []
         self._fills_seen: set[tuple[object, ...]] = set()
         self._manual: frozenset[str] = frozenset()
+        self.decisions = DecisionLog()  # the strategy's orders and refusals, for the Strategy screen
         self._fills_order: deque[tuple[object, ...]] = deque()
         self.compact: bool | None = None
         self.paused = False
@@ -185,6 +189,7 @@ class Bot4App(App[int]):
         banner, panes = widgets
         view = self.build_view()
         self._note_fills(view)
+        self.decisions.take(view)
         while self.log_lines:
             self.events.append(self.log_lines.pop(0))
         if self.frames % MANUAL_EVERY == 0:
@@ -195,8 +200,8 @@ class Bot4App(App[int]):
         for pane in panes:
             if force or (self.frames % pane.every == 0 and pane.display):
                 pane.show_view(view)
-        if isinstance(self.screen, TradesScreen):
-            self.screen.query_one(StateBanner).view = view  # the state stays live on the Trades screen too
+        if isinstance(self.screen, (TradesScreen, StrategyScreen)):
+            self.screen.query_one(StateBanner).view = view  # the state stays live on the Trades and Strategy screens
         self._follow_orders()
         self.frames += 1
         if self.first_frame_s is None:
@@ -284,8 +289,10 @@ class Bot4App(App[int]):
 
     # --- actions ----------------------------------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """The main screen's layout keys (tabs, maximize) only there; the Trades key not on the Trades screen."""
+        """The main screen's layout keys (tabs, maximize) only there; a screen's own key not on that screen."""
         if action in ("tab", "maximize_pane") and self.screen is not self.screen_stack[0]:
+            return False
+        if action == "strategy" and isinstance(self.screen, StrategyScreen):
             return False
         return not (action == "trades" and isinstance(self.screen, TradesScreen))
 
@@ -410,6 +417,11 @@ class Bot4App(App[int]):
         if not isinstance(self.screen, TradesScreen):
             self.push_screen(TradesScreen())
 
+    def action_strategy(self) -> None:
+        """The Strategy screen: what runs with which settings, what it holds and what it did with its signals."""
+        if not isinstance(self.screen, StrategyScreen):
+            self.push_screen(StrategyScreen())
+
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
 
@@ -433,5 +445,8 @@ class Bot4App(App[int]):
         yield SystemCommand("Manual order", "Enter an order that passes the same risk checks", self.action_order)
         yield SystemCommand(
             "Trades", "Closed and open trades from the journal, by symbol and by day", self.action_trades
+        )
+        yield SystemCommand(
+            "Strategy", "What runs with which settings, and what it did with its signals", self.action_strategy
         )
         yield from super().get_system_commands(screen)

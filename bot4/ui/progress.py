@@ -90,9 +90,12 @@ def _terminal_writer(stream: TextIO) -> Callable[[str], None]:
 
 
 @contextlib.contextmanager
-def compile_progress(cache_dir: str | Path | None = None, stream: TextIO = sys.stderr) -> Iterator[CompileProgress]:
+def compile_progress(
+    cache_dir: str | Path | None = None, stream: TextIO = sys.stderr, line: bool = True
+) -> Iterator[CompileProgress]:
     """Show the compile progress while the block runs (the engine being built); then say how long it took and
-    record the count for the next first start's M. Nothing is shown when nothing compiles (a warm cache)."""
+    record the count for the next first start's M. Nothing is shown when nothing compiles (a warm cache).
+    ``line=False``: no terminal line while it runs (the workstation's starting screen shows the progress)."""
     if cache_dir is None:
         import numba.core.config
 
@@ -104,14 +107,14 @@ def compile_progress(cache_dir: str | Path | None = None, stream: TextIO = sys.s
         total = int(record.read_text())
     except (OSError, ValueError):
         total = kernels_defined()
-    progress = CompileProgress(_terminal_writer(stream), total)
+    progress = CompileProgress(_terminal_writer(stream) if line else lambda _line: None, total)
     try:
         with numba_event.install_listener("numba:compile", progress):
             yield progress
     finally:
         if progress.done:
             took = fmt_duration(progress.clock() - progress.started)
-            end = "\r\x1b[2K" if stream.isatty() else ""
+            end = "\r\x1b[2K" if line and stream.isatty() else ""
             stream.write(f"{end}bot4: compiled {progress.done} kernels in {took} (cached for the next start)\n")
             stream.flush()
             with contextlib.suppress(OSError):

@@ -22,6 +22,7 @@ from bot4.core import records
 from bot4.core.records import STATE_NAMES
 from bot4.core.runner import BreakerView, Position, RingView
 from bot4.runtime.trades import Fill
+from bot4.ui.source import strategy_line
 
 log = logging.getLogger("bot4.remote")
 
@@ -116,7 +117,13 @@ class RemoteSnapshot:
 
     def positions(self) -> list[Position]:
         return [
-            Position(**{k: (p[k] if k == "symbol" else _f(p[k])) for k in Position.__dataclass_fields__})  # type: ignore[arg-type]
+            Position(
+                **{  # type: ignore[arg-type]
+                    k: p[k] if k == "symbol" else bool(p[k]) if k == "manual" else _f(p[k])
+                    for k in Position.__dataclass_fields__
+                    if k in p
+                }
+            )
             for p in self.doc.get("positions", [])
         ]
 
@@ -254,9 +261,7 @@ class RemoteSource:
         async def send() -> None:
             assert self._session is not None
             try:
-                async with self._session.post(
-                    self.base + path, json=body or {}, headers=self._auth
-                ) as r:
+                async with self._session.post(self.base + path, json=body or {}, headers=self._auth) as r:
                     if r.status >= 400:
                         log.warning("remote %s refused: %s %s", path, r.status, await r.text())
             except (aiohttp.ClientError, OSError) as exc:
@@ -304,8 +309,14 @@ class RemoteSource:
         return fills, False
 
     def strategies(self) -> list[str]:
-        """The control API does not send the engine's config."""
-        return []
+        """What runs with which settings, as the engine's stream says (one line per strategy)."""
+        info = self.strategy_info()
+        risk = info.get("risk_per_trade_frac")
+        return [strategy_line(s, risk) for s in info.get("strategies", [])]
+
+    def strategy_info(self) -> dict[str, Any]:
+        """The engine's strategies and what each symbol's strategy holds (bot4.runtime.strategyinfo), from the stream."""
+        return dict((self.doc or {}).get("strategy", {}))
 
     def manual_order(self, symbol: str, side: int, size: float, stop_px: float, price: float | None) -> int:
         body: dict[str, Any] = {

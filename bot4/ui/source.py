@@ -7,31 +7,32 @@ and calls the command methods of its source.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
-from bot4.core.config import StrategyConfig
+from bot4.core.config import CoreConfig, StrategyConfig
 from bot4.core.runner import CoreSnapshot
 from bot4.runtime.engine import Engine
+from bot4.runtime.strategyinfo import strategy_entry
 from bot4.runtime.trades import Fill, journal_fills
 
-STRATEGY_PARAMS = {  # the parameters each strategy kind reads (bot4.core.config.StrategyConfig)
-    "ema_cross": ("fast_period", "slow_period"),
-    "breakout": ("lookback",),
-    "zscore": ("window", "entry_z", "exit_z"),
-}
 
-
-def describe_strategy(s: StrategyConfig, risk_frac: float | None = None) -> str:
+def strategy_line(entry: Mapping[str, Any], risk_frac: float | None = None) -> str:
     """``ema_cross(fast_period=12, slow_period=26) · stop 0.50 % · risk 1.00 % of equity a trade · BTC/USDT``:
-    what runs, with which settings (the parts joined by " · ")."""
-    params = ", ".join(f"{name}={getattr(s, name):g}" for name in STRATEGY_PARAMS.get(s.kind, ()))
-    parts = [f"{s.kind}({params})", f"stop {s.stop_frac * 100:.2f} %"]
-    if s.take_profit_frac:
-        parts.append(f"target {s.take_profit_frac * 100:.2f} %")
+    what runs, with which settings (the parts joined by " · "), from a ``bot4.runtime.strategyinfo`` entry."""
+    parts = [str(entry.get("text", "?")), f"stop {float(entry.get('stop_frac', 0.0)) * 100:.2f} %"]
+    if entry.get("take_profit_frac"):
+        parts.append(f"target {float(entry['take_profit_frac']) * 100:.2f} %")
     if risk_frac is not None:
         parts.append(f"risk {risk_frac * 100:.2f} % of equity a trade")
-    parts.append(", ".join(s.symbols) if s.symbols else "every symbol")
+    parts.append("every symbol" if entry.get("every") else ", ".join(entry.get("symbols", ())) or "no symbol")
     return " · ".join(parts)
+
+
+def describe_strategy(s: StrategyConfig, risk_frac: float | None = None, config: CoreConfig | None = None) -> str:
+    """:func:`strategy_line` for one configured strategy (of ``config``: the default instruments when not given)."""
+    return strategy_line(strategy_entry(config or CoreConfig(strategies=(s,)), s), risk_frac)
 
 
 @dataclass(frozen=True)
@@ -107,4 +108,8 @@ class LocalSource:
     def strategies(self) -> list[str]:
         """What runs, with which settings, from the engine's config."""
         cfg = self.engine.config.core
-        return [describe_strategy(s, cfg.risk.risk_per_trade_frac) for s in cfg.strategies]
+        return [describe_strategy(s, cfg.risk.risk_per_trade_frac, cfg) for s in cfg.strategies]
+
+    def strategy_info(self) -> dict[str, Any]:
+        """The strategies and what each symbol's strategy holds (bot4.runtime.strategyinfo)."""
+        return self.engine.strategy_info()

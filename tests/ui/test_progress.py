@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import io
+import threading
 from pathlib import Path
 
+import pytest
 from numba import njit
+from textual.widgets import Static
 
 from bot4.ui.progress import RECORD_NAME, CompileProgress, compile_progress, kernels_defined
+from bot4.ui.starting import Build, StartingApp, build_with_progress
 
 
 def fresh_kernels():  # type: ignore[no-untyped-def]
@@ -56,3 +60,63 @@ def test_without_a_record_m_is_what_the_core_defines() -> None:
     import bot4.core.risk  # noqa: F401 - loads kernels
 
     assert kernels_defined() >= 10
+
+
+# --- the starting screen: the same progress inside the workstation ---------------------------------------------------
+async def test_a_first_start_shows_the_compile_in_a_screen_until_the_engine_is_built(tmp_path: Path) -> None:
+    release = threading.Event()
+
+    def make() -> int:
+        value = fresh_kernels()(20)  # numba compiles: the screen shows
+        release.wait(30)
+        return value
+
+    with compile_progress(tmp_path / "numba" / "k", io.StringIO(), line=False) as progress:
+        build: Build[int] = Build(make)
+        build.thread.start()
+        app = StartingApp(progress, build)  # type: ignore[arg-type]
+        async with app.run_test(size=(80, 24)) as pilot:
+            for _ in range(200):
+                await pilot.pause(0.05)
+                if "2 of ~" in str(app.query_one("#now", Static).render()):
+                    break
+            now = str(app.query_one("#now", Static).render())
+            assert "2 of ~" in now and "kernels" in now, now
+            assert app.is_running  # the build goes on: the screen stays
+            release.set()
+            for _ in range(100):
+                if not app.is_running:
+                    break
+                await pilot.pause(0.05)
+        assert app.return_value is True
+    assert build.value() == 42
+
+
+async def test_a_warm_start_goes_straight_on_and_a_quit_during_the_compile_returns_none(tmp_path: Path) -> None:
+    with compile_progress(tmp_path / "numba" / "k", io.StringIO(), line=False) as progress:
+        assert await build_with_progress(lambda: 7, progress, headless=True) == 7  # nothing compiled: no screen
+        release = threading.Event()
+
+        def slow() -> int:
+            fresh_kernels()(1)
+            release.wait(30)
+            return 1
+
+        build: Build[int] = Build(slow)
+        build.thread.start()
+        app = StartingApp(progress, build)  # type: ignore[arg-type]
+        async with app.run_test() as pilot:
+            await pilot.press("q")
+        assert app.return_value is False
+        release.set()
+
+
+def test_a_failed_build_raises_in_the_callers_thread() -> None:
+    def broken() -> int:
+        raise ValueError("journal is damaged")
+
+    build: Build[int] = Build(broken)
+    build.thread.start()
+    build.done.wait(5)
+    with pytest.raises(ValueError, match="damaged"):
+        build.value()

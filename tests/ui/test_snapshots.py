@@ -15,6 +15,7 @@ from bot4.core.config import CoreConfig, StrategyConfig
 from bot4.core.histogram import hist_record_nb, hist_reset_nb
 from bot4.core.runner import Core, CoreSnapshot
 from bot4.core.stats import HIST_NAMES, hist_base_nb
+from bot4.runtime.strategyinfo import strategy_info
 from bot4.runtime.trades import Fill
 from bot4.ui.app import Bot4App
 from bot4.ui.source import describe_strategy
@@ -46,6 +47,8 @@ class FrozenSource:
             for value in FIXED_LATENCIES_NS[name] * 50:
                 hist_record_nb(core.state.stats, base, value)
         core.publish()
+        self._info = strategy_info(cfg, core.state)
+        self._info["symbols"][1]["manual"] = True  # as if a person held ETH/USDT: marked, left alone
         self._snap = core.snapshot()
         self._snap.taken_ns = 0
         self.symbols = core.symbols
@@ -82,6 +85,9 @@ class FrozenSource:
     def strategies(self) -> list[str]:
         return [describe_strategy(StrategyConfig(), 0.01)]
 
+    def strategy_info(self) -> dict[str, object]:
+        return self._info
+
     def activity(self, selected: str) -> dict[str, object]:
         fills = [
             {
@@ -115,6 +121,8 @@ class FrozenSource:
             "size": 0.80871,
             "type": "market",
             "stop_px": 61528.45,
+            "price": float("nan"),
+            "ts_mkt": T0 + 11.7,
         }
         working = {
             "coid": 8,
@@ -132,6 +140,7 @@ class FrozenSource:
             "size": 18.63,
             "risk_value": 754.0,
             "risk_limit": float("nan"),
+            "ts_mkt": T0 + 20.0,
         }
         risky = {
             "reason": "risk_per_trade",
@@ -218,6 +227,19 @@ def test_orders_tab_maximized(snap_compare, frozen: FrozenSource, size: tuple[in
 def test_trades_screen(snap_compare, frozen: FrozenSource, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
     async def run(pilot):  # type: ignore[no-untyped-def]
         await pilot.press("h")
+        await settle(pilot)
+        pilot.app.screen.reload()  # what its after-layout reload does, now, however slow the machine was to lay out
+        await settle(pilot)
+
+    assert snap_compare(StillApp(frozen), terminal_size=size, run_before=run)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x35", "200x50"])
+def test_strategy_screen(snap_compare, frozen: FrozenSource, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
+    """What runs with which settings, each symbol's view and holder (ETH/USDT a person's), what the strategy did."""
+
+    async def run(pilot):  # type: ignore[no-untyped-def]
+        await pilot.press("a")
         await settle(pilot)
         pilot.app.screen.reload()  # what its after-layout reload does, now, however slow the machine was to lay out
         await settle(pilot)
