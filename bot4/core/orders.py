@@ -147,6 +147,7 @@ def log_reject_nb(
             price, stop, tp, size,
         )
         st.rings.rejects.buf[slot].ts_risk_ns = t_risk
+        st.rings.rejects.buf[slot].ts_mkt_ns = st.core[0].clock_ns  # when, on the market clock (replay: data time)
         st.rings.rejects.buf[slot].risk_value = value
         st.rings.rejects.buf[slot].risk_limit = limit
         st.rings.rejects.buf[slot].also_failed = st.core[0].refusal_also  # set by emit_order_nb's refusal only

@@ -77,7 +77,7 @@ class Bot4App(App[int]):
         Binding("o", "order", "order"),
         Binding("c", "cancel_order", "cancel", show=False),
         Binding("h", "trades", "trades"),
-        Binding("a", "strategy", "strategy"),
+        Binding("a", "strategy", "strategy", show=False),
         Binding("m", "maximize_pane", "max"),
         Binding("s", "next_symbol", "symbol", show=False),
         Binding("t", "next_theme", "theme", show=False),

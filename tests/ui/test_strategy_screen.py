@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from bot4.core import records
+from bot4.core.config import StrategyConfig
 from bot4.runtime.config import load_config
 from bot4.runtime.engine import Engine
 from bot4.ui.app import Bot4App
@@ -80,29 +81,56 @@ async def test_the_strategy_screen_opens_and_closes_with_its_key() -> None:
 async def test_a_running_engine_shows_its_decisions_and_a_persons_position(tmp_path: Path) -> None:
     cfg = load_config(None, env={})
     cfg = replace(
-        cfg, replay=replace(cfg.replay, speed=0.0), runtime=replace(cfg.runtime, api_addr="", metrics_addr="")
+        cfg,
+        # a quick EMA cross trades within seconds; no loss-streak cool-down (it would refuse the person's order too)
+        core=replace(
+            cfg.core,
+            strategies=(StrategyConfig(fast_period=3, slow_period=8),),
+            # nor a correlation refusal (the check admits until it has this many samples: longer than the test)
+            risk=replace(
+                cfg.core.risk,
+                loss_streak_max=1_000_000,
+                correlation_window=5_000,
+                correlation_min_samples=5_000,
+                drawdown_warn_frac=0.14,
+            ),
+        ),
+        replay=replace(cfg.replay, speed=20.0),
+        runtime=replace(cfg.runtime, api_addr="", metrics_addr=""),
     )
     engine = Engine(cfg, tmp_path)
+    engine.core.pause()  # the strategy's entries wait (a manual order does not): its first command, before a tick
     runner = asyncio.create_task(engine.run())
     app = Bot4App(LocalSource(engine))
     try:
         async with app.run_test(size=(200, 50)) as pilot:
-            assert await until(pilot, lambda: len(app.decisions.items) > 0, 3600), "no strategy order in 3 min"
-            await pilot.press("a")
-            screen = app.screen
-            assert isinstance(screen, StrategyScreen)
-            assert await until(pilot, lambda: " entry " in text(screen, "#strategy-decisions"), 200)
 
             def eth():  # type: ignore[no-untyped-def]
                 return next(p for p in engine.core.snapshot().positions() if p.symbol == "ETH/USDT")
 
-            assert await until(pilot, lambda: eth().qty == 0.0, 400)  # the strategy trades seldom on this data
+            # first a person buys ETH/USDT while the strategy's entries are paused: theirs
+            assert await until(pilot, lambda: engine.core.snapshot().paused and eth().last_px > 0.0, 3600), "no price"
+            assert eth().qty == 0.0
             engine.core.manual_order("ETH/USDT", records.SIDE_BUY, 0.1, stop_px=eth().last_px * 0.9)
-            # a person's position: marked as theirs, left alone by the strategy
-            assert await until(pilot, lambda: "manual[/], left alone" in symbols_markup(screen.build()), 200)
+            assert await until(pilot, lambda: eth().qty > 0.0, 200), engine.core.snapshot().last_command
+            assert eth().qty == 0.1 and eth().manual
+            engine.core.resume()
+            # then the strategy trades BTC/USDT, and holds its signals on ETH/USDT
+            assert await until(pilot, lambda: len(app.decisions.items) > 0, 1200), "no strategy order in 60 s"
+            await pilot.press("a")
+            screen = app.screen
+            assert isinstance(screen, StrategyScreen)
+            assert await until(pilot, lambda: " entry " in text(screen, "#strategy-decisions"), 200), list(
+                app.decisions.items
+            )
+            theirs = [d for d in app.decisions.items if d["decision"] == "order" and d["symbol"] == "ETH/USDT"]
+            assert not theirs, [(d["side"], d["flags"], d["size"], d["stop_px"]) for d in theirs]
+            assert "manual[/], left alone" in symbols_markup(screen.build())
             assert "manual" in text(screen, "#strategy-symbols")
-            assert eth().manual
-            assert "signals" in text(screen, "#strategy-counts")
+            held = lambda: engine.core.snapshot().stats.counter("signals_manual_held") > 0  # noqa: E731
+            assert await until(pilot, held, 1200), "the strategy never signalled on ETH/USDT"
+            assert eth().qty == 0.1 and eth().manual  # still the person's
+            assert "held: a person's position" in text(screen, "#strategy-counts")
     finally:
         engine.request_stop()
         await runner
