@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from bot4.core.config import StrategyConfig
 from bot4.core.runner import CoreSnapshot
-from bot4.runtime.engine import Engine
 from bot4.runtime.trades import Fill, journal_fills
+
+if TYPE_CHECKING:  # the engine is handed in: a UI without one (the report viewer) does not load the engine's modules
+    from bot4.runtime.engine import Engine
 
 STRATEGY_PARAMS = {  # the parameters each strategy kind reads (bot4.core.config.StrategyConfig)
     "ema_cross": ("fast_period", "slow_period"),
