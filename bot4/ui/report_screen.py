@@ -86,16 +86,16 @@ class ReportScreen(Screen[None]):
         text = summary_markup(rv, cols=summary.size.width)
         summary.update(text)
         top, equity = self.query_one("#report-top"), self.query_one("#report-equity", Pane)
-        trades = self.query_one("#report-trades")
+        summary_box, trades = self.query_one("#report-summary"), self.query_one("#report-trades")
         if compact:
             self.query_one("#report-tabs", Static).update(tabs_markup(self.tab))
             top.display = self.tab != "trades"
-            summary.parent.display = self.tab == "summary"  # type: ignore[union-attr]
+            summary_box.display = self.tab == "summary"
             equity.display = self.tab == "equity"
             trades.display = self.tab == "trades"
             top.styles.height = "1fr"
         else:
-            top.display = summary.parent.display = equity.display = trades.display = True  # type: ignore[union-attr]
+            top.display = summary_box.display = equity.display = trades.display = True
             top.styles.height = max(CHART_MIN_ROWS, text.count("\n") + 3)  # the text and the border
         equity.show_view(rv)  # type: ignore[arg-type]
         listing = self.query_one("#report-trades-text", Static)
