@@ -13,15 +13,15 @@ import os
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import bot4
 from bot4.core.config import ConfigError
 from bot4.logs import event, setup_logging
-from bot4.runtime.api import ApiError
-from bot4.runtime.config import AppConfig, load_config, parse_addr
-from bot4.runtime.journal import JournalError
-from bot4.runtime.statelock import StateDirBusy
-from bot4.venues.live_config import VenueError
+
+if TYPE_CHECKING:  # the engine's modules are loaded when an engine is to run (``--report`` reads files only)
+    from bot4.runtime.config import AppConfig
+    from bot4.ui.report_app import ReportApp
 
 log = logging.getLogger("bot4.cli")
 
@@ -64,15 +64,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--until-end", action="store_true", help="replay the data once and stop when it ends (replay.loop = false)"
     )
-    p.add_argument("--debug-strategy", action="store_true",
-                   help="run the user strategy's handlers as plain Python (tracebacks at your line; slow)")
+    p.add_argument(
+        "--debug-strategy",
+        action="store_true",
+        help="run the user strategy's handlers as plain Python (tracebacks at your line; slow)",
+    )
     p.add_argument("--connect", metavar="URL", help="attach the UI to a headless engine's control API")
     p.add_argument("--token", help="control API token for --connect (default: $BOT4_API_TOKEN)")
+    p.add_argument(
+        "--report",
+        metavar="DIR",
+        help="open a finished backtest report (a directory bot4 backtest wrote) alone: no engine is started",
+    )
     p.add_argument("--version", action="version", version=f"bot4 {bot4.__version__}")
     return p
 
 
 def resolve_config(args: argparse.Namespace) -> AppConfig:
+    from bot4.runtime.config import load_config, parse_addr
+
     cfg = load_config(args.config)
     rt = cfg.runtime
     if args.metrics_addr is not None:
@@ -95,7 +105,7 @@ def resolve_config(args: argparse.Namespace) -> AppConfig:
     core = cfg.core
     if args.debug_strategy:
         if not any(":" in s.kind for s in core.strategies):
-            raise ConfigError("--debug-strategy: the config runs no user strategy (kind = \"file.py:Class\")")
+            raise ConfigError('--debug-strategy: the config runs no user strategy (kind = "file.py:Class")')
         core = replace(core, strategies=tuple(replace(s, debug=True) if ":" in s.kind else s for s in core.strategies))
     return replace(cfg, runtime=rt, replay=replay, core=core)
 
@@ -112,8 +122,36 @@ def first_start_notice() -> str | None:
     return "bot4: compiling the trading core (first start only, about two minutes on 2 cores)…"
 
 
+def report_app(directory: str) -> ReportApp:
+    """The report viewer on ``directory`` (ValueError saying what is wrong when it is not a report); the UI's modules
+    without the engine's."""
+    from bot4.ui.report_app import make_report_app
+
+    return make_report_app(Path(directory))
+
+
+def run_report(directory: str) -> int:
+    """``--report DIR``: the report viewer alone, until escape or q."""
+    try:
+        app = report_app(directory)
+    except ValueError as exc:
+        sys.stderr.write(f"bot4: {exc}\n")
+        return 1
+    return app.run() or 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.report is not None:
+        if args.headless or args.connect:
+            parser.error("--report opens a finished report: it takes no --headless or --connect")
+        return run_report(args.report)
+    from bot4.runtime.api import ApiError
+    from bot4.runtime.journal import JournalError
+    from bot4.runtime.statelock import StateDirBusy
+    from bot4.venues.live_config import VenueError
+
     try:
         cfg = resolve_config(args)
     except ConfigError as exc:

@@ -12,9 +12,11 @@ Files in a report directory:
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 import math
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,7 @@ from bot4.core.records import EXEC_FILL
 SUMMARY = "summary.json"
 TRADES = "trades"
 EQUITY = "equity"
+REPORTS_DIR = Path("backtests")  # where ``bot4 backtest`` writes without --out, relative to the working directory
 
 
 @dataclass(frozen=True)
@@ -157,8 +160,30 @@ def _write_parquet(path: Path, cols: dict[str, np.ndarray]) -> Path:
     return path
 
 
+def new_report_dir(now: dt.datetime | None = None) -> Path:
+    """The directory ``bot4 backtest`` writes to without ``--out``: ``backtests/<UTC time>`` (names sort by time)."""
+    return REPORTS_DIR / (now or dt.datetime.now(dt.UTC)).strftime("%Y%m%d-%H%M%S")
+
+
+def report_dirs(root: Path = REPORTS_DIR) -> list[Path]:
+    """The directories under ``root`` (the reports ``bot4 backtest`` wrote), newest first by when their summary was
+    written (a directory without one, by its own time: it is listed, and opening it says what is missing)."""
+    if not root.is_dir():
+        raise ValueError(f"no backtest reports: {root.resolve()} is not a directory (bot4 backtest writes them there)")
+
+    def written(d: Path) -> float:
+        summary = d / SUMMARY
+        return (summary if summary.is_file() else d).stat().st_mtime
+
+    return sorted((d for d in root.iterdir() if d.is_dir()), key=lambda d: (written(d), d.name), reverse=True)
+
+
+INFO_KEYS = ("config", "ticks", "ts_start_ns", "ts_end_ns", "orders", "fills", "trading_state")  # what a report shows
+
+
 def load_report(directory: str | Path) -> Report:
-    """Read a report directory written by :func:`write_report` (the UI's way in: no plotly, no core run)."""
+    """Read a report directory written by :func:`write_report` (the UI's way in: no plotly, no core run). A directory
+    that is missing, incomplete or damaged raises ValueError saying which file and what is wrong with it."""
     d = Path(directory)
     try:
         summary = json.loads((d / SUMMARY).read_text())
@@ -166,24 +191,38 @@ def load_report(directory: str | Path) -> Report:
         raise ValueError(f"{d} is not a backtest report directory (no {SUMMARY})") from None
     except json.JSONDecodeError as exc:
         raise ValueError(f"{d / SUMMARY}: not valid JSON ({exc})") from None
-    symbols = tuple(summary["symbols"])
-    metrics = Metrics(**summary["metrics"])
-    rows = [SymbolRow(**r) for r in summary["per_symbol"]]
-    trades = _read_trades(d / f"{TRADES}.csv", symbols)
-    curve = _read_curve(d / f"{EQUITY}.csv")
-    return Report(metrics, symbols, rows, dict(summary["exit_reasons"]), trades, curve, summary["info"])
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{d / SUMMARY}: cannot be read ({exc})") from None
+    for name in (f"{TRADES}.csv", f"{EQUITY}.csv"):
+        if not (d / name).is_file():
+            raise ValueError(f"{d / name}: missing from the report directory")
+    try:
+        symbols = tuple(summary["symbols"])
+        metrics = Metrics(**summary["metrics"])
+        rows = [SymbolRow(**r) for r in summary["per_symbol"]]
+        info = dict(summary["info"])
+        missing = [k for k in INFO_KEYS if k not in info]
+        if missing:
+            raise KeyError(", ".join(missing))
+        reasons = dict(summary["exit_reasons"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"{d / SUMMARY}: not a report summary bot4 writes ({type(exc).__name__}: {exc})") from None
+    trades = _read_table(d / f"{TRADES}.csv", lambda rows: _read_trades(rows, symbols))
+    curve = _read_table(d / f"{EQUITY}.csv", _read_curve)
+    return Report(metrics, symbols, rows, reasons, trades, curve, info)
 
 
-def _read_rows(path: Path) -> list[dict[str, str]]:
+def _read_table(path: Path, parse: Callable[[list[dict[str, str]]], np.ndarray]) -> np.ndarray:
     try:
         with open(path, newline="") as fh:
-            return list(csv.DictReader(fh))
-    except FileNotFoundError:
-        raise ValueError(f"{path}: missing from the report directory") from None
+            return parse(list(csv.DictReader(fh)))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise ValueError(f"{path}: cannot be read ({exc})") from None
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"{path}: not a table bot4 writes ({type(exc).__name__}: {exc})") from None
 
 
-def _read_trades(path: Path, symbols: tuple[str, ...]) -> np.ndarray:
-    rows = _read_rows(path)
+def _read_trades(rows: list[dict[str, str]], symbols: tuple[str, ...]) -> np.ndarray:
     out = np.zeros(len(rows), TRADE_DTYPE)
     for i, r in enumerate(rows):
         out[i] = (
@@ -204,8 +243,7 @@ def _read_trades(path: Path, symbols: tuple[str, ...]) -> np.ndarray:
     return out
 
 
-def _read_curve(path: Path) -> np.ndarray:
-    rows = _read_rows(path)
+def _read_curve(rows: list[dict[str, str]]) -> np.ndarray:
     out = np.zeros(len(rows), CURVE_DTYPE)
     for i, r in enumerate(rows):
         out[i] = tuple(int(r[n]) if n == "ts_ns" else float(r[n]) for n in CURVE_DTYPE.names or ())

@@ -4,6 +4,8 @@ curve drawn in braille (2 x 4 dots per character cell)."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -35,19 +37,19 @@ def braille_chart(values: np.ndarray, width: int = 72, height: int = 8) -> list[
     return ["".join(chr(BRAILLE_BASE + int(c)) for c in row) for row in grid]
 
 
-def _money(v: float | None) -> str:
+def fmt_money(v: float | None) -> str:
     return "n/a" if v is None else f"{v:,.2f}"
 
 
-def _pct(v: float | None) -> str:
+def fmt_pct(v: float | None) -> str:
     return "n/a" if v is None else f"{100 * v:.2f} %"
 
 
-def _num(v: float | None) -> str:
+def fmt_num(v: float | None) -> str:
     return "n/a" if v is None else f"{v:.3f}"
 
 
-def _dur(seconds: float | None) -> str:
+def fmt_dur(seconds: float | None) -> str:
     if seconds is None:
         return "n/a"
     s = float(seconds)
@@ -60,53 +62,76 @@ def _dur(seconds: float | None) -> str:
     return f"{s / 86_400:.1f} d"
 
 
-def _when(ns: int) -> str:
+def fmt_when(ns: int) -> str:
     return dt.datetime.fromtimestamp(ns / 1e9, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def format_report(report: Report, width: int = 72) -> str:
+Money = Callable[[float | None], str]
+
+
+def run_facts(report: Report) -> list[str]:
+    """What was run: the span, ticks, orders, fills and the config, one part each."""
     m, info = report.metrics, report.info
-    out = []
-    out.append(
-        f"backtest  {_when(info['ts_start_ns'])} -> {_when(info['ts_end_ns'])} UTC ({_dur(m.span_s)}), "
-        f"{info['ticks']:,} ticks, {info['orders']} orders, {info['fills']} fills, config {info['config']}"
-    )
-    kinds = ", ".join(
+    return [
+        f"{fmt_when(info['ts_start_ns'])} -> {fmt_when(info['ts_end_ns'])} UTC ({fmt_dur(m.span_s)})",
+        f"{info['ticks']:,} ticks",
+        f"{info['orders']} orders",
+        f"{info['fills']} fills",
+        f"config {info['config']}",
+    ]
+
+
+def strategies_text(info: dict[str, Any]) -> str:
+    """The strategies a report ran, short (``ema_cross 5/20``)."""
+    return ", ".join(
         f"{s['kind']}" + (f" {s['fast_period']}/{s['slow_period']}" if s["kind"] == "ema_cross" else "")
         for s in info.get("strategies", [])
     )
-    out.append(f"strategies: {kinds}; final trading state {info['trading_state']}")
+
+
+def metric_pairs(report: Report, money: Money = fmt_money, pnl: Money = fmt_money) -> list[tuple[str, str]]:
+    """The summary figures as (label, text), in the report's order; ``money`` writes an amount, ``pnl`` a profit or
+    loss (the terminal writes both plain, the TUI with the currency and PnL colours)."""
+    m = report.metrics
+    return [
+        ("net PnL", pnl(m.net_pnl)),
+        ("gross PnL", pnl(m.gross_pnl)),
+        ("fees", money(m.fees)),
+        ("return", fmt_pct(m.total_return)),
+        ("CAGR", fmt_pct(m.cagr) if m.cagr is not None else "n/a (span < 30 d)"),
+        ("Sharpe", fmt_num(m.sharpe)),
+        ("Sortino", fmt_num(m.sortino)),
+        ("Calmar", fmt_num(m.calmar)),
+        ("max drawdown", fmt_pct(m.max_drawdown)),
+        ("max DD duration", fmt_dur(m.max_drawdown_duration_s)),
+        ("profit factor", fmt_num(m.profit_factor)),
+        ("expectancy", pnl(m.expectancy)),
+        ("win rate", fmt_pct(m.win_rate)),
+        ("trades", f"{m.trades} closed, {m.open_trades} open"),
+        ("exposure time", fmt_pct(m.exposure_time)),
+        ("trades per day", f"{m.trades_per_day:.1f}"),
+        ("equity", f"{fmt_money(m.initial_equity)} -> {money(m.final_equity)}"),
+        ("ratios from", f"{m.periods} samples every {fmt_dur(m.bar_s)}, annualised over 365 d"),
+    ]
+
+
+def format_report(report: Report, width: int = 72) -> str:
+    info = report.info
+    out = []
+    out.append("backtest  " + ", ".join(run_facts(report)))
+    out.append(f"strategies: {strategies_text(info)}; final trading state {info['trading_state']}")
     out.append("")
     out.append(f"{'symbol':<12} {'trades':>7} {'win rate':>9} {'net PnL':>12} {'fees':>10} {'avg duration':>13}")
     for r in report.per_symbol:
         out.append(
-            f"{r.symbol:<12} {r.trades:>7} {_pct(r.win_rate):>9} {_money(r.net_pnl):>12} "
-            f"{_money(r.fees):>10} {_dur(r.avg_duration_s):>13}"
+            f"{r.symbol:<12} {r.trades:>7} {fmt_pct(r.win_rate):>9} {fmt_money(r.net_pnl):>12} "
+            f"{fmt_money(r.fees):>10} {fmt_dur(r.avg_duration_s):>13}"
         )
     out.append("")
     reasons = ", ".join(f"{k} {v}" for k, v in report.exit_reasons.items()) or "none"
     out.append(f"exit reasons: {reasons}")
     out.append("")
-    pairs = [
-        ("net PnL", _money(m.net_pnl)),
-        ("gross PnL", _money(m.gross_pnl)),
-        ("fees", _money(m.fees)),
-        ("return", _pct(m.total_return)),
-        ("CAGR", _pct(m.cagr) if m.cagr is not None else "n/a (span < 30 d)"),
-        ("Sharpe", _num(m.sharpe)),
-        ("Sortino", _num(m.sortino)),
-        ("Calmar", _num(m.calmar)),
-        ("max drawdown", _pct(m.max_drawdown)),
-        ("max DD duration", _dur(m.max_drawdown_duration_s)),
-        ("profit factor", _num(m.profit_factor)),
-        ("expectancy", _money(m.expectancy)),
-        ("win rate", _pct(m.win_rate)),
-        ("trades", f"{m.trades} closed, {m.open_trades} open"),
-        ("exposure time", _pct(m.exposure_time)),
-        ("trades per day", f"{m.trades_per_day:.1f}"),
-        ("equity", f"{_money(m.initial_equity)} -> {_money(m.final_equity)}"),
-        ("ratios from", f"{m.periods} samples every {_dur(m.bar_s)}, annualised over 365 d"),
-    ]
+    pairs = metric_pairs(report)
     for i in range(0, len(pairs), 2):
         left = f"{pairs[i][0]:<16} {pairs[i][1]:>18}"
         right = f"   {pairs[i + 1][0]:<16} {pairs[i + 1][1]}" if i + 1 < len(pairs) else ""
@@ -114,6 +139,6 @@ def format_report(report: Report, width: int = 72) -> str:
     eq = report.curve["equity"]
     if len(eq) > 1:
         out.append("")
-        out.append(f"equity {_money(float(eq.min()))} .. {_money(float(eq.max()))}")
+        out.append(f"equity {fmt_money(float(eq.min()))} .. {fmt_money(float(eq.max()))}")
         out.extend(braille_chart(eq, width))
     return "\n".join(out)

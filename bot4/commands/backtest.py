@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import sys
 import time
 from pathlib import Path
@@ -100,12 +99,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from bot4.backtest.report import make_report, write_report
+    from bot4.backtest.report import make_report, new_report_dir, write_report
     from bot4.backtest.run import run_one
     from bot4.backtest.text import format_report
 
     config, ticks, bar_ns = load_inputs(args)
-    out = Path(args.out) if args.out else Path("backtests") / dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
+    out = Path(args.out) if args.out else new_report_dir()
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out}: exists and is not a directory")
     progress = Progress("backtest", enabled=not args.quiet)

@@ -3,10 +3,12 @@ symbols, and per symbol what its strategy sees and holds (plain values, read fro
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot4.core.config import BUILTIN_PARAMS, CoreConfig, StrategyConfig
-from bot4.core.state import EngineState
+
+if TYPE_CHECKING:
+    from bot4.core.state import EngineState
 
 WARM_UP = {"ema_cross": "slow_period", "breakout": "lookback", "zscore": "window"}  # prices before a first signal
 

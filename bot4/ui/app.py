@@ -17,6 +17,7 @@ from textual.css.query import NoMatches
 from textual.markup import escape
 from textual.screen import Screen
 
+from bot4.backtest.report import REPORTS_DIR, report_dirs
 from bot4.runtime.grid import sleep_on_grid
 from bot4.runtime.trades import pair_trades
 from bot4.ui.events import event_line, fill_line
@@ -24,6 +25,8 @@ from bot4.ui.model import PipelineModel
 from bot4.ui.refusals import reason_words
 from bot4.ui.render import clock, events_markup, fill_time, positions_markup, quote
 from bot4.ui.render_strategy import DecisionLog
+from bot4.ui.report_picker import ReportPicker
+from bot4.ui.report_screen import ReportScreen
 from bot4.ui.screens import HelpScreen, RearmScreen
 from bot4.ui.source import LocalSource, View
 from bot4.ui.strategy_screen import StrategyScreen
@@ -78,6 +81,7 @@ class Bot4App(App[int]):
         Binding("c", "cancel_order", "cancel", show=False),
         Binding("h", "trades", "trades"),
         Binding("a", "strategy", "strategy", show=False),
+        Binding("b", "backtests", "backtests", show=False),
         Binding("m", "maximize_pane", "max"),
         Binding("s", "next_symbol", "symbol", show=False),
         Binding("t", "next_theme", "theme", show=False),
@@ -86,13 +90,20 @@ class Bot4App(App[int]):
         *(Binding(str(i), f"tab('{pane_id}')", label, show=False) for i, (pane_id, label) in enumerate(TABS, 1)),
     ]
 
-    def __init__(self, source: LocalSource, theme: str = "bot4-dark", run_for: float | None = None) -> None:
+    def __init__(
+        self,
+        source: LocalSource,
+        theme: str = "bot4-dark",
+        run_for: float | None = None,
+        reports_dir: Path = REPORTS_DIR,
+    ) -> None:
         super().__init__()
         for t in load_themes():
             self.register_theme(t)
         self.theme = theme
         self.source = source
         self.run_for = run_for
+        self.reports_dir = reports_dir  # where the b key looks for backtest reports (bot4 backtest's default)
         self.selected = source.symbols[0]
         self.pipeline = PipelineModel()
         self.log_lines: list[str] = []
@@ -289,10 +300,13 @@ class Bot4App(App[int]):
 
     # --- actions ----------------------------------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """The main screen's layout keys (tabs, maximize) only there; a screen's own key not on that screen."""
+        """The main screen's layout keys (tabs, maximize) only there; a screen's own key not on that screen (the
+        backtests key not over a report or its list)."""
         if action in ("tab", "maximize_pane") and self.screen is not self.screen_stack[0]:
             return False
         if action == "strategy" and isinstance(self.screen, StrategyScreen):
+            return False
+        if action == "backtests" and isinstance(self.screen, ReportPicker | ReportScreen):
             return False
         return not (action == "trades" and isinstance(self.screen, TradesScreen))
 
@@ -422,6 +436,19 @@ class Bot4App(App[int]):
         if not isinstance(self.screen, StrategyScreen):
             self.push_screen(StrategyScreen())
 
+    def action_backtests(self) -> None:
+        """The reports ``bot4 backtest`` wrote, newest first; enter opens one on the Report screen."""
+        try:
+            dirs = report_dirs(self.reports_dir)
+        except ValueError as exc:
+            self.notify(escape(str(exc)), severity="warning", timeout=8)
+            return
+        if not dirs:
+            where = escape(str(self.reports_dir.resolve()))
+            self.notify(f"no backtest reports in {where} yet (bot4 backtest writes them there)", severity="warning")
+            return
+        self.push_screen(ReportPicker(dirs, self.reports_dir))
+
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
 
@@ -448,5 +475,8 @@ class Bot4App(App[int]):
         )
         yield SystemCommand(
             "Strategy", "What runs with which settings, and what it did with its signals", self.action_strategy
+        )
+        yield SystemCommand(
+            "Backtest reports", "Open a report bot4 backtest wrote (newest first)", self.action_backtests
         )
         yield from super().get_system_commands(screen)

@@ -47,7 +47,12 @@ def money(x: float) -> str:
 
 def quote(view: View) -> str:
     """The quote currency the account's money figures are in: the instruments' common quote (USDT), else USD."""
-    quotes = {sym.partition("/")[2] for sym in view.symbols}
+    return quote_of(view.symbols)
+
+
+def quote_of(symbols: tuple[str, ...]) -> str:
+    """The common quote currency of ``symbols`` (``BTC/USDT``, ``ETH/USDT``: USDT), else USD."""
+    quotes = {sym.partition("/")[2] for sym in symbols}
     return quotes.pop() if len(quotes) == 1 and "" not in quotes else "USD"
 
 

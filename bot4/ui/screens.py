@@ -16,6 +16,7 @@ HELP_TEXT = """[b]bot4 keys[/b]
   [b]s[/b]        next symbol in the market pane
   [b]h[/b]        trades: closed and open trades from the journal, by symbol and day ([b]f[/b] filters)
   [b]a[/b]        strategy: what runs with which settings, what it holds, what it did with its signals
+  [b]b[/b]        backtests: open a report bot4 backtest wrote (newest first; [b]1[/b]-[b]3[/b] switch panes there)
   [b]1[/b]-[b]6[/b]      show a pane (under 160 columns, one at a time): market, orders,
            risk, pipeline, breakers, events
   [b]m[/b]        maximize that pane (the banner and positions stay); [b]m[/b] or escape restores

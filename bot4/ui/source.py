@@ -9,13 +9,15 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot4.core.config import CoreConfig, StrategyConfig
 from bot4.core.runner import CoreSnapshot
-from bot4.runtime.engine import Engine
 from bot4.runtime.strategyinfo import strategy_entry
 from bot4.runtime.trades import Fill, journal_fills
+
+if TYPE_CHECKING:  # the engine is handed in: a UI without one (the report viewer) does not load the engine's modules
+    from bot4.runtime.engine import Engine
 
 
 def strategy_line(entry: Mapping[str, Any], risk_frac: float | None = None) -> str:
