@@ -86,7 +86,7 @@ def write_html(report: Report, ticks: np.ndarray, path: Path) -> Path:
         )
     fig.update_layout(height=500 + 300 * n_sym, title="bot4 backtest", showlegend=True)
     body = fig.to_html(full_html=False, include_plotlyjs=True)
-    summary = html_escape.escape(format_report(report).split("\nequity ")[0])
+    summary = html_escape.escape(format_report(report, chart=False))
     page = (
         "<!DOCTYPE html><html><head><meta charset='utf-8'><title>bot4 backtest</title></head><body>"
         f"<pre style='font-family: monospace'>{summary}</pre>{body}</body></html>"

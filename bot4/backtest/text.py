@@ -115,7 +115,8 @@ def metric_pairs(report: Report, money: Money = fmt_money, pnl: Money = fmt_mone
     ]
 
 
-def format_report(report: Report, width: int = 72) -> str:
+def format_report(report: Report, width: int = 72, chart: bool = True) -> str:
+    """The terminal report; ``chart=False`` leaves out the braille equity chart (the HTML page draws its own)."""
     info = report.info
     out = []
     out.append("backtest  " + ", ".join(run_facts(report)))
@@ -137,7 +138,7 @@ def format_report(report: Report, width: int = 72) -> str:
         right = f"   {pairs[i + 1][0]:<16} {pairs[i + 1][1]}" if i + 1 < len(pairs) else ""
         out.append(left + right)
     eq = report.curve["equity"]
-    if len(eq) > 1:
+    if chart and len(eq) > 1:
         out.append("")
         out.append(f"equity {fmt_money(float(eq.min()))} .. {fmt_money(float(eq.max()))}")
         out.extend(braille_chart(eq, width))

@@ -3,6 +3,7 @@ alone, a sweep on a real Dask LocalCluster giving what the in-process run gives,
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +42,10 @@ def test_backtest_writes_a_report_that_loads_back(
     assert np.array_equal(np.array(eq["ts_ns"]), rep.curve["ts_ns"])
     page = (out / "report.html").read_text()
     assert "Plotly.newPlot" in page and "<script src=" not in page  # the JavaScript is inline: one file
+    summary = page.split("<pre", 1)[1].split("</pre>", 1)[0]
+    last_row = text.split("\n\nequity ")[0].rstrip().splitlines()[-1]  # the terminal's last row of figures
+    assert html.escape(last_row) in summary and "Sharpe" in summary  # every row of figures, the last one too
+    assert not any(0x2800 < ord(c) <= 0x28FF for c in summary)  # the chart is the page's own, not braille
 
 
 @pytest.mark.parametrize(
