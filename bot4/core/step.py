@@ -337,6 +337,9 @@ def on_exec_nb(st: EngineState, user: UserArrays, slot: int, now: int) -> None:
             st.sym[s].manual_pos = 0
         elif q_before == 0.0 or q_before * q_after < 0.0:  # opened (or flipped): by a person or by the strategy
             st.sym[s].manual_pos = 1 if (o.flags & FLAG_MANUAL) != 0 else 0
+            if st.sym[s].manual_pos != 0 and (st.sym[s].exit_flags & FLAG_KILL) == 0:
+                st.sym[s].exit_wanted = 0  # the strategy's wish to be flat was for its own position, not this one
+                st.sym[s].deferred_sig = 0
         filled = o.filled + size
         o.avg_px = price if o.filled == 0.0 else (o.avg_px * o.filled + price * size) / filled
         o.filled = filled

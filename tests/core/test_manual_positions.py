@@ -3,8 +3,10 @@ and once it is flat the strategy trades the symbol again; ``manage_manual = true
 
 from __future__ import annotations
 
+import pytest
+
 from bot4.core.config import StrategyConfig
-from bot4.core.records import SIDE_BUY
+from bot4.core.records import SIDE_BUY, SIDE_SELL
 from tests.core.test_stops import BIG
 from tests.harness import Harness, make_core
 
@@ -56,3 +58,28 @@ def test_manage_manual_lets_the_strategy_exit_and_flip_a_persons_position() -> N
     assert core.snapshot().positions()[0].qty < 0.0  # exited, then short on its own signal
     assert core.snapshot().stats.counter("signals_manual_held") == 0
     assert int(core.state.sym["manual_pos"][0]) == 0
+
+
+def test_a_person_flipping_the_strategys_position_cancels_its_wish_to_be_flat() -> None:
+    """The strategy's long waits to be closed (a refused exit, sent again at each tick); a person sells through zero:
+    the short is theirs, and the old wish to be flat must not close it."""
+    core = make_core(StrategyConfig(kind="ema_cross", fast_period=2, slow_period=4, stop_frac=0.01), **BIG)
+    h = Harness(core)
+    for _ in range(6):
+        h.tick(0, 100.0)
+    for px in (100.5, 101.0, 101.5):  # the fast EMA over the slow one: the strategy goes long
+        h.tick(0, px)
+        h.fill_all()
+    assert core.snapshot().positions()[0].qty > 0.0 and int(core.state.sym["manual_pos"][0]) == 0
+    row = core.state.sym[0]
+    row["exit_wanted"], row["exit_flags"] = 1, 0  # an exit the venue refused, to be sent again at the next tick
+    row["exit_retry_clock"] = 2**62  # not yet
+    qty = core.snapshot().positions()[0].qty
+    core.manual_order("BTC/USDT", SIDE_SELL, qty + 1.0, stop_px=101.7)
+    core.drain()
+    assert len(h.fill_all(price=101.5)) == 1
+    assert core.snapshot().positions()[0].qty == pytest.approx(-1.0)
+    assert int(core.state.sym["manual_pos"][0]) == 1 and int(core.state.sym["exit_wanted"][0]) == 0
+    row["exit_retry_clock"] = 0
+    h.tick(0, 101.4)
+    assert not len(h.take_orders())  # nothing sent to close the person's short
