@@ -26,6 +26,7 @@ from bot4.core.records import (
     STATE_NAMES,
     TRANSITION_DTYPE,
 )
+from bot4.core.ring import ring_pop_many_nb
 from bot4.core.runner import Core, CoreSnapshot
 from bot4.logs import RepeatedEvent, event
 from bot4.runtime.execution import Execution
@@ -67,6 +68,15 @@ class Watchers:
         self.paused_override: bool | None = None  # the operator's pause, kept in the marks while shutdown pauses
         self._marked: tuple[object, ...] = ()
         self._marked_peak = float("nan")
+        parts = core.parts
+        for ring, out in (
+            (parts.state_log, self._states),
+            (parts.transitions, self._trans),
+            (parts.rejects, self._rejects),
+        ):
+            # each record type's pop compiles at its first call: now, while the engine is built, not at the first
+            # kill, breaker trip or refusal (a copy of the ring's control words: the ring itself is not touched)
+            ring_pop_many_nb(ring.ctrl.copy(), ring.buf, out, 0)
 
     async def run(self, stopping: object) -> None:
         while not stopping.is_set():  # type: ignore[attr-defined]
@@ -108,7 +118,9 @@ class Watchers:
         cool = max(0, snap.entry_cooldown_until_ns - snap.market_clock_ns) if snap.entry_cooldown_until_ns else 0
         rearm = time.time_ns() + int(snap.rearm_wait_s * 1e9) if snap.trading_state == "HALTED" else 0
         key = (paused, snap.loss_streak, snap.entry_cooldown_until_ns, snap.trading_state, snap.halt_seq)
-        due = key != self._marked or (snap.peak_equity != self._marked_peak and now - self._last_equity >= EQUITY_JOURNAL_S)
+        due = key != self._marked or (
+            snap.peak_equity != self._marked_peak and now - self._last_equity >= EQUITY_JOURNAL_S
+        )
         if due:
             self.journal.append_marks(Marks(snap.equity, snap.peak_equity, paused, snap.loss_streak, cool, rearm))
             self._marked, self._marked_peak = key, snap.peak_equity
@@ -193,6 +205,6 @@ class Watchers:
             fields = {"symbol": view["symbol"], "side": view["side"], "reason": view["reason"]}
             if view["also"]:
                 fields["also"] = view["also"]  # every other check the entry failed too
-            if trace_ids is not None:  # the line carries the trace of the refusal it was written for (a count's: the latest)
+            if trace_ids is not None:  # the trace of the refusal the line was written for (a count's: the latest)
                 fields["trace_id"] = trace_ids[i]
             self.reject_log.add(now, key, **fields)
