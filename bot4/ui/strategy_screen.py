@@ -14,7 +14,7 @@ from bot4.ui.render import quote
 from bot4.ui.render_strategy import StrategyView, counts_markup, decisions_markup, header_markup, symbols_markup
 from bot4.ui.widgets.banner import StateBanner
 from bot4.ui.widgets.kept import KeyFooter
-from bot4.ui.widgets.panes import Pane
+from bot4.ui.widgets.panes import Pane, show_fitted
 
 if TYPE_CHECKING:
     from bot4.ui.app import Bot4App
@@ -68,9 +68,4 @@ class StrategyScreen(Screen[None]):
         self.view = sv
         if self.bot4.last_view is not None:
             self.query_one(StateBanner).view = self.bot4.last_view
-        for pane_id in ("#strategy-header", "#strategy-symbols", "#strategy-counts"):  # as tall as their text
-            pane = self.query_one(pane_id, Pane)
-            lines = pane.render_fn(sv, cols=pane.size.width).count("\n") + 1
-            pane.styles.height = lines + pane.styles.gutter.height
-        for pane in self.query(Pane):  # what it did takes the rows left
-            pane.show_view(sv)  # type: ignore[arg-type]
+        show_fitted(self, sv, ("#strategy-header", "#strategy-symbols", "#strategy-counts"))  # what it did: the rest

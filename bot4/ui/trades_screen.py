@@ -20,7 +20,7 @@ from bot4.ui.render_trades import (
 )
 from bot4.ui.widgets.banner import StateBanner
 from bot4.ui.widgets.kept import KeyFooter
-from bot4.ui.widgets.panes import Pane
+from bot4.ui.widgets.panes import Pane, show_fitted
 
 if TYPE_CHECKING:
     from bot4.ui.app import Bot4App
@@ -89,12 +89,7 @@ class TradesScreen(Screen[None]):
         self.view = tv
         if self.bot4.last_view is not None:
             self.query_one(StateBanner).view = self.bot4.last_view
-        for pane_id in ("#trades-header", "#open-trades", "#performance"):  # as tall as their text
-            pane = self.query_one(pane_id, Pane)
-            lines = pane.render_fn(tv, cols=pane.size.width).count("\n") + 1
-            pane.styles.height = lines + pane.styles.gutter.height  # the border, where there is one
-        for pane in self.query(Pane):  # the closed trades take the rows left
-            pane.show_view(tv)  # type: ignore[arg-type]
+        show_fitted(self, tv, ("#trades-header", "#open-trades", "#performance"))  # the closed trades: the rest
 
     def action_next_filter(self) -> None:
         """All symbols, then each in turn."""

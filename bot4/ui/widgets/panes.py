@@ -183,6 +183,17 @@ class Pane(KeepLines, Widget):  # type: ignore[misc]
         return Strip(segments).crop(0, width)
 
 
+def show_fitted(screen: Widget, view: object, fit: tuple[str, ...]) -> None:
+    """Show ``view`` in every pane of ``screen``: the panes whose ids are in ``fit`` as tall as their text (laid out for
+    their width), the others sharing the rows left (the Trades and Strategy screens)."""
+    for pane_id in fit:
+        pane = screen.query_one(pane_id, Pane)
+        lines = pane.render_fn(view, cols=pane.size.width).count("\n") + 1
+        pane.styles.height = lines + pane.styles.gutter.height  # the border, where there is one
+    for pane in screen.query(Pane):
+        pane.show_view(view)  # type: ignore[arg-type]
+
+
 def main_panes() -> list[Pane]:
     """The panes of the main screen's grid, in grid order (the events pane is the app's, the sixth)."""
     return [
