@@ -35,7 +35,7 @@ from bot4.runtime.feed import Feed, ReplayFeed, StreamFeed
 from bot4.runtime.journal import Journal
 from bot4.runtime.restore import check_holdings, restore, resync_positions
 from bot4.runtime.statelock import StateDirLock
-from bot4.runtime.strategyinfo import strategy_info
+from bot4.runtime.strategyinfo import strategy_entry, strategy_info
 from bot4.runtime.tracing import OrderTracer
 from bot4.venues.base import MarketStream, Venue
 from bot4.venues.lockstep import Lockstep
@@ -109,6 +109,7 @@ class Engine:
         self.last_kill = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks_kept: set[asyncio.Future[None]] = set()
+        self._strategy_entries: list[dict[str, Any]] | None = None  # strategy_info's static part, made at first use
         self.tracer: OrderTracer | None = None
         self.failed = ""
         self.started_ns = time.monotonic_ns()
@@ -347,7 +348,10 @@ class Engine:
     # --- views ------------------------------------------------------------------------------------------------------
     def strategy_info(self) -> dict[str, object]:
         """What runs with which settings, and what each symbol's strategy sees and holds (bot4.runtime.strategyinfo)."""
-        return strategy_info(self.config.core, self.core.state)
+        core = self.config.core
+        if self._strategy_entries is None:  # the settings it started with, described once
+            self._strategy_entries = [strategy_entry(core, s) for s in core.strategies]
+        return strategy_info(core, self.core.state, self._strategy_entries)
 
     def limits(self) -> dict[str, float]:
         """The risk limits the panes draw their gauges against."""

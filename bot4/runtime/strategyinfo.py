@@ -15,7 +15,7 @@ WARM_UP = {"ema_cross": "slow_period", "breakout": "lookback", "zscore": "window
 
 def strategy_entry(config: CoreConfig, s: StrategyConfig) -> dict[str, Any]:
     """One strategy: its name with the parameters that shape its signals (a built-in's stop and target apart), the
-    symbols it trades (``every``: configured for every symbol), its stop and target, and who manages manual positions."""
+    symbols it trades (``every``: configured for every symbol), its stop and target, who manages manual positions."""
     if s.kind in BUILTIN_PARAMS:
         shown = [k for k in BUILTIN_PARAMS[s.kind] if k not in ("stop_frac", "take_profit_frac")]
         text = f"{s.kind}(" + ", ".join(f"{k}={getattr(s, k):g}" for k in shown) + ")"
@@ -32,12 +32,15 @@ def strategy_entry(config: CoreConfig, s: StrategyConfig) -> dict[str, Any]:
     }
 
 
-def strategy_info(config: CoreConfig, state: EngineState) -> dict[str, Any]:
+def strategy_info(
+    config: CoreConfig, state: EngineState, entries: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     """``strategies``: one entry per configured strategy; ``symbols``: one per instrument, with its strategy's index
     (-1: none), its last signalled view (+1 long, -1 short, 0 flat; None for a user strategy, whose state is its
     own), the prices seen against those a first signal needs, a signal held behind a working order, an exit still
-    wanted, and whether a person opened the position."""
-    strategies = [strategy_entry(config, s) for s in config.strategies]
+    wanted, and whether a person opened the position. ``entries``: the strategies' entries made once (they describe
+    the config the engine started with, and a user strategy's file is not read again at every call)."""
+    strategies = entries if entries is not None else [strategy_entry(config, s) for s in config.strategies]
     symbols = []
     for i, sym in enumerate(config.symbols):
         strat = config.strategy_for(sym)

@@ -49,6 +49,13 @@ async def test_attach_shows_the_remote_engine_kills_it_and_notices_when_it_dies(
                 risk = str(app.query_one("#risk").render())
                 assert "BTC/USDT" in risk and "ETH/USDT" in risk
                 assert "decision" in str(app.query_one("#pipeline").render())
+                # what runs, as the engine's stream says it: the Strategy screen works attached too
+                assert source.strategies()[0].startswith("ema_cross(fast_period=12, slow_period=26) · stop 0.50 %")
+                assert [s["symbol"] for s in source.strategy_info()["symbols"]] == ["BTC/USDT", "ETH/USDT"]
+                assert all(not p.manual for p in source.snapshot().positions())
+                await pilot.press("a")
+                assert "ema_cross(fast_period=12" in str(app.screen.query_one("#strategy-header").render())
+                await pilot.press("escape")
                 await pilot.press("k")
                 for _ in range(50):
                     await asyncio.sleep(0.1)
