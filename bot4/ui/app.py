@@ -211,8 +211,9 @@ class Bot4App(App[int]):
         for pane in panes:
             if force or (self.frames % pane.every == 0 and pane.display):
                 pane.show_view(view)
-        if isinstance(self.screen, (TradesScreen, StrategyScreen)):
-            self.screen.query_one(StateBanner).view = view  # the state stays live on the Trades and Strategy screens
+        if isinstance(self.screen, (TradesScreen, StrategyScreen)):  # the state stays live on those screens too
+            for screen_banner in self.screen.query(StateBanner):  # none while the screen is still being composed
+                screen_banner.view = view
         self._follow_orders()
         self.frames += 1
         if self.first_frame_s is None:
