@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -41,23 +42,37 @@ def add_data_args(p: argparse.ArgumentParser) -> None:
     )
 
 
-class Progress:
-    """A progress bar on standard error (a terminal: redrawn at most 10 times a second; else one line at the end)."""
+PLAIN_EVERY_S = 5.0  # off a terminal (a log file, a pipe, CI): a plain progress line this often at most
 
-    def __init__(self, label: str, enabled: bool = True) -> None:
+
+class Progress:
+    """Progress on standard error: on a terminal a bar redrawn at most 10 times a second; elsewhere (a log, a pipe) a
+    plain line every ``PLAIN_EVERY_S`` while it runs, so a long download or backtest is seen to move; then one line
+    at the end."""
+
+    def __init__(
+        self, label: str, enabled: bool = True, tty: bool | None = None, clock: Callable[[], float] = time.perf_counter
+    ) -> None:
         self.label, self.enabled = label, enabled
-        self.tty = sys.stderr.isatty()
-        self.last = 0.0
-        self.start = time.perf_counter()
+        self.tty = sys.stderr.isatty() if tty is None else tty
+        self.clock = clock
+        self.start = clock()
+        self.last = 0.0 if self.tty else self.start
 
     def __call__(self, done: int, total: int) -> None:
-        if not (self.enabled and self.tty):
+        if not self.enabled:
             return
-        now = time.perf_counter()
+        now = self.clock()
+        frac = done / total if total else 1.0
+        if not self.tty:
+            if now - self.last >= PLAIN_EVERY_S and done < total:
+                self.last = now
+                sys.stderr.write(f"{self.label}: {100 * frac:.1f} %  {done:,}/{total:,}  {now - self.start:.0f} s\n")
+                sys.stderr.flush()
+            return
         if now - self.last < 0.1 and done < total:
             return
         self.last = now
-        frac = done / total if total else 1.0
         bar = "█" * int(30 * frac) + "·" * (30 - int(30 * frac))
         sys.stderr.write(f"\r{self.label} {bar} {100 * frac:5.1f} %  {done:,}/{total:,}")
         sys.stderr.flush()
@@ -67,7 +82,7 @@ class Progress:
             return
         sys.stderr.write(
             ("\r" if self.tty else "") + f"{self.label} done: {what} in "
-            f"{time.perf_counter() - self.start:.2f} s" + " " * 20 + "\n"
+            f"{self.clock() - self.start:.2f} s" + (" " * 20 if self.tty else "") + "\n"
         )
 
 
