@@ -30,7 +30,7 @@ from bot4.ui.report_screen import ReportScreen
 from bot4.ui.screens import HelpScreen, RearmScreen
 from bot4.ui.source import LocalSource, View
 from bot4.ui.strategy_screen import StrategyScreen
-from bot4.ui.themes import THEME_NAMES, load_themes
+from bot4.ui.themes import THEME_NAMES, use_themes
 from bot4.ui.ticket import OrderWatch, Ticket
 from bot4.ui.ticket_screen import CancelScreen, OrderTicket
 from bot4.ui.trades_screen import TradesScreen
@@ -98,9 +98,7 @@ class Bot4App(App[int]):
         reports_dir: Path = REPORTS_DIR,
     ) -> None:
         super().__init__()
-        for t in load_themes():
-            self.register_theme(t)
-        self.theme = theme
+        use_themes(self, theme)
         self.source = source
         self.run_for = run_for
         self.reports_dir = reports_dir  # where the b key looks for backtest reports (bot4 backtest's default)

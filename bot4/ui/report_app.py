@@ -9,7 +9,7 @@ from textual.binding import Binding
 
 from bot4.backtest.report import Report, load_report
 from bot4.ui.report_screen import ReportScreen
-from bot4.ui.themes import load_themes
+from bot4.ui.themes import use_themes
 
 
 class ReportApp(App[int]):
@@ -21,9 +21,7 @@ class ReportApp(App[int]):
 
     def __init__(self, report: Report, directory: Path, theme: str = "bot4-dark") -> None:
         super().__init__()
-        for t in load_themes():
-            self.register_theme(t)
-        self.theme = theme
+        use_themes(self, theme)
         self.report = report
         self.directory = directory
 

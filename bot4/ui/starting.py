@@ -20,7 +20,7 @@ from textual.widgets import Label, ProgressBar, Static
 
 from bot4.ui.fmt import fmt_duration
 from bot4.ui.progress import CompileProgress
-from bot4.ui.themes import load_themes
+from bot4.ui.themes import use_themes
 
 T = TypeVar("T")
 WATCH_S = 0.05  # how often the build is looked at for a first compile before the screen shows
@@ -65,9 +65,7 @@ class StartingApp(App[bool]):
 
     def __init__(self, progress: CompileProgress, build: Build[object], theme: str = "bot4-dark") -> None:
         super().__init__()
-        for t in load_themes():
-            self.register_theme(t)
-        self.theme = theme
+        use_themes(self, theme)
         self.progress = progress
         self.build = build
 
