@@ -11,7 +11,7 @@ import numpy as np
 
 from bot4.backtest.report import Report
 from bot4.backtest.text import format_report
-from bot4.core.records import TICK_BBO
+from bot4.core.records import TICK_BAR, TICK_BBO, TICK_TRADE
 
 MAX_PRICE_POINTS = 4_000
 
@@ -23,9 +23,9 @@ def _times(ns: np.ndarray) -> np.ndarray:
 def price_series(ticks: np.ndarray, symbol_id: int) -> tuple[np.ndarray, np.ndarray]:
     """A symbol's trade prices (or mids, or bar closes), thinned to at most MAX_PRICE_POINTS for drawing."""
     mine = ticks[ticks["symbol_id"] == symbol_id]
-    trades = mine[mine["kind"] != TICK_BBO]  # prints and bar closes; a quote-only file falls back to its mids
+    trades = mine[(mine["kind"] == TICK_TRADE) | (mine["kind"] == TICK_BAR)]  # prints and bar closes
     if len(trades) == 0:
-        trades = mine
+        trades = mine[mine["kind"] == TICK_BBO]  # a quote-only file: its mids
     step = max(1, len(trades) // MAX_PRICE_POINTS)
     sel = trades[::step]
     return sel["ts_exch_ns"], sel["price"]

@@ -19,6 +19,8 @@ SIDE_SELL = -1
 TICK_TRADE = 1  # a print: price, size, aggressor side
 TICK_BBO = 2  # top of book: bid_px/bid_sz/ask_px/ask_sz
 TICK_BAR = 3  # a closed candle: price = close, size = volume, bid_px/ask_px its low/high, bid_sz its open
+TICK_DEPTH = 4  # one L2 level of a book message: side, price, size = its new quantity; bid_px/ask_px the message's
+#   first/last update ids, bid_sz its DEPTH_* flags (bot4.core.book)
 
 # --- order types, time in force, flags ----------------------------------------------------------------------------
 ORDER_MARKET = 1

@@ -47,9 +47,11 @@ from bot4.core.records import (
     REASON_STOP_WRONG_SIDE,
     TICK_BAR,
     TICK_BBO,
+    TICK_DEPTH,
     TICK_TRADE,
     TIF_IOC,
 )
+from bot4.core.book import best_nb, fill_view_nb
 from bot4.core.risk import size_for_signal_nb
 from bot4.core.sdkstep import MARKER_PREFIX, REGISTRY, Registered
 from bot4.core.state import SDK_REFUSED_N, EngineState, UserArrays
@@ -57,7 +59,7 @@ from bot4.core.stats import C_SIGNALS, H_DECISION, counter_add_nb, hist_base_nb
 from bot4.core.step import manual_held_nb, on_signal_nb
 from bot4.core.strategy import SIG_FLAT
 
-EV_TRADE, EV_BBO, EV_BAR, EV_FILL, EV_REJECT, EV_TIMER = 1, 2, 3, 4, 5, 6
+EV_TRADE, EV_BBO, EV_BAR, EV_FILL, EV_REJECT, EV_TIMER, EV_BOOK = 1, 2, 3, 4, 5, 6, 7
 EVENT_HANDLERS = {
     EV_TRADE: "on_trade",
     EV_BBO: "on_bbo",
@@ -65,6 +67,7 @@ EVENT_HANDLERS = {
     EV_FILL: "on_fill",
     EV_REJECT: "on_reject",
     EV_TIMER: "on_timer",
+    EV_BOOK: "on_book",
 }
 debug_jit = njit(cache=True, nogil=True, _nrt=False)  # type: ignore[call-overload]
 
@@ -233,6 +236,7 @@ def debug_call(
     sym: np.ndarray,
     buf: np.ndarray,
     n: np.ndarray,
+    book_top: np.ndarray,
     s: int,
     f0: float,
     f1: float,
@@ -262,6 +266,8 @@ def debug_call(
                 fn(p, st, pos, out, f0, f1, f2, f3, f4, int(i1))
             elif event == EV_FILL:
                 fn(p, st, pos, out, int(i0), f0, f1, int(i1))
+            elif event == EV_BOOK:
+                fn(p, st, pos, out, book_top[0], book_top[1], int(i1))
             elif event == EV_REJECT:
                 fn(p, st, pos, out, int(i0), int(f0), int(i1))
             else:
@@ -289,8 +295,9 @@ def debug_event_nb(
 ) -> None:
     params, state, sym = user.params, user.state, st.sym
     buf, n = st.strat.intents.buf, st.strat.intents.n
+    book_top = st.l2.top
     with objmode():
-        debug_call(event, params, state, sym, buf, n, s, f0, f1, f2, f3, f4, i0, i1)
+        debug_call(event, params, state, sym, buf, n, book_top, s, f0, f1, f2, f3, f4, i0, i1)
 
 
 # --- the glue ------------------------------------------------------------------------------------------------------
@@ -304,6 +311,7 @@ def build_glue(reg: Registered) -> tuple[Any, Any, Any]:
     defined = set(reg.python if debug else reg.compiled)
     has_trade, has_bbo, has_bar = "on_trade" in defined, "on_bbo" in defined, "on_bar" in defined
     has_fill, has_reject, has_timer = "on_fill" in defined, "on_reject" in defined, "on_timer" in defined
+    has_book = "on_book" in defined
     timer_ns = max(1, reg.loaded.timer_ns)
     noop = helper(_noop)
     c = reg.compiled
@@ -313,6 +321,7 @@ def build_glue(reg: Registered) -> tuple[Any, Any, Any]:
     on_fill = c.get("on_fill", noop)
     on_reject = c.get("on_reject", noop)
     on_timer = c.get("on_timer", noop)
+    on_book = c.get("on_book", noop)
 
     @helper
     def tell_rejects(st: EngineState, user: UserArrays, now: int) -> None:
@@ -386,6 +395,23 @@ def build_glue(reg: Registered) -> tuple[Any, Any, Any]:
                         tk.ask_sz,
                         ts,
                     )
+        elif kind == TICK_DEPTH:  # the step calls this only after a whole book message
+            if has_book:
+                called = True
+                book = st.l2
+                fill_view_nb(book, s)
+                if debug:
+                    debug_event_nb(st, user, EV_BOOK, s, 0.0, 0.0, 0.0, 0.0, 0.0, 0, ts)
+                else:
+                    on_book(user.params[s], user.state[s], st.sym[s], out, book.top[0], book.top[1], ts)
+            elif has_bbo:  # a strategy written for top-of-book data sees the book's top
+                called = True
+                bid, bid_sz = best_nb(st.l2, s, 0)
+                ask, ask_sz = best_nb(st.l2, s, 1)
+                if debug:
+                    debug_event_nb(st, user, EV_BBO, s, bid, bid_sz, ask, ask_sz, 0.0, 0, ts)
+                else:
+                    on_bbo(user.params[s], user.state[s], st.sym[s], out, bid, bid_sz, ask, ask_sz, ts)
         elif kind == TICK_BAR and has_bar:
             called = True
             if debug:

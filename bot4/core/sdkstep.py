@@ -26,7 +26,7 @@ from numba.extending import overload
 
 from bot4.core.intents import new_intents
 from bot4.core.state import SYMBOL_DTYPE
-from bot4.core.usercode import HANDLER_ARGS, INT_ARGS, LoadedStrategy, StrategyError, typing_error_line
+from bot4.core.usercode import ARRAY_ARGS, HANDLER_ARGS, INT_ARGS, LoadedStrategy, StrategyError, typing_error_line
 
 JIT_OPTIONS = {"_nrt": False, "nogil": True}
 MARKER_PREFIX = "sdk_"
@@ -80,7 +80,10 @@ def register(loaded: LoadedStrategy, params: np.ndarray, state: np.ndarray, key:
     reg = Registered(loaded, key, debug)
     base = handler_types(params, state)
     for name, fn in loaded.handlers.items():
-        extra = tuple(nbtypes.int64 if a in INT_ARGS else nbtypes.float64 for a in HANDLER_ARGS[name])
+        extra = tuple(
+            nbtypes.int64 if a in INT_ARGS else nbtypes.float64[:, ::1] if a in ARRAY_ARGS else nbtypes.float64
+            for a in HANDLER_ARGS[name]
+        )
         if debug:
             reg.python[name] = _pythonised(fn, {})
             continue

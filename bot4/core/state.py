@@ -18,6 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from bot4.core.book import L2Book, new_book
 from bot4.core.config import STRATEGY_KINDS, BreakerConfig, ConfigError, CoreConfig
 from bot4.core.intents import Intents, new_intents
 from bot4.core.memory import INT64_PER_LINE, aligned_zeros
@@ -373,6 +374,7 @@ class EngineState(NamedTuple):
     stats: np.ndarray  # the live stats block (stats.py)
     seq: np.ndarray  # the seqlock word
     pub: Published
+    l2: L2Book  # the L2 book of each symbol (depth ticks), read by a strategy's on_book
     scratch_tick: np.ndarray  # one tick record
     scratch_fill: np.ndarray  # one fill record
 
@@ -576,6 +578,7 @@ def build_state(config: CoreConfig, publish_interval_s: float = 0.05) -> tuple[E
             pool=np.zeros_like(pool.ctrl),
             rings=np.zeros((len(RING_ROWS), rings.md.ctrl.shape[0]), dtype=np.int64),
         ),
+        l2=new_book(n_sym),
         scratch_tick=np.zeros(1, TICK_DTYPE),
         scratch_fill=np.zeros(1, FILL_DTYPE),
     )

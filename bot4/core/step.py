@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from bot4.core.atomics import load_acquire, monotonic_ns
+from bot4.core.book import APPLY_END, best_nb, depth_apply_nb
 from bot4.core.commands import apply_kill_nb, kill_requested_nb, on_command_nb, update_risk_state_nb
 from bot4.core.histogram import hist_record_nb
 from bot4.core.jit import helper, kernel, routine
@@ -52,6 +53,7 @@ from bot4.core.records import (
     STATUS_REJECTED,
     TICK_BAR,
     TICK_BBO,
+    TICK_DEPTH,
     TIF_IOC,
 )
 from bot4.core.ring import ring_advance_nb, ring_available_nb, ring_slot_nb
@@ -208,6 +210,17 @@ def on_signal_nb(st: EngineState, s: int, sig: int, price: float, ts_in: int, no
 
 
 @helper
+def depth_tick_nb(st: EngineState, s: int, tk: np.ndarray) -> bool:
+    """One L2 row into the core's book of symbol ``s``; True when it ended a message (the book is whole)."""
+    qty = tk.size
+    if not (tk.price > 0.0) or math.isinf(tk.price) or not (qty >= 0.0) or math.isinf(qty):
+        counter_add_nb(st.stats, C_BAD_TICKS, 1)
+        st.sym[s].bad_ticks += 1
+        return False
+    return depth_apply_nb(st.l2, s, tk.side, tk.price, qty, tk.bid_px, tk.ask_px, np.int64(tk.bid_sz)) == APPLY_END
+
+
+@helper
 def on_tick_nb(st: EngineState, user: UserArrays, slot: int) -> None:
     t0 = monotonic_ns()
     tk = st.rings.md.buf[slot]
@@ -224,6 +237,14 @@ def on_tick_nb(st: EngineState, user: UserArrays, slot: int) -> None:
             counter_add_nb(st.stats, C_BAD_TICKS, 1)
             row.bad_ticks += 1
             return
+        price = 0.5 * (bid + ask)
+    elif kind == TICK_DEPTH:
+        if not depth_tick_nb(st, s, tk):
+            return  # within a book message, or a row the book dropped: the book is not whole yet
+        bid = best_nb(st.l2, s, 0)[0]
+        ask = best_nb(st.l2, s, 1)[0]
+        if not (bid > 0.0 and ask > bid):
+            return  # one-sided or crossed after this message: nothing to price on (the book counts crossings)
         price = 0.5 * (bid + ask)
     else:
         price = tk.price
@@ -247,6 +268,9 @@ def on_tick_nb(st: EngineState, user: UserArrays, slot: int) -> None:
     if kind == TICK_BBO:
         row.bid = tk.bid_px
         row.ask = tk.ask_px
+    elif kind == TICK_DEPTH:
+        row.bid = best_nb(st.l2, s, 0)[0]
+        row.ask = best_nb(st.l2, s, 1)[0]
     elif kind == TICK_BAR and tk.bid_px <= price <= tk.ask_px:
         lo = tk.bid_px  # a bar's low and high: its stops are judged on the whole range it traded
         hi = tk.ask_px
@@ -265,7 +289,7 @@ def on_tick_nb(st: EngineState, user: UserArrays, slot: int) -> None:
         st.core[0].warm_symbol = s  # the dry runs check orders where orders come from
     if strat == STRAT_SDK:
         sdk_on_tick_nb(st, user, s, slot, price, t0)  # a user strategy, compiled in (sdkstep.py)
-    elif strat != 0 and kind != TICK_BBO:
+    elif strat != 0 and kind != TICK_BBO and kind != TICK_DEPTH:  # the built-ins decide on prints and bars
         sig = strategy_on_price_nb(strat, st.strat.params, st.strat.state, st.strat.hist, s, price)
         hist_record_nb(st.stats, hist_base_nb(H_DECISION), monotonic_ns() - t0)
         if sig != SIG_NONE:

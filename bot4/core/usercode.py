@@ -39,11 +39,15 @@ HANDLER_ARGS: dict[str, tuple[str, ...]] = {
     "on_trade": ("price", "size", "aggressor_side", "ts_ns"),
     "on_bbo": ("bid", "bid_size", "ask", "ask_size", "ts_ns"),
     "on_bar": ("open", "high", "low", "close", "volume", "ts_ns"),
+    # L2 data: after each book message; bids and asks are float64 (levels, 2) arrays of (price, size), best first,
+    # NaN past the last level the book holds (bot4.core.book.BOOK_VIEW levels)
+    "on_book": ("bids", "asks", "ts_ns"),
     "on_fill": ("side", "price", "size", "ts_ns"),
     "on_reject": ("side", "reason", "ts_ns"),
     "on_timer": ("ts_ns",),
 }
 INT_ARGS = {"aggressor_side", "ts_ns", "side", "reason"}  # the rest are float64
+ARRAY_ARGS = {"bids", "asks"}  # float64 (levels, 2), C order
 HIDDEN_STATE = (("sdk_next_timer_ns", np.int64),)  # the core's own per-symbol fields in the state record
 _TYPES = {"int": (int, np.int64), "float": (float, np.float64), "bool": (bool, np.bool_)}
 

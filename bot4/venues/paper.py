@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from bot4.core.book import new_book
 from bot4.core.config import ConfigError, CoreConfig
 from bot4.core.jit import bind
 from bot4.core.records import (
@@ -116,6 +117,9 @@ class PaperConfig:
     maker_fee: float = 0.0002  # fraction of notional
     taker_fee: float = 0.0005
     latency_ms: float = 1.0  # market time between an order's arrival and its first chance to match
+    # market time a tick takes to reach the strategy: an order decided on it meets the market feed + order latency
+    # after the tick
+    feed_latency_ms: float = 0.0
     leverage: float = 3.0  # margin needed by an order that grows exposure = notional / leverage
 
     def __post_init__(self) -> None:
@@ -123,8 +127,10 @@ class PaperConfig:
             v = getattr(self, key)
             if not (isinstance(v, int | float) and -0.01 <= v <= 0.01):
                 raise ConfigError(f"config key paper.{key} = {v!r}: must be a fraction between -0.01 and 0.01")
-        if not (isinstance(self.latency_ms, int | float) and 0 <= self.latency_ms <= 60_000):
-            raise ConfigError(f"config key paper.latency_ms = {self.latency_ms!r}: must be between 0 and 60000")
+        for key in ("latency_ms", "feed_latency_ms"):
+            v = getattr(self, key)
+            if isinstance(v, bool) or not (isinstance(v, int | float) and 0 <= v <= 60_000):
+                raise ConfigError(f"config key paper.{key} = {v!r}: must be between 0 and 60000")
         if not (isinstance(self.leverage, int | float) and 1 <= self.leverage <= 100):
             raise ConfigError(f"config key paper.leverage = {self.leverage!r}: must be between 1 and 100")
 
@@ -144,7 +150,7 @@ class PaperExchange:
         params = np.zeros(1, PAPER_PARAMS_DTYPE)
         params["maker_fee"] = self.config.maker_fee
         params["taker_fee"] = self.config.taker_fee
-        params["latency_ns"] = round(self.config.latency_ms * 1e6)
+        params["latency_ns"] = round((self.config.latency_ms + self.config.feed_latency_ms) * 1e6)
         params["leverage"] = self.config.leverage
         params["outlier_frac"] = core_config.risk.outlier_frac
         params["outlier_confirm"] = core_config.risk.outlier_confirm
@@ -171,6 +177,8 @@ class PaperExchange:
             sym=sym,
             acct=acct,
             reject_counts=np.zeros(len(VENUE_REASON_NAMES), np.int64),
+            l2=new_book(n),
+            queue=np.full(TABLE_SIZE, np.nan),
         )
         # reports go to the core's fill ring once attached; standalone (the exchange server) to our own ring
         self.reports = Ring(FILL_DTYPE, 1 << 14, "paper_reports")

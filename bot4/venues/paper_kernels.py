@@ -50,6 +50,7 @@ from bot4.core.records import (
     STATUS_REJECTED,
     TICK_BAR,
     TICK_BBO,
+    TICK_DEPTH,
     TICK_TRADE,
     TIF_FOK,
     TIF_GTC,
@@ -66,6 +67,7 @@ from bot4.core.records import (
     VENUE_TABLE_FULL,
     VENUE_UNKNOWN_SYMBOL,
 )
+from bot4.core.book import APPLY_DROPPED, APPLY_END, L2Book, best_nb, depth_apply_nb, level_qty_nb
 from bot4.core.ring import (
     ring_advance_nb,
     ring_available_nb,
@@ -148,6 +150,8 @@ class PaperState(NamedTuple):
     sym: np.ndarray  # SYMBOL_DTYPE per symbol: positions, in the core's layout
     acct: np.ndarray  # ACCOUNT_DTYPE[1]: the account, in the core's layout
     reject_counts: np.ndarray  # int64 per VENUE_* reason
+    l2: L2Book  # each symbol's L2 book, from depth ticks
+    queue: np.ndarray  # float64[TABLE_SIZE]: size ahead of a resting limit order at its price (NaN: no L2 book)
 
 
 @helper
@@ -364,10 +368,15 @@ def match_bar_nb(
 @routine
 def match_nb(
     ps: PaperState, rep_ctrl: np.ndarray, rep_buf: np.ndarray, slot: int, tick_kind: int, trade_px: float,
-    trade_sz: float, lo: float, hi: float,
+    trade_sz: float, trade_side: int, lo: float, hi: float,
 ) -> None:
     """Give the open order in ``slot`` its chance against the latest market event of its symbol (a bar: ``trade_px``
-    its open, ``lo``/``hi`` its range)."""
+    its open, ``lo``/``hi`` its range).
+
+    With an L2 book, a limit order that rests joins the queue at its price behind the size displayed there
+    (``ps.queue``); prints at its price against its side use up the size ahead, and fill it once that is gone; a
+    level that shrinks below the size ahead takes the queue down with it (cancels ahead of it, the risk-averse
+    model: a shrink counts as cancels behind it otherwise). Prints through its price fill it whatever the queue."""
     o = ps.orders[slot]
     if ps.venue[0].clock < ps.active_at[slot]:
         return
@@ -426,6 +435,10 @@ def match_nb(
             return
         if o.status != STATUS_FILLED and o.tif == TIF_IOC:
             expire_nb(ps, rep_ctrl, rep_buf, slot, VENUE_IOC_REMAINDER)
+        elif o.status != STATUS_FILLED and o.tif == TIF_GTC:
+            b = 0 if side > 0 else 1
+            if ps.l2.n[s, b] > 0:  # it rests: behind what the book shows at its price
+                ps.queue[slot] = level_qty_nb(ps.l2, s, b, limit)
         return
     # resting: filled by trades through the price, or by the opposite quote moving through it
     if tick_kind == TICK_TRADE:
@@ -433,11 +446,37 @@ def match_nb(
         if through:
             qty = remaining if not (trade_sz > 0.0) or trade_sz >= remaining else trade_sz
             fill_nb(ps, rep_ctrl, rep_buf, slot, limit, qty, LIQUIDITY_MAKER)
+        elif trade_px == limit and trade_side == -side and ps.queue[slot] >= 0.0 and trade_sz > 0.0:
+            left = ps.queue[slot] - trade_sz  # a print at its price, against its side: the queue moves up
+            if left < 0.0:
+                ps.queue[slot] = 0.0
+                fill_nb(ps, rep_ctrl, rep_buf, slot, limit, min(remaining, -left), LIQUIDITY_MAKER)
+            else:
+                ps.queue[slot] = left
     elif tick_kind == TICK_BBO and opp_px > 0.0:
         through = (side > 0 and opp_px < limit) or (side < 0 and opp_px > limit)
         if through:
             qty = remaining if not (opp_sz > 0.0) or opp_sz >= remaining else opp_sz
             fill_nb(ps, rep_ctrl, rep_buf, slot, limit, qty, LIQUIDITY_MAKER)
+
+
+@helper
+def depth_row_nb(ps: PaperState, t: np.ndarray, s: int) -> bool:
+    """One L2 row into the venue's book of symbol ``s`` (resting orders at that level keep no more size ahead of
+    them than it now shows); True when the row ended a message."""
+    px = t.price
+    qty = t.size
+    if not (px > 0.0) or math.isinf(px) or not (qty >= 0.0) or math.isinf(qty):
+        return False
+    r = depth_apply_nb(ps.l2, s, t.side, px, qty, t.bid_px, t.ask_px, np.int64(t.bid_sz))
+    if r == APPLY_DROPPED:
+        return False
+    for k in range(ps.venue[0].live):
+        slot = ps.live[k]
+        o = ps.orders[slot]
+        if o.symbol_id == s and o.side == t.side and o.price == px and ps.queue[slot] > qty:
+            ps.queue[slot] = qty
+    return r == APPLY_END
 
 
 @helper
@@ -457,7 +496,24 @@ def paper_on_tick_nb(ps: PaperState, ticks: np.ndarray, i: int, rep_ctrl: np.nda
     px = t.price
     lo = px
     hi = px
-    if kind == TICK_BBO:
+    if kind == TICK_DEPTH:
+        if not depth_row_nb(ps, t, s):
+            return True  # within a book message (or a row dropped): orders meet the book when it is whole
+        bid, bid_sz = best_nb(ps.l2, s, 0)
+        ask, ask_sz = best_nb(ps.l2, s, 1)
+        if not (bid > 0.0 and ask > bid):
+            return True
+        mid = 0.5 * (bid + ask)
+        if outlier_nb(book, book.ref, mid, ps.params[0].outlier_frac, ps.params[0].outlier_confirm):
+            return True
+        book.ref = mid
+        book.bid = bid
+        book.bid_sz = bid_sz
+        book.ask = ask
+        book.ask_sz = ask_sz
+        ps.sym[s].last_px = mid if not (book.last > 0.0) else book.last
+        kind = TICK_BBO  # orders meet the book's new top as they meet a quote
+    elif kind == TICK_BBO:
         if not (t.bid_px > 0.0 and t.ask_px >= t.bid_px) or math.isinf(t.ask_px):
             return True
         mid = 0.5 * (t.bid_px + t.ask_px)
@@ -488,7 +544,7 @@ def paper_on_tick_nb(ps: PaperState, ticks: np.ndarray, i: int, rep_ctrl: np.nda
         slot = ps.live[k]
         before = ps.venue[0].live
         if ps.orders[slot].symbol_id == s:
-            match_nb(ps, rep_ctrl, rep_buf, slot, kind, px, t.size, lo, hi)
+            match_nb(ps, rep_ctrl, rep_buf, slot, kind, px, t.size, t.side, lo, hi)
         if ps.venue[0].live == before:
             k += 1  # the order is still listed at k; otherwise another order moved into position k
     return True
@@ -525,6 +581,7 @@ def paper_submit_nb(ps: PaperState, src: np.ndarray, i: int, rep_ctrl: np.ndarra
         report_nb(ps, rep_ctrl, rep_buf, slot, EXEC_REJECTED, 0, reason, np.nan, 0.0, 0.0, 0.0)
         return reason
     o.status = STATUS_ACCEPTED
+    ps.queue[slot] = np.nan
     # it arrives at the market time it was decided at (the core's clock when it made the order) when the venue has
     # not seen that far yet: the engine applies each replay batch here after the core has decided on it
     arrival = max(ps.venue[0].clock, rec.ts_mkt_ns)
@@ -538,7 +595,7 @@ def paper_submit_nb(ps: PaperState, src: np.ndarray, i: int, rep_ctrl: np.ndarra
     report_nb(ps, rep_ctrl, rep_buf, slot, EXEC_ACK, 0, VENUE_OK, np.nan, 0.0, 0.0, o.size)
     if ps.params[0].latency_ns <= 0 and arrival == ps.venue[0].clock:
         s = o.symbol_id
-        match_nb(ps, rep_ctrl, rep_buf, slot, TICK_BBO if ps.book[s].ask > 0.0 else 0, np.nan, 0.0, np.nan, np.nan)
+        match_nb(ps, rep_ctrl, rep_buf, slot, TICK_BBO if ps.book[s].ask > 0.0 else 0, np.nan, 0.0, 0, np.nan, np.nan)
     return VENUE_OK
 
 

@@ -30,7 +30,17 @@ from pathlib import Path
 
 import numpy as np
 
-from bot4.core.records import SIDE_BUY, SIDE_NONE, SIDE_SELL, TICK_BAR, TICK_BBO, TICK_DTYPE, TICK_TRADE
+from bot4.core.book import DEPTH_CLEAR, DEPTH_END, DEPTH_SNAPSHOT
+from bot4.core.records import (
+    SIDE_BUY,
+    SIDE_NONE,
+    SIDE_SELL,
+    TICK_BAR,
+    TICK_BBO,
+    TICK_DEPTH,
+    TICK_DTYPE,
+    TICK_TRADE,
+)
 
 log = logging.getLogger("bot4.replay")
 
@@ -58,17 +68,16 @@ def _open_text(path: Path) -> io.TextIOBase:
 def detect_kind(header: list[str]) -> str:
     cols = set(header)
     if {"event", "side", "price", "qty", "last_update_id"} <= cols:  # price and qty: not to be read as trades
-        raise ValueError(
-            "an L2 depth file (snapshot and diff rows): the replay reads trades, top-of-book and candle files; "
-            "give the same capture's trades and bbo files"
-        )
+        return "depth"
     if {"open", "high", "low", "close", "volume"} <= cols:
         return "bars"
     if {"bid_px", "ask_px"} <= cols:
         return "bbo"
     if {"price", "qty"} <= cols:
         return "trades"
-    raise ValueError(f"unrecognised market-data header {header}: expected trades, top-of-book or candle columns")
+    raise ValueError(
+        f"unrecognised market-data header {header}: expected trades, top-of-book, candle or L2 depth columns"
+    )
 
 
 def _num(value: str) -> float:
@@ -78,7 +87,7 @@ def _num(value: str) -> float:
     return v
 
 
-PARSE_VERSION = "3"  # bump when parsing changes, so cached parses are not reused
+PARSE_VERSION = "4"  # bump when parsing changes, so cached parses are not reused
 
 
 def _cache_file(path: Path, symbol_id: int) -> Path | None:
@@ -158,6 +167,10 @@ def _parse_csv(path: Path, symbol_id: int) -> tuple[np.ndarray, LoadReport]:
         except (UnicodeDecodeError, csv.Error, OSError, EOFError) as exc:
             raise ValueError(f"{path}: the file is damaged or truncated ({type(exc).__name__}: {exc})") from None
     report = LoadReport(str(path), kind, rows=len(rows))
+    if kind == "depth":
+        ticks = depth_ticks(rows, col, symbol_id, report)
+        _log_report(path, report)
+        return ticks, report
     out = np.zeros(len(rows), dtype=TICK_DTYPE)
     n = 0
     # a capture's own receive time orders its trade and book files consistently; else the exchange's time
@@ -226,11 +239,98 @@ def _parse_csv(path: Path, symbol_id: int) -> tuple[np.ndarray, LoadReport]:
         n += 1
     ticks = _in_time_order(out[:n], report)
     report.kept = len(ticks)
+    _log_report(path, report)
+    return ticks, report
+
+
+def _log_report(path: Path, report: LoadReport) -> None:
     for reason, count in sorted(report.skipped.items()):
         log.warning("replay %s: skipped %d %s row(s) of %d", path, count, reason, report.rows)
     for what, count in sorted(report.fixed.items()):
         log.warning("replay %s: %s %d row(s) of %d", path, what, count, report.rows)
-    return ticks, report
+
+
+def depth_ticks(rows: list[list[str]], col: dict[str, int], symbol_id: int, report: LoadReport) -> np.ndarray:
+    """L2 depth rows (bot4's ``depth`` schema) as TICK_DEPTH records in the order a book is rebuilt from them.
+
+    The diffs a capture received before its first snapshot wait for it: those the snapshot already holds
+    (``last_update_id`` <= its lastUpdateId) are dropped (``before_snapshot``), the rest follow the snapshot, stamped
+    at its time. Each snapshot's first row clears the book; each message's last row carries DEPTH_END. Time never
+    goes back: a row stamped before the previous one takes its time (counted).
+    """
+    n = len(rows)
+    ts = np.zeros(n, np.int64)
+    side = np.zeros(n, np.int8)
+    price = np.zeros(n)
+    qty = np.zeros(n)
+    first_u = np.zeros(n)
+    last_u = np.zeros(n)
+    snap = np.zeros(n, bool)
+    if "local_ts_ns" in col:
+        ts_col, ts_scale = col["local_ts_ns"], 1
+    else:
+        ts_col, ts_scale = col["exch_ts_ms"], MS
+    c_ev, c_side, c_px, c_qty = col["event"], col["side"], col["price"], col["qty"]
+    c_u, c_first = col["last_update_id"], col.get("first_update_id", -1)
+    k = 0
+    for row in rows:
+        try:
+            event, side_txt = row[c_ev], row[c_side]
+            if event not in ("snapshot", "update") or side_txt not in ("bid", "ask"):
+                raise ValueError(event)
+            p, q = _num(row[c_px]), _num(row[c_qty])
+            u = int(row[c_u])
+            first = int(row[c_first]) if c_first >= 0 and row[c_first] else u
+            ts[k] = int(row[ts_col]) * ts_scale
+        except (ValueError, IndexError):
+            report.skipped["malformed"] += 1
+            continue
+        if not p > 0:
+            report.skipped["non_positive_price"] += 1
+            continue
+        if q < 0:
+            report.skipped["negative_size"] += 1
+            continue
+        side[k] = SIDE_BUY if side_txt == "bid" else SIDE_SELL
+        price[k], qty[k], first_u[k], last_u[k], snap[k] = p, q, first, u, event == "snapshot"
+        k += 1
+    ts, side, price, qty, first_u, last_u, snap = (a[:k] for a in (ts, side, price, qty, first_u, last_u, snap))
+    order = np.arange(k)
+    snaps = np.flatnonzero(snap)
+    if len(snaps):
+        s0 = int(snaps[0])
+        before = order[:s0]
+        waiting = before[last_u[before] > last_u[s0]]
+        report.skipped["before_snapshot"] += len(before) - len(waiting)
+        rest = ~snap[s0:] | (last_u[s0:] != last_u[s0])  # past the first snapshot's rows
+        end0 = s0 + int(np.argmax(rest)) if rest.any() else k
+        order = np.concatenate((order[s0:end0], waiting, order[end0:]))
+        ts[waiting] = ts[s0]
+    else:
+        log.warning("depth file without a snapshot: the book holds only the levels its diffs touch")
+    out = np.zeros(len(order), TICK_DTYPE)
+    out["kind"] = TICK_DEPTH
+    out["symbol_id"] = symbol_id
+    out["side"] = side[order]
+    out["price"] = price[order]
+    out["size"] = qty[order]
+    out["bid_px"] = first_u[order]
+    out["ask_px"] = last_u[order]
+    o_snap, o_u = snap[order], last_u[order]
+    starts = np.ones(len(order), bool)
+    starts[1:] = (o_snap[1:] != o_snap[:-1]) | (o_u[1:] != o_u[:-1])
+    ends = np.ones(len(order), bool)
+    ends[:-1] = starts[1:]
+    flags = np.where(o_snap, DEPTH_SNAPSHOT, 0) | np.where(o_snap & starts, DEPTH_CLEAR, 0) | np.where(ends, DEPTH_END, 0)
+    out["bid_sz"] = flags
+    stamps = ts[order]
+    held = np.maximum.accumulate(stamps) if len(stamps) else stamps
+    if (held != stamps).any():
+        report.fixed["held at the previous row's time"] += int((held != stamps).sum())
+    out["ts_exch_ns"] = held
+    out["seq"] = np.arange(len(out))
+    report.kept = len(out)
+    return out
 
 
 def _bar_length_ns(rows: list[list[str]], ts_col: int, ts_scale: int) -> int:
