@@ -23,6 +23,7 @@ import numpy as np
 from numba import njit, objmode
 
 from bot4.core.atomics import monotonic_ns
+from bot4.core.book import best_nb, fill_view_nb
 from bot4.core.histogram import hist_record_nb
 from bot4.core.intents import (
     INTENT_CANCEL,
@@ -51,7 +52,6 @@ from bot4.core.records import (
     TICK_TRADE,
     TIF_IOC,
 )
-from bot4.core.book import best_nb, fill_view_nb
 from bot4.core.risk import size_for_signal_nb
 from bot4.core.sdkstep import MARKER_PREFIX, REGISTRY, Registered
 from bot4.core.state import SDK_REFUSED_N, EngineState, UserArrays

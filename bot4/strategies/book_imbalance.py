@@ -3,8 +3,9 @@
 Reads the L2 book (``on_book``, data with depth): the imbalance of the best ``levels`` levels is
 (bid size - ask size) / (bid size + ask size). Above ``enter_at`` and flat, it joins the best bid with a post-only
 limit (so it waits in the queue behind the size shown there, and is filled when prints at its price have used that
-up); a limit not filled within ``patience`` book updates is cancelled. Long, it leaves at market once the imbalance
-falls below ``exit_at``; the stop guards the rest.
+up); a limit not filled within ``patience`` book updates is cancelled. Long, it takes its profit at
+``take_profit_frac`` above the entry, leaves at market once the imbalance falls below ``exit_at``; the stop guards the
+rest.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from bot4.sdk import BUY, Param, State, Strategy, cancel, enter_limit, exit_posi
 class BookImbalance(Strategy):
     levels: int = Param(5, min=1, max=10, doc="book levels per side summed")
     enter_at: float = Param(0.6, min=-1.0, max=1.0, doc="imbalance that joins the bid")
-    exit_at: float = Param(-0.2, min=-1.0, max=1.0, doc="imbalance under which a long leaves")
+    exit_at: float = Param(-0.7, min=-1.0, max=1.0, doc="imbalance under which a long leaves at market")
     patience: int = Param(50, min=1, doc="book updates a resting entry may wait before it is cancelled")
     stop_frac: float = Param(0.002, min=1e-9, max=0.5, doc="stop-loss distance from entry, fraction of price")
+    take_profit_frac: float = Param(0.0004, min=0.0, max=0.5, doc="take-profit distance from entry (0 = none)")
 
     imbalance: float = State(0.0)
     books: int = State(0)  # book updates seen
@@ -51,6 +53,7 @@ class BookImbalance(Strategy):
             if st.books - st.placed_at >= p.patience:
                 cancel(out, BUY)
         elif st.imbalance > p.enter_at:
-            if enter_limit(out, BUY, bids[0, 0], stop_frac=p.stop_frac, post_only=True):
+            px = bids[0, 0]
+            if enter_limit(out, BUY, px, stop_frac=p.stop_frac, take_profit_frac=p.take_profit_frac, post_only=True):
                 st.placed_at = st.books
                 st.entries += 1

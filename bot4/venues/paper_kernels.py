@@ -25,6 +25,7 @@ from typing import NamedTuple
 import numpy as np
 
 from bot4.core.atomics import monotonic_ns
+from bot4.core.book import APPLY_DROPPED, APPLY_END, L2Book, best_nb, depth_apply_nb, level_qty_nb
 from bot4.core.jit import helper, kernel, routine
 from bot4.core.positions import apply_fill_nb, mark_symbol_nb
 from bot4.core.prints import outlier_nb
@@ -67,7 +68,6 @@ from bot4.core.records import (
     VENUE_TABLE_FULL,
     VENUE_UNKNOWN_SYMBOL,
 )
-from bot4.core.book import APPLY_DROPPED, APPLY_END, L2Book, best_nb, depth_apply_nb, level_qty_nb
 from bot4.core.ring import (
     ring_advance_nb,
     ring_available_nb,

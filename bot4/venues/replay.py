@@ -31,16 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from bot4.core.book import DEPTH_CLEAR, DEPTH_END, DEPTH_SNAPSHOT
-from bot4.core.records import (
-    SIDE_BUY,
-    SIDE_NONE,
-    SIDE_SELL,
-    TICK_BAR,
-    TICK_BBO,
-    TICK_DEPTH,
-    TICK_DTYPE,
-    TICK_TRADE,
-)
+from bot4.core.records import SIDE_BUY, SIDE_NONE, SIDE_SELL, TICK_BAR, TICK_BBO, TICK_DEPTH, TICK_DTYPE, TICK_TRADE
 
 log = logging.getLogger("bot4.replay")
 
@@ -255,8 +246,9 @@ def depth_ticks(rows: list[list[str]], col: dict[str, int], symbol_id: int, repo
 
     The diffs a capture received before its first snapshot wait for it: those the snapshot already holds
     (``last_update_id`` <= its lastUpdateId) are dropped (``before_snapshot``), the rest follow the snapshot, stamped
-    at its time. Each snapshot's first row clears the book; each message's last row carries DEPTH_END. Time never
-    goes back: a row stamped before the previous one takes its time (counted).
+    at its time. Each snapshot's first row clears the book; each message's last row carries DEPTH_END. A file
+    without update ids (Tardis) takes the rows of one time as one message. Time never goes back: a row stamped before
+    the previous one takes its time (counted).
     """
     n = len(rows)
     ts = np.zeros(n, np.int64)
@@ -279,7 +271,7 @@ def depth_ticks(rows: list[list[str]], col: dict[str, int], symbol_id: int, repo
             if event not in ("snapshot", "update") or side_txt not in ("bid", "ask"):
                 raise ValueError(event)
             p, q = _num(row[c_px]), _num(row[c_qty])
-            u = int(row[c_u])
+            u = int(row[c_u]) if row[c_u] else -1  # a source without update ids (Tardis): numbered below
             first = int(row[c_first]) if c_first >= 0 and row[c_first] else u
             ts[k] = int(row[ts_col]) * ts_scale
         except (ValueError, IndexError):
@@ -295,6 +287,11 @@ def depth_ticks(rows: list[list[str]], col: dict[str, int], symbol_id: int, repo
         price[k], qty[k], first_u[k], last_u[k], snap[k] = p, q, first, u, event == "snapshot"
         k += 1
     ts, side, price, qty, first_u, last_u, snap = (a[:k] for a in (ts, side, price, qty, first_u, last_u, snap))
+    if k and (last_u < 0).all():  # no ids: the rows of one time (and kind) are one message, numbered in order
+        change = np.ones(k, bool)
+        change[1:] = (ts[1:] != ts[:-1]) | (snap[1:] != snap[:-1])
+        last_u[:] = np.cumsum(change)
+        first_u[:] = last_u
     order = np.arange(k)
     snaps = np.flatnonzero(snap)
     if len(snaps):
@@ -321,7 +318,8 @@ def depth_ticks(rows: list[list[str]], col: dict[str, int], symbol_id: int, repo
     starts[1:] = (o_snap[1:] != o_snap[:-1]) | (o_u[1:] != o_u[:-1])
     ends = np.ones(len(order), bool)
     ends[:-1] = starts[1:]
-    flags = np.where(o_snap, DEPTH_SNAPSHOT, 0) | np.where(o_snap & starts, DEPTH_CLEAR, 0) | np.where(ends, DEPTH_END, 0)
+    flags = np.where(o_snap, DEPTH_SNAPSHOT, 0) | np.where(o_snap & starts, DEPTH_CLEAR, 0)
+    flags |= np.where(ends, DEPTH_END, 0)
     out["bid_sz"] = flags
     stamps = ts[order]
     held = np.maximum.accumulate(stamps) if len(stamps) else stamps

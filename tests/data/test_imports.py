@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 
 from bot4.commands import main
+from bot4.core.book import book_counts, book_levels, depth_apply_nb, new_book
+from bot4.core.records import TICK_DEPTH
 from bot4.marketdata.client import DataError
 from bot4.marketdata.imports import import_file
 from bot4.venues.replay import load_csv
@@ -71,8 +73,9 @@ def test_the_capture_becomes_trades_bbo_and_depth_as_the_shared_set_derived_them
     assert numeric(bbo[1:1001]) == numeric(table(test_data / BBO)[1:1001])
     ticks, report = load_csv(tmp_path / "binance_BTCUSDT_trades_20240808.csv.gz", 0)
     assert report.kind == "trades" and len(ticks) == 297
-    with pytest.raises(ValueError, match="an L2 depth file"):
-        load_csv(tmp_path / "binance_BTCUSDT_depth_20240808.csv.gz", 0)
+    ticks, report = load_csv(tmp_path / "binance_BTCUSDT_depth_20240808.csv.gz", 0)  # the L2 replay reads it
+    assert report.kind == "depth" and (ticks["kind"] == TICK_DEPTH).all()
+    assert len(ticks) + report.skipped["before_snapshot"] == len(depth) - 1
 
 
 def test_the_whole_shared_capture_matches_the_shared_derived_files(shared_data: Path, tmp_path: Path) -> None:
@@ -218,6 +221,18 @@ def test_tardis_trades_quotes_and_book_import_like_the_capture(test_data: Path, 
     for name in ("trades", "bbo"):
         ticks, report = load_csv(tmp_path / "out" / f"binance_BTCUSDT_{name}_2024-08-08.csv.gz", 0)
         assert len(ticks) == report.rows > 0
+    # Tardis has no update ids: the rows of one time are one message; the book ends as the capture's does
+    import_file(test_data / CAPTURE, tmp_path / "capture")
+    tops = []
+    for path in (tmp_path / "out" / "binance_BTCUSDT_depth_2024-08-08.csv.gz",
+                 tmp_path / "capture" / "binance_BTCUSDT_depth_20240808.csv.gz"):
+        ticks, report = load_csv(path, 0)
+        book = new_book(1)
+        for t in ticks:
+            depth_apply_nb(book, 0, int(t["side"]), t["price"], t["size"], t["bid_px"], t["ask_px"], int(t["bid_sz"]))
+        assert book_counts(book, 0)["snapshots"] == 1 and book_counts(book, 0)["gaps"] == 0
+        tops.append([x.tolist() for x in book_levels(book, 0, 5)])
+    assert tops[0] == tops[1]
 
 
 def test_import_command_reports_and_refuses_what_it_cannot_use(

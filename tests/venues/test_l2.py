@@ -218,7 +218,8 @@ def test_an_l2_backtest_with_limit_orders_on_the_shipped_depth() -> None:
     counts = book_counts(core.state.l2, 0)
     assert st["books"] == counts["messages"] > 6000  # on_book after every message
     assert book_counts(venue.state.l2, 0) == counts  # the venue rebuilt the same book from the same rows
-    assert np.array_equal(core.state.l2.key, venue.state.l2.key) and np.array_equal(core.state.l2.qty, venue.state.l2.qty)
+    assert np.array_equal(core.state.l2.key, venue.state.l2.key)
+    assert np.array_equal(core.state.l2.qty, venue.state.l2.qty)
     limits = orders[(orders["action"] == ACTION_SUBMIT) & (orders["order_type"] == ORDER_LIMIT)]
     assert len(limits) == st["entries"] >= 10
     assert (orders["action"] == ACTION_CANCEL).sum() >= 1  # some waited longer than their patience
