@@ -8,9 +8,11 @@ whole again after it). The core and the paper venue each keep a book with these 
 (``on_book``), the venue to fill limit orders by their place in the queue.
 
 Layout: per symbol and side, the levels sorted so that the best is last (bids by price ascending, asks by the
-negated price ascending, so one code serves both sides): a change near the touch, where most diffs land, moves few
-levels; the best ``BOOK_VIEW`` levels are a short walk back from the end. A full side keeps the levels nearest the
-touch and counts what it dropped.
+negated price ascending, so one code serves both sides), the best ``BOOK_VIEW`` levels a short walk back from the
+end. A level that goes keeps its place as a hole (size 0): levels come and go at the same prices all the time, and a
+new level moves the levels between it and the nearest hole, not every level up to the end; the best level is never
+a hole, and the holes are swept out when they are half the side. A full side keeps the levels nearest the touch and
+counts what it dropped.
 
 Sequence checks, per symbol, on the message ids (Binance's rule; a snapshot resets them): a message older than the
 book is dropped (``M_STALE``), one whose first id skips past the last applied id + 1 is applied and counted as a gap
@@ -27,6 +29,7 @@ from bot4.core.jit import helper
 
 BOOK_LEVELS = 1024  # levels kept per side (a Binance REST snapshot has 1000)
 BOOK_VIEW = 10  # levels per side a strategy's on_book sees, best first
+HOLE_REACH = 64  # how far a new level looks for a hole on either side before it moves the levels above it
 
 DEPTH_SNAPSHOT = 1  # flags, in a depth tick's bid_sz
 DEPTH_CLEAR = 2
@@ -50,7 +53,8 @@ APPLY_END = 1
 class L2Book(NamedTuple):
     key: np.ndarray  # float64[n_sym, 2, levels]: side 0 bids (price), side 1 asks (-price); ascending, best last
     qty: np.ndarray  # float64[n_sym, 2, levels]
-    n: np.ndarray  # int64[n_sym, 2]: levels held
+    n: np.ndarray  # int64[n_sym, 2]: slots in use (levels and holes; the last is the best level)
+    holes: np.ndarray  # int64[n_sym, 2]: slots in use that hold no level
     meta: np.ndarray  # int64[n_sym, M_N]
     top: np.ndarray  # float64[2, BOOK_VIEW, 2]: the best levels (price, size) of one symbol, filled on demand
 
@@ -60,6 +64,7 @@ def new_book(n_sym: int, levels: int = BOOK_LEVELS) -> L2Book:
         key=np.zeros((n_sym, 2, levels)),
         qty=np.zeros((n_sym, 2, levels)),
         n=np.zeros((n_sym, 2), np.int64),
+        holes=np.zeros((n_sym, 2), np.int64),
         meta=np.zeros((n_sym, M_N), np.int64),
         top=np.full((2, BOOK_VIEW, 2), np.nan),
     )
@@ -89,6 +94,21 @@ def find_level_nb(keys: np.ndarray, n: int, key: float) -> int:
 
 
 @helper
+def compact_nb(book: L2Book, s: int, b: int) -> None:
+    """Sweep the holes out of side ``b`` of symbol ``s``."""
+    keys = book.key[s, b]
+    qtys = book.qty[s, b]
+    w = 0
+    for r in range(book.n[s, b]):
+        if qtys[r] > 0.0:
+            keys[w] = keys[r]
+            qtys[w] = qtys[r]
+            w += 1
+    book.n[s, b] = w
+    book.holes[s, b] = 0
+
+
+@helper
 def set_level_nb(book: L2Book, s: int, b: int, key: float, qty: float) -> None:
     """Level ``key`` of side ``b`` of symbol ``s`` holds ``qty`` from now on (0: the level is gone)."""
     keys = book.key[s, b]
@@ -96,17 +116,57 @@ def set_level_nb(book: L2Book, s: int, b: int, key: float, qty: float) -> None:
     n = book.n[s, b]
     i = find_level_nb(keys, n, key)
     if i < n and keys[i] == key:
+        was = qtys[i]
         if qty > 0.0:
             qtys[i] = qty
+            if was == 0.0:
+                book.holes[s, b] -= 1  # a level back where it was
             return
-        for j in range(i, n - 1):
-            keys[j] = keys[j + 1]
-            qtys[j] = qtys[j + 1]
-        book.n[s, b] = n - 1
+        if was == 0.0:
+            return
+        qtys[i] = 0.0  # a hole, its key kept
+        book.holes[s, b] += 1
+        if i == n - 1:  # the best went: the best is the last level, never a hole
+            while n > 0 and qtys[n - 1] == 0.0:
+                n -= 1
+                book.holes[s, b] -= 1
+            book.n[s, b] = n
+        if book.holes[s, b] > 32 and 2 * book.holes[s, b] > n:
+            compact_nb(book, s, b)
         return
     if not (qty > 0.0):
         return  # deleting a level the book does not hold
+    up = -1  # the nearest holes above (toward the best) and below
+    for j in range(i, min(n - 1, i + HOLE_REACH)):
+        if qtys[j] == 0.0:
+            up = j
+            break
+    down = -1
+    for j in range(i - 1, max(-1, i - 1 - HOLE_REACH), -1):
+        if qtys[j] == 0.0:
+            down = j
+            break
+    if up >= 0 and (down < 0 or up - i <= i - 1 - down):
+        for j in range(up, i, -1):
+            keys[j] = keys[j - 1]
+            qtys[j] = qtys[j - 1]
+        keys[i] = key
+        qtys[i] = qty
+        book.holes[s, b] -= 1
+        return
+    if down >= 0:
+        for j in range(down, i - 1):
+            keys[j] = keys[j + 1]
+            qtys[j] = qtys[j + 1]
+        keys[i - 1] = key
+        qtys[i - 1] = qty
+        book.holes[s, b] -= 1
+        return
     cap = keys.shape[0]
+    if n == cap and book.holes[s, b] > 0:
+        compact_nb(book, s, b)
+        n = book.n[s, b]
+        i = find_level_nb(keys, n, key)
     if n == cap:
         book.meta[s, M_FULL] += 1
         if i == 0:
@@ -156,6 +216,8 @@ def depth_apply_nb(book: L2Book, s: int, side: int, price: float, qty: float, fi
     if flags & DEPTH_CLEAR:
         book.n[s, 0] = 0
         book.n[s, 1] = 0
+        book.holes[s, 0] = 0
+        book.holes[s, 1] = 0
         meta[M_LAST_U] = u
         meta[M_SNAPSHOTS] += 1
         meta[M_MESSAGES] += 1
@@ -180,21 +242,45 @@ def depth_apply_nb(book: L2Book, s: int, side: int, price: float, qty: float, fi
 
 
 @helper
+def levels_into_nb(book: L2Book, s: int, dst: np.ndarray, b: int) -> None:
+    """Side ``b``'s best levels of symbol ``s`` into ``dst`` (depth, 2): (price, size), best first, NaN past the
+    last."""
+    idx = book.n[s, b] - 1
+    for j in range(dst.shape[0]):
+        while idx >= 0 and book.qty[s, b, idx] == 0.0:
+            idx -= 1  # a hole
+        if idx >= 0:
+            k = book.key[s, b, idx]
+            dst[j, 0] = k if b == 0 else -k
+            dst[j, 1] = book.qty[s, b, idx]
+            idx -= 1
+        else:
+            dst[j, 0] = np.nan
+            dst[j, 1] = np.nan
+
+
+@helper
 def fill_view_nb(book: L2Book, s: int) -> None:
     """``book.top``: symbol ``s``'s best BOOK_VIEW levels per side (price, size), best first, NaN past the last."""
-    top = book.top
-    depth = top.shape[1]
-    for b in range(2):
-        n = book.n[s, b]
-        for j in range(depth):
-            idx = n - 1 - j
-            if idx >= 0:
-                k = book.key[s, b, idx]
-                top[b, j, 0] = k if b == 0 else -k
-                top[b, j, 1] = book.qty[s, b, idx]
-            else:
-                top[b, j, 0] = np.nan
-                top[b, j, 1] = np.nan
+    levels_into_nb(book, s, book.top[0], 0)
+    levels_into_nb(book, s, book.top[1], 1)
+
+
+@helper
+def publish_levels_nb(book: L2Book, dst: np.ndarray) -> None:
+    """Every symbol's best levels into ``dst`` (float64[n_sym, 2, depth, 2]), as :func:`fill_view_nb` lays them."""
+    for s in range(dst.shape[0]):
+        levels_into_nb(book, s, dst[s, 0], 0)
+        levels_into_nb(book, s, dst[s, 1], 1)
+
+
+@helper
+def copy_levels_nb(src: np.ndarray, dst: np.ndarray) -> None:
+    for s in range(src.shape[0]):
+        for b in range(2):
+            for j in range(src.shape[2]):
+                dst[s, b, j, 0] = src[s, b, j, 0]
+                dst[s, b, j, 1] = src[s, b, j, 1]
 
 
 def book_levels(book: L2Book, s: int, depth: int = BOOK_VIEW) -> tuple[np.ndarray, np.ndarray]:
@@ -202,9 +288,9 @@ def book_levels(book: L2Book, s: int, depth: int = BOOK_VIEW) -> tuple[np.ndarra
     out = []
     for b in range(2):
         n = int(book.n[s, b])
-        k = min(depth, n)
-        keys = book.key[s, b, n - k : n][::-1]
-        qtys = book.qty[s, b, n - k : n][::-1]
+        live = book.qty[s, b, :n] > 0.0
+        keys = book.key[s, b, :n][live][::-1][:depth]
+        qtys = book.qty[s, b, :n][live][::-1][:depth]
         out.append(np.column_stack((keys if b == 0 else -keys, qtys)))
     return out[0], out[1]
 

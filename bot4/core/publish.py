@@ -10,6 +10,7 @@ import numpy as np
 from numba import literal_unroll
 
 from bot4.core.atomics import fence_seq_cst, load_acquire, monotonic_ns, store_release
+from bot4.core.book import copy_levels_nb, publish_levels_nb
 from bot4.core.jit import helper, kernel
 from bot4.core.positions import resync_account_nb
 from bot4.core.state import EngineState, Published, Rings
@@ -59,6 +60,7 @@ def engine_publish_inline_nb(st: EngineState) -> None:
     copy_nb(st.brk, pub.brk)
     copy_nb(st.pool.ctrl, pub.pool)
     copy_ring_rows_nb(st.rings, pub.rings)
+    publish_levels_nb(st.l2, pub.book)
     store_release(st.seq, SEQ_WORD, s + 2)
 
 
@@ -87,6 +89,7 @@ def engine_read_nb(st: EngineState, out: Published, max_tries: int) -> int:
         copy_nb(pub.brk, out.brk)
         copy_nb(pub.pool, out.pool)
         copy2d_nb(pub.rings, out.rings)
+        copy_levels_nb(pub.book, out.book)
         fence_seq_cst()
         if load_acquire(st.seq, SEQ_WORD) == before:
             return attempt + 1

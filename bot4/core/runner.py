@@ -100,6 +100,7 @@ class CoreSnapshot:
         self.acct = arrays.acct[0]
         self.sym, self.corr, self.brk = arrays.sym, arrays.corr, arrays.brk
         self.pool, self.rings = arrays.pool, arrays.rings
+        self.book = arrays.book  # [symbol, side (0 bids, 1 asks), level, (price, size)], NaN past the last level
         self.stats = StatsSnapshot(self.stats_data)
         self.symbols = core.symbols
         self.breaker_names = core.breaker_names
@@ -109,6 +110,16 @@ class CoreSnapshot:
 
     def _int(self, name: str) -> int:
         return int(self.core[name])
+
+    def book_levels(self, symbol: str) -> dict[str, list[list[float]]]:
+        """``symbol``'s best L2 levels, ``{"bids": [[price, size], ...], "asks": ...}`` best first; empty lists
+        when the feed carries no depth."""
+        s = self.symbols.index(symbol)
+        out = {}
+        for b, name in ((0, "bids"), (1, "asks")):
+            levels = self.book[s, b]
+            out[name] = [[float(p), float(q)] for p, q in levels[~np.isnan(levels[:, 0])]]
+        return out
 
     @property
     def trading_state(self) -> str:

@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from bot4.core.book import L2Book, new_book
+from bot4.core.book import BOOK_VIEW, L2Book, new_book
 from bot4.core.config import STRATEGY_KINDS, BreakerConfig, ConfigError, CoreConfig
 from bot4.core.intents import Intents, new_intents
 from bot4.core.memory import INT64_PER_LINE, aligned_zeros
@@ -355,6 +355,7 @@ class Published(NamedTuple):
     brk: np.ndarray
     pool: np.ndarray  # the pool's ctrl words
     rings: np.ndarray  # [RING_ROWS, RING_CTRL_SIZE]
+    book: np.ndarray  # float64[n_sym, 2, BOOK_VIEW, 2]: each symbol's best L2 levels (price, size), NaN past the last
 
 
 class EngineState(NamedTuple):
@@ -577,6 +578,7 @@ def build_state(config: CoreConfig, publish_interval_s: float = 0.05) -> tuple[E
             brk=np.zeros_like(brk),
             pool=np.zeros_like(pool.ctrl),
             rings=np.zeros((len(RING_ROWS), rings.md.ctrl.shape[0]), dtype=np.int64),
+            book=np.full((n_sym, 2, BOOK_VIEW, 2), np.nan),
         ),
         l2=new_book(n_sym),
         scratch_tick=np.zeros(1, TICK_DTYPE),

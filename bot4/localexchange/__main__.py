@@ -8,7 +8,9 @@ import logging
 import os
 import sys
 
+from bot4.core.config import CoreConfig
 from bot4.localexchange.server import LocalExchange
+from bot4.venues.replay import load_sample
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,6 +24,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--speed", type=float, default=10.0, help="replay clock rate (1 = real time)")
     ap.add_argument("--history-days", type=float, default=1.0,
                     help="how far back the klines and aggTrades history reaches before the start (default 1)")
+    ap.add_argument("--depth", action="store_true",
+                    help="serve the shipped L2 book of BTC/USDT (every level, its recorded diffs) instead of one level")
     args = ap.parse_args(argv)
     if not 0 <= args.history_days <= 3650:
         ap.error(f"--history-days {args.history_days}: must be between 0 and 3650")
@@ -31,7 +35,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
 
     async def serve() -> None:
-        ex = LocalExchange(api_key=key, secret=secret, speed=args.speed, history_s=args.history_days * 86_400)
+        ticks = load_sample(CoreConfig().symbols, with_depth=True) if args.depth else None
+        ex = LocalExchange(
+            api_key=key, secret=secret, ticks=ticks, speed=args.speed, history_s=args.history_days * 86_400
+        )
         await ex.start(args.host, args.port)
         try:
             await asyncio.Event().wait()

@@ -10,9 +10,11 @@ REST (what ccxt's ``binance`` calls for ``fetch_ohlcv``, ``fetch_trades`` and th
 
 Streams (``SUBSCRIBE`` on ``/stream/ws/{n}``): ``<symbol>@trade`` (trade ids consecutive per symbol, continuing the
 history's aggregate ids), ``<symbol>@bookTicker`` and ``<symbol>@depth@100ms`` / ``<symbol>@depth`` (diffs with
-``U``/``u`` update ids, one message per symbol per replay batch). The book is the recorded best bid and ask (the data
-the server has): one level a side, each top-of-book change one book update (``u``), the same ids the bookTicker
-carries. :meth:`MarketData.lose_depth_updates` drops diffs while the ids run on, a lost message for tests of gap
+``U``/``u`` update ids, one message per symbol per replay batch). Without L2 data for a symbol the book is the
+recorded best bid and ask: one level a side, each top-of-book change one book update (``u``), the same ids the
+bookTicker carries. With L2 rows in the replay (``TICK_DEPTH``: ``--depth``, the shipped BTC/USDT book) the book is
+every level and the diffs and ids are the recorded exchange's: ``/depth`` returns its levels, best first, with the last
+applied id. :meth:`MarketData.lose_depth_updates` drops diffs while the ids run on, a lost message for tests of gap
 detection.
 """
 
@@ -25,7 +27,8 @@ from typing import Any
 import numpy as np
 from aiohttp import web
 
-from bot4.core.records import SIDE_BUY, TICK_BBO, TICK_TRADE
+from bot4.core.book import DEPTH_CLEAR, DEPTH_END
+from bot4.core.records import SIDE_BUY, TICK_BBO, TICK_DEPTH, TICK_TRADE
 from bot4.localexchange.dialect import ApiError, fmt_num, market_id
 from bot4.localexchange.history import INTERVALS_MS, History
 
@@ -43,6 +46,23 @@ class TopBook:
     ask_sz: float = 0.0
     update_id: int = 0
     lose: int = 0  # diffs still to drop (a lost message)
+
+
+@dataclass
+class FullBook:
+    """A symbol's L2 book from recorded depth rows: every level a side, and the last update id applied."""
+
+    bids: dict[float, float]
+    asks: dict[float, float]
+    update_id: int = 0
+    offset: int = 0  # added to the recorded ids, so they run on when the replay starts its data again
+    current: int = 0  # the id of the message being applied
+    pending: tuple[int, dict[float, float], dict[float, float]] | None = None  # its changes so far (first id, levels)
+
+    def levels(self, limit: int) -> tuple[list[list[str]], list[list[str]]]:
+        bids = sorted(self.bids.items(), reverse=True)[:limit]
+        asks = sorted(self.asks.items())[:limit]
+        return [[fmt_num(p), fmt_num(q)] for p, q in bids], [[fmt_num(p), fmt_num(q)] for p, q in asks]
 
 
 def _int(params: Any, name: str, default: int | None = None) -> int | None:
@@ -74,6 +94,8 @@ class MarketData:
         self.history = History(ticks, symbols, end_ms, history_s)
         self.next_trade_id = {s: self.history.next_id(s) for s in symbols}
         self.books = {s: TopBook() for s in symbols}
+        depth_ids = np.unique(ticks["symbol_id"][ticks["kind"] == TICK_DEPTH]) if len(ticks) else []
+        self.full = {symbols[int(i)]: FullBook({}, {}) for i in depth_ids}  # the symbols with L2 rows
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get("/api/v3/klines", self._klines)
@@ -141,13 +163,58 @@ class MarketData:
 
     async def _depth(self, request: web.Request) -> web.Response:
         symbol = self._symbol(request)
-        _limit(request.query, 100, 5000)
+        limit = _limit(request.query, 100, 5000)
+        full = self.full.get(symbol)
+        if full is not None:
+            bids, asks = full.levels(limit)
+            return web.json_response({"lastUpdateId": full.update_id, "bids": bids, "asks": asks})
         b = self.books[symbol]
         bids = [[fmt_num(b.bid_px), fmt_num(b.bid_sz)]] if b.bid_px > 0 else []
         asks = [[fmt_num(b.ask_px), fmt_num(b.ask_sz)]] if b.ask_px > 0 else []
         return web.json_response({"lastUpdateId": b.update_id, "bids": bids, "asks": asks})
 
     # --- streams ---------------------------------------------------------------------------------------------------
+    def _depth_row(self, sym: str, t: np.void, ms: int, diffs: dict[str, Any]) -> None:
+        """One recorded L2 row into the symbol's book; a message's changes go out (into ``diffs``) once its last row
+        is in, so a replay batch that ends inside a message never sends half of it (the REST book may show the half:
+        its ``lastUpdateId`` is the last whole message, so the next diff makes it whole)."""
+        full = self.full[sym]
+        flags = int(t["bid_sz"])
+        raw_u = int(t["ask_px"])
+        if flags & DEPTH_CLEAR and raw_u + full.offset <= full.update_id:
+            full.offset = full.update_id + 1 - raw_u  # the data again (a new lap): the ids run on
+        u = raw_u + full.offset
+        if flags & DEPTH_CLEAR:  # a snapshot starts the book over: every level it had goes
+            full.pending = (full.update_id + 1, dict.fromkeys(full.bids, 0.0), dict.fromkeys(full.asks, 0.0))
+            full.bids.clear()
+            full.asks.clear()
+            full.current = u
+        elif u != full.current:
+            if u <= full.update_id:
+                return  # older than the book
+            full.current = u
+            if full.pending is None:
+                full.pending = (max(int(t["bid_px"]) + full.offset, full.update_id + 1), {}, {})
+        if full.pending is None:
+            full.pending = (full.update_id + 1, {}, {})
+        side = full.bids if int(t["side"]) == SIDE_BUY else full.asks
+        px, qty = float(t["price"]), float(t["size"])
+        if qty > 0:
+            side[px] = qty
+        else:
+            side.pop(px, None)
+        (full.pending[1] if side is full.bids else full.pending[2])[px] = qty
+        if flags & DEPTH_END:
+            full.update_id = u
+            first, bids, asks = full.pending
+            full.pending = None
+            if sym in diffs:
+                first = diffs[sym][0]
+                diffs[sym][2].update(bids)
+                diffs[sym][3].update(asks)
+                bids, asks = diffs[sym][2], diffs[sym][3]
+            diffs[sym] = (first, ms, bids, asks)
+
     def messages(self, ticks: np.ndarray, encode: bool = True) -> dict[str, list[str]]:
         """The stream messages for a batch of replayed ticks (stamped with the wall clock), by stream name; the
         book and the trade ids move on either way (``encode`` False: nobody listens, no text is made)."""
@@ -175,15 +242,18 @@ class MarketData:
                     "M": True,
                 }
                 msgs.setdefault(f"{mid.lower()}@trade", []).append(json.dumps(body))
+            elif kind == TICK_DEPTH:
+                self._depth_row(sym, t, ms, diffs)
             elif kind == TICK_BBO:
                 book = self.books[sym]
-                first, _, bids, asks = diffs.get(sym, (book.update_id + 1, 0, {}, {}))
-                _move(bids, book.bid_px, float(t["bid_px"]), float(t["bid_sz"]))
-                _move(asks, book.ask_px, float(t["ask_px"]), float(t["ask_sz"]))
+                if sym not in self.full:  # with L2 rows the depth stream carries the recorded diffs instead
+                    first, _, bids, asks = diffs.get(sym, (book.update_id + 1, 0, {}, {}))
+                    _move(bids, book.bid_px, float(t["bid_px"]), float(t["bid_sz"]))
+                    _move(asks, book.ask_px, float(t["ask_px"]), float(t["ask_sz"]))
+                    diffs[sym] = (first, ms, bids, asks)
                 book.bid_px, book.bid_sz = float(t["bid_px"]), float(t["bid_sz"])
                 book.ask_px, book.ask_sz = float(t["ask_px"]), float(t["ask_sz"])
                 book.update_id += 1
-                diffs[sym] = (first, ms, bids, asks)
                 if not encode:
                     continue
                 body = {
@@ -208,7 +278,7 @@ class MarketData:
                 "E": ms,
                 "s": mid,
                 "U": first,
-                "u": book.update_id,
+                "u": self.full[sym].update_id if sym in self.full else book.update_id,
                 "b": [[fmt_num(p), fmt_num(s)] for p, s in bids.items()],
                 "a": [[fmt_num(p), fmt_num(s)] for p, s in asks.items()],
             }

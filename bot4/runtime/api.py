@@ -121,6 +121,7 @@ def snapshot_doc(engine: Engine) -> dict[str, Any]:
         "rejects": snap.stats.rejects_by_reason(),
         "latency_ns": hist,
         "correlation": [[_clean(float(c)) for c in row] for row in snap.corr],
+        "book": {sym: levels for sym in engine.symbols if (levels := snap.book_levels(sym))["bids"] or levels["asks"]},
         "symbols": list(engine.symbols),
         "venue": engine.venue.name,
         "recent": {

@@ -115,6 +115,10 @@ class RemoteSnapshot:
         c = self.doc.get("last_command", {})
         return int(c.get("seq", 0)), int(c.get("kind", 0)), str(c.get("result", "ok"))
 
+    def book_levels(self, symbol: str) -> dict[str, list[list[float]]]:
+        """``symbol``'s best L2 levels as the engine published them (empty lists: no depth in its feed)."""
+        return self.doc.get("book", {}).get(symbol) or {"bids": [], "asks": []}
+
     def positions(self) -> list[Position]:
         return [
             Position(

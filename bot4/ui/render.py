@@ -338,6 +338,21 @@ def breakers_markup(view: View) -> str:
 TAPE_COLS = 38  # a market print: time to the ms, side, price, size
 
 
+def book_lines(book: dict[str, list[list[float]]], rows: int) -> list[str]:
+    """The L2 book's best levels, asks above bids (best nearest the middle), sized to leave ``rows`` room for a few
+    prints; nothing when the feed carries no depth."""
+    bids, asks = book.get("bids", []), book.get("asks", [])
+    if not bids and not asks:
+        return []
+    depth = max(1, min(5, (rows - 4) // 2))
+    lines = [f"[b]book[/b] (best {depth} a side)"]
+    for px, qty in reversed(asks[:depth]):
+        lines.append(f"[$error]ask[/] {money(px):>14} {qty:>12.5f}")
+    for px, qty in bids[:depth]:
+        lines.append(f"[$success]bid[/] {money(px):>14} {qty:>12.5f}")
+    return lines
+
+
 def market_markup(view: View, rows: int = CHART_ROWS + 2, cols: int = 0) -> str:
     """Header, price chart (the pane's height less two rows, 3 to 20; as wide as the pane leaves beside the prints)
     beside the last market prints, fill legend."""
@@ -352,8 +367,10 @@ def market_markup(view: View, rows: int = CHART_ROWS + 2, cols: int = 0) -> str:
     ]
     fills = [f for f in view.fills if f["symbol"] == view.selected]
     chart = price_chart(view.prices, fills, rows=chart_rows, cols=chart_cols)
-    trades = ["[b]last trades[/b] (exchange time)"]
-    for t in reversed(view.trades[-(chart_rows - 1) :]):
+    trades = book_lines(s.book_levels(view.selected), chart_rows)
+    trades.append("[b]last trades[/b] (exchange time)")
+    room = chart_rows - len(trades)  # the prints that fit below the book (all the column without one)
+    for t in reversed(view.trades[-room:] if room > 0 else []):
         color = "$success" if t["side"] == "buy" else "$error" if t["side"] == "sell" else "$foreground-muted"
         ns = int(t["ts_exch_ns"])  # type: ignore[call-overload]
         when = f"{clock(ns / 1e9)}.{ns // 1_000_000 % 1000:03d}"

@@ -202,6 +202,8 @@ def report_nb(
 @helper
 def unlist_nb(ps: PaperState, slot: int) -> None:
     pos = ps.live_pos[slot]
+    if pos < 0:
+        return  # not listed (already ended)
     last = ps.venue[0].live - 1
     moved = ps.live[last]
     ps.live[pos] = moved
@@ -323,6 +325,44 @@ def expire_nb(ps: PaperState, rep_ctrl: np.ndarray, rep_buf: np.ndarray, slot: i
     unlist_nb(ps, slot)
 
 
+@helper
+def is_open_nb(o: np.ndarray) -> bool:
+    return o.status == STATUS_ACCEPTED or o.status == STATUS_PARTIALLY_FILLED
+
+
+@helper
+def book_within_nb(ps: PaperState, s: int, side: int, limit: float) -> float:
+    """Size the L2 book shows against an order on ``side`` at prices up to ``limit`` (NaN: any price)."""
+    b = 1 if side > 0 else 0
+    total = 0.0
+    for j in range(ps.l2.n[s, b] - 1, -1, -1):
+        k = ps.l2.key[s, b, j]
+        px = -k if b == 1 else k
+        if limit == limit and ((side > 0 and px > limit) or (side < 0 and px < limit)):
+            break
+        total += ps.l2.qty[s, b, j]
+    return total
+
+
+@helper
+def take_book_nb(ps: PaperState, rep_ctrl: np.ndarray, rep_buf: np.ndarray, slot: int, s: int, limit: float) -> None:
+    """Fill the order in ``slot`` level by level against the L2 book, best first, each level at its price and up to
+    its size, as far as ``limit`` (NaN: any price) and while the report ring has room. The book is not changed by
+    the fills (no market impact: the next diffs say what the market did)."""
+    o = ps.orders[slot]
+    side = o.side
+    b = 1 if side > 0 else 0
+    j = ps.l2.n[s, b] - 1
+    while j >= 0 and is_open_nb(o) and ring_room_nb(rep_ctrl) > 3:
+        k = ps.l2.key[s, b, j]
+        px = -k if b == 1 else k
+        if limit == limit and ((side > 0 and px > limit) or (side < 0 and px < limit)):
+            return
+        if ps.l2.qty[s, b, j] > 0.0:  # (a hole: a level that went)
+            fill_nb(ps, rep_ctrl, rep_buf, slot, px, min(o.size - o.filled, ps.l2.qty[s, b, j]), LIQUIDITY_TAKER)
+        j -= 1
+
+
 @kernel
 def match_bar_nb(
     ps: PaperState, rep_ctrl: np.ndarray, rep_buf: np.ndarray, slot: int, first_pass: bool, open_px: float, lo: float,
@@ -405,6 +445,15 @@ def match_nb(
             return
     remaining = o.size - o.filled
     is_market = otype == ORDER_MARKET or otype == ORDER_STOP_MARKET
+    depth = ps.l2.n[s, 1 if side > 0 else 0] > 0  # an L2 book: orders that take liquidity walk its levels
+    if is_market and depth:
+        if o.tif == TIF_FOK and book_within_nb(ps, s, side, np.nan) < remaining:
+            expire_nb(ps, rep_ctrl, rep_buf, slot, VENUE_FOK_UNFILLED)
+            return
+        take_book_nb(ps, rep_ctrl, rep_buf, slot, s, np.nan)
+        if is_open_nb(o) and o.tif != TIF_GTC:
+            expire_nb(ps, rep_ctrl, rep_buf, slot, VENUE_IOC_REMAINDER)
+        return
     if is_market:
         if opp_px > 0.0:
             px = opp_px
@@ -418,13 +467,18 @@ def match_nb(
             expire_nb(ps, rep_ctrl, rep_buf, slot, VENUE_FOK_UNFILLED)
             return
         fill_nb(ps, rep_ctrl, rep_buf, slot, px, qty, LIQUIDITY_TAKER)
-        if o.status != STATUS_FILLED and o.tif != TIF_GTC:
+        if is_open_nb(o) and o.tif != TIF_GTC:
             expire_nb(ps, rep_ctrl, rep_buf, slot, VENUE_IOC_REMAINDER)
         return
     limit = o.price
     marketable = opp_px > 0.0 and ((side > 0 and opp_px <= limit) or (side < 0 and opp_px >= limit))
     if first_pass:
-        if marketable:
+        if marketable and depth:
+            if o.tif == TIF_FOK and book_within_nb(ps, s, side, limit) < remaining:
+                expire_nb(ps, rep_ctrl, rep_buf, slot, VENUE_FOK_UNFILLED)
+                return
+            take_book_nb(ps, rep_ctrl, rep_buf, slot, s, limit)
+        elif marketable:
             qty = remaining if not (opp_sz > 0.0) or opp_sz >= remaining else opp_sz
             if o.tif == TIF_FOK and qty < remaining:
                 expire_nb(ps, rep_ctrl, rep_buf, slot, VENUE_FOK_UNFILLED)
@@ -433,9 +487,9 @@ def match_nb(
         elif o.tif == TIF_FOK:
             expire_nb(ps, rep_ctrl, rep_buf, slot, VENUE_FOK_UNFILLED)
             return
-        if o.status != STATUS_FILLED and o.tif == TIF_IOC:
+        if is_open_nb(o) and o.tif == TIF_IOC:
             expire_nb(ps, rep_ctrl, rep_buf, slot, VENUE_IOC_REMAINDER)
-        elif o.status != STATUS_FILLED and o.tif == TIF_GTC:
+        elif is_open_nb(o) and o.tif == TIF_GTC:
             b = 0 if side > 0 else 1
             if ps.l2.n[s, b] > 0:  # it rests: behind what the book shows at its price
                 ps.queue[slot] = level_qty_nb(ps.l2, s, b, limit)

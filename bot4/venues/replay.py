@@ -298,7 +298,8 @@ def depth_ticks(rows: list[list[str]], col: dict[str, int], symbol_id: int, repo
         s0 = int(snaps[0])
         before = order[:s0]
         waiting = before[last_u[before] > last_u[s0]]
-        report.skipped["before_snapshot"] += len(before) - len(waiting)
+        if len(before) > len(waiting):
+            report.skipped["before_snapshot"] += len(before) - len(waiting)
         rest = ~snap[s0:] | (last_u[s0:] != last_u[s0])  # past the first snapshot's rows
         end0 = s0 + int(np.argmax(rest)) if rest.any() else k
         order = np.concatenate((order[s0:end0], waiting, order[end0:]))
@@ -433,13 +434,19 @@ SAMPLE_FILES = {
 }
 
 
+SAMPLE_DEPTH = {"BTC/USDT": "binance_spot_BTCUSDT_20240808T2354_20240809T0005_depth.csv.gz"}  # the L2 book
+
+
 def sample_path(name: str) -> Path:
     """Path of a file of the sample shipped inside the package."""
     return Path(str(resources.files("bot4") / "data" / name))
 
 
-def load_sample(symbols: tuple[str, ...] = ("BTC/USDT", "ETH/USDT"), with_bbo: bool = True) -> np.ndarray:
-    """The shipped real-data sample for ``symbols`` (ids in that order), merged by time."""
+def load_sample(
+    symbols: tuple[str, ...] = ("BTC/USDT", "ETH/USDT"), with_bbo: bool = True, with_depth: bool = False
+) -> np.ndarray:
+    """The shipped real-data sample for ``symbols`` (ids in that order), merged by time; ``with_depth``: the L2 book
+    of the symbols that have one (SAMPLE_DEPTH) too."""
     parts = []
     for sid, sym in enumerate(symbols):
         if sym not in SAMPLE_FILES:
@@ -451,4 +458,6 @@ def load_sample(symbols: tuple[str, ...] = ("BTC/USDT", "ETH/USDT"), with_bbo: b
         parts.append(load_csv(sample_path(trades), sid)[0])
         if with_bbo:
             parts.append(load_csv(sample_path(bbo), sid)[0])
+        if with_depth and sym in SAMPLE_DEPTH:
+            parts.append(load_csv(sample_path(SAMPLE_DEPTH[sym]), sid)[0])
     return merge_by_time(parts)

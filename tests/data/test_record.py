@@ -14,11 +14,12 @@ from pathlib import Path
 import pytest
 
 from bot4.commands import main
+from bot4.core.book import book_counts, book_levels, depth_apply_nb, new_book
 from bot4.localexchange.server import LocalExchange
 from bot4.marketdata.client import load_markets, public_client
 from bot4.marketdata.record import Recorder, RecordSpec
 from bot4.marketdata.rotation import RotatingFile, finish_parts
-from bot4.venues.replay import load_csv
+from bot4.venues.replay import load_csv, load_sample
 from tests.data.conftest import Served
 from tests.data.test_download import CONFIG
 
@@ -209,3 +210,37 @@ def test_record_refuses_bad_input_in_one_line(
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+async def test_the_local_exchanges_l2_book_records_and_replays_level_for_level(tmp_path: Path) -> None:
+    """With the shipped BTC/USDT depth the local exchange serves every level and the recorded diffs; a recording of
+    it rebuilds, through bot4's own book, the exchange's book: gap-free, and the best levels equal at the end."""
+    ex = LocalExchange(
+        api_key="k", secret="s", speed=10.0, history_s=0.0, ticks=load_sample(("BTC/USDT", "ETH/USDT"), with_depth=True)
+    )
+    url = await ex.start()
+    client = public_client("binance", url + "/api/v3", url.replace("http", "ws", 1) + "/stream/ws")
+    try:
+        await load_markets(client, ["BTC/USDT"])
+        spec = RecordSpec("binance", ("BTC/USDT",), tmp_path, ("depth",), duration_s=4.0)
+        rec = asyncio.ensure_future(Recorder(client, spec).run())
+        await asyncio.sleep(3.0)
+        ex.silent = True  # the market stops; what was sent reaches the recorder before it ends
+        summary = await rec
+        served = ex.market.full["BTC/USDT"].levels(5)
+    finally:
+        await client.close()
+        await ex.stop()
+    assert summary.gaps["BTC/USDT depth"].sequence == 0
+    depth = files(tmp_path, "BTCUSDT", "depth")
+    ticks, report = load_csv(depth[0], 0)
+    assert report.kind == "depth" and len(ticks) > 1000
+    book = new_book(1)
+    for t in ticks:
+        depth_apply_nb(book, 0, int(t["side"]), t["price"], t["size"], t["bid_px"], t["ask_px"], int(t["bid_sz"]))
+    counts = book_counts(book, 0)
+    assert counts["gaps"] == 0 and counts["crossed"] == 0 and counts["messages"] >= 3
+    bids, asks = book_levels(book, 0, 5)
+    assert len(bids) == len(asks) == 5  # many levels, not the one-level book of the bbo stream
+    as_served = ([[float(p), float(q)] for p, q in served[0]], [[float(p), float(q)] for p, q in served[1]])
+    assert (bids.tolist(), asks.tolist()) == as_served

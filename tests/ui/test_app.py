@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from bot4.ui.source import LocalSource
 from bot4.ui.ticket_screen import OrderTicket
 from bot4.ui.widgets.banner import StateBanner
 from bot4.ui.widgets.panes import Pane
+from bot4.venues.replay import SAMPLE_DEPTH, SAMPLE_FILES, sample_path
 from tests.ui.test_snapshots import cells
 
 
@@ -226,3 +228,38 @@ async def test_a_pane_repaints_only_the_lines_that_changed(tmp_path: Path) -> No
         assert recoloured is not fresh and recoloured[0] != fresh[0]  # the border's colours are the new theme's
 
     await run_app(tmp_path, body)
+
+
+async def test_the_market_pane_shows_the_l2_book_when_the_feed_has_one(tmp_path: Path) -> None:
+    cfg = load_config(None, env={})
+    files = tuple(f"BTC/USDT={sample_path(name)}" for name in (SAMPLE_DEPTH["BTC/USDT"], SAMPLE_FILES["BTC/USDT"][0]))
+    cfg = replace(
+        cfg,
+        replay=replace(cfg.replay, speed=20.0, files=files),
+        runtime=replace(cfg.runtime, api_addr="", metrics_addr=""),
+    )
+    engine = Engine(cfg, tmp_path)
+    runner = asyncio.create_task(engine.run())
+    app = Bot4App(LocalSource(engine))
+    try:
+        async with app.run_test(size=(200, 55)) as pilot:
+            text = ""
+            for _ in range(100):
+                await pilot.pause(0.2)
+                app.selected = "BTC/USDT"
+                app.refresh_view()
+                text = str(app.query_one("#market", Pane).render())
+                if "book (best" in text:
+                    break
+            assert "book (best 5 a side)" in text and "last trades" in text
+            snap = engine.core.snapshot()
+            levels = snap.book_levels("BTC/USDT")
+            assert len(levels["bids"]) == len(levels["asks"]) == 10
+            lines = text.splitlines()
+            asks = [line for line in lines if re.search(r"ask +[\d,.]+ +\d+\.\d{5} *$", line)]
+            bids = [line for line in lines if re.search(r"bid +[\d,.]+ +\d+\.\d{5} *$", line)]
+            assert len(asks) == len(bids) == 5  # five levels a side, asks over bids
+            assert lines.index(asks[-1]) < lines.index(bids[0])
+    finally:
+        engine.request_stop()
+        await runner

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from numba import njit
 
 from bot4.core.book import (
@@ -25,12 +27,14 @@ from bot4.core.book import (
     depth_apply_nb,
     level_qty_nb,
     new_book,
+    set_level_nb,
 )
 from bot4.core.config import CoreConfig, RiskConfig, StrategyConfig
 from bot4.core.records import (
     ACTION_CANCEL,
     ACTION_SUBMIT,
     EXEC_FILL,
+    FILL_DTYPE,
     LIQUIDITY_MAKER,
     ORDER_LIMIT,
     SIDE_BUY,
@@ -40,6 +44,8 @@ from bot4.core.records import (
     TICK_TRADE,
 )
 from bot4.core.runner import Core
+from bot4.ui.render import market_markup, money
+from bot4.ui.source import View
 from bot4.venues.lockstep import Lockstep
 from bot4.venues.paper import PaperConfig, PaperExchange
 from bot4.venues.replay import load_csv, merge_by_time, sample_path
@@ -84,6 +90,33 @@ def test_a_full_side_keeps_the_levels_nearest_the_touch() -> None:
     apply(book, BID, 99.5, 2.0, 2, 2, DEPTH_END)  # inside: the deepest (98) makes room
     assert book_levels(book, 0)[0][:, 0].tolist() == [100.0, 99.5, 99.0]
     assert book_counts(book, 0)["levels_dropped_full"] == 2
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    levels=st.sampled_from([4, 16, 64, 256]),
+    ops=st.lists(st.tuples(st.integers(1, 60), st.sampled_from([0.0, 0.0, 1.0, 2.5]), st.booleans()), max_size=300),
+)
+def test_the_book_is_a_sorted_map_of_the_levels_it_keeps(levels: int, ops: list[tuple[int, float, bool]]) -> None:
+    """Against a dict: every level the book holds has the size last set for it, in price order, best first; with room
+    for every price, it holds exactly the dict's levels (the holes levels leave behind never show)."""
+    book = new_book(1, levels=levels)
+    ref: dict[bool, dict[float, float]] = {True: {}, False: {}}
+    for price, qty, bid in ops:
+        set_level_nb(book, 0, 0 if bid else 1, float(price) if bid else -float(price), qty)
+        if qty > 0:
+            ref[bid][float(price)] = qty
+        else:
+            ref[bid].pop(float(price), None)
+    bids, asks = book_levels(book, 0, 10**6)
+    for got, want, best_first in ((bids, ref[True], True), (asks, ref[False], False)):
+        pairs = [(p, q) for p, q in got.tolist()]
+        assert pairs == sorted(pairs, reverse=best_first)
+        assert all(want.get(p) == q for p, q in pairs)
+        if levels >= 60:
+            assert pairs == sorted(want.items(), reverse=best_first)
+    if ref[True]:
+        assert best_nb(book, 0, 0) == (max(ref[True]), ref[True][max(ref[True])]) or levels < 60
 
 
 def test_gaps_stale_messages_and_crossings_are_counted() -> None:
@@ -228,3 +261,63 @@ def test_an_l2_backtest_with_limit_orders_on_the_shipped_depth() -> None:
     assert len(maker) >= 5  # limits filled from the queue
     bid_at_entry = np.isin(limits["price"], depth["price"][depth["side"] == SIDE_BUY])
     assert bid_at_entry.all()  # each joined a bid price the book showed
+    # the published book (what the workstation and the API show) is the core's best levels
+    snap = core.snapshot()
+    bids, asks = book_levels(core.state.l2, 0)
+    shown = snap.book_levels("BTC/USDT")
+    assert shown == {"bids": bids.tolist(), "asks": asks.tolist()} and len(shown["bids"]) == 10
+    assert snap.book_levels("ETH/USDT") == {"bids": [], "asks": []}
+    text = market_markup(View(snapshot=snap, symbols=snap.symbols, selected="BTC/USDT"), rows=22, cols=120)
+    assert "book[/b] (best 5 a side)" in text and money(bids[0, 0]) in text and money(asks[0, 0]) in text
+    assert "book[/b]" not in market_markup(View(snapshot=snap, symbols=snap.symbols, selected="ETH/USDT"))
+
+
+class Depth:
+    """A standalone paper venue fed L2 rows: one book message per call."""
+
+    def __init__(self) -> None:
+        self.px = PaperExchange(CoreConfig(), PaperConfig(latency_ms=0.0, taker_fee=0.001))
+        self.ts = 1_000_000_000
+        self.u = 0
+
+    def message(self, levels: list[tuple[int, float, float]], snapshot: bool = False) -> None:
+        self.ts += 1_000_000
+        self.u += 1
+        rows = []
+        for i, (side, price, qty) in enumerate(levels):
+            flags = (DEPTH_SNAPSHOT | (DEPTH_CLEAR if i == 0 else 0)) if snapshot else 0
+            flags |= DEPTH_END if i == len(levels) - 1 else 0
+            rows.append(tick(self.ts, TICK_DEPTH, side, price, qty, self.u, self.u, flags))
+        assert self.px.on_ticks(np.array(rows, dtype=TICK_DTYPE)) == len(rows)
+
+    def fills(self) -> list[tuple[float, float]]:
+        out = np.zeros(256, FILL_DTYPE)
+        n = self.px.reports.pop_many(out)
+        return [(float(r["price"]), float(r["size"])) for r in out[:n] if r["kind"] == EXEC_FILL]
+
+
+def book_of_three() -> Depth:
+    d = Depth()
+    d.message([(BID, 100.0, 1.0), (BID, 99.5, 2.0), (ASK, 100.5, 0.5), (ASK, 101.0, 1.0), (ASK, 102.0, 5.0)],
+              snapshot=True)
+    return d
+
+
+def test_a_market_order_walks_the_book_level_by_level() -> None:
+    d = book_of_three()
+    o = d.px.create_order("BTC/USDT", "market", "buy", 2.0)
+    assert d.fills() == [(100.5, 0.5), (101.0, 1.0), (102.0, 0.5)]
+    assert o["status"] == "closed" and o["average"] == pytest.approx((100.5 * 0.5 + 101.0 + 102.0 * 0.5) / 2.0)
+    d.message([(ASK, 100.5, 0.0)])  # the book is the market's: the next message, not our fill, changes it
+    o = d.px.create_order("BTC/USDT", "market", "sell", 4.0)
+    assert d.fills() == [(100.0, 1.0), (99.5, 2.0)] and o["status"] == "expired"  # IOC: the book had 3
+
+
+def test_a_marketable_limit_takes_levels_up_to_its_price() -> None:
+    d = book_of_three()
+    fok = d.px.create_order("BTC/USDT", "limit", "buy", 2.0, price=101.0, params={"timeInForce": "FOK"})
+    assert fok["status"] == "expired" and d.fills() == []  # 1.5 within 101: not all at once
+    ioc = d.px.create_order("BTC/USDT", "limit", "buy", 2.0, price=101.0, params={"timeInForce": "IOC"})
+    assert ioc["status"] == "expired" and d.fills() == [(100.5, 0.5), (101.0, 1.0)]
+    gtc = d.px.create_order("BTC/USDT", "limit", "buy", 2.0, price=101.0)
+    assert d.fills() == [(100.5, 0.5), (101.0, 1.0)] and gtc["status"] == "open"  # the rest rests at 101

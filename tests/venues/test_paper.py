@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot4.core.config import CoreConfig
-from bot4.core.records import FILL_DTYPE, TICK_BAR, TICK_BBO, TICK_DTYPE, TICK_TRADE
+from bot4.core.records import EXEC_EXPIRED, FILL_DTYPE, TICK_BAR, TICK_BBO, TICK_DTYPE, TICK_TRADE
 from bot4.venues.paper import PaperConfig, PaperExchange
 
 BTC = "BTC/USDT"
@@ -288,3 +288,23 @@ def test_an_outlier_print_is_refused_and_a_confirmed_level_taken() -> None:
         m.trade(200.0)  # the market really is there now: taken after five prints agree
     assert m.px.last_price(BTC) == 200.0
     assert m.px.fetch_order(resting["id"])["status"] == "closed"
+
+
+def test_a_reduce_only_market_order_that_finds_the_position_gone_ends_once() -> None:
+    """Both sells arrive while long; the plain one matches first and closes the position, so the reduce-only one
+    expires at its fill: one report, and the venue's list of open orders stays whole (it was unlisted twice once)."""
+    m = Market(latency_ms=1.0)
+    m.bbo(100.0, 100.5)
+    m.px.create_order(BTC, "market", "buy", 1.0)
+    m.bbo(100.0, 100.5)
+    assert m.px.position(BTC)[0] == 1.0
+    rest = m.px.create_order(BTC, "limit", "buy", 1.0, price=90.0)  # stays open throughout
+    m.px.create_order(BTC, "market", "sell", 1.0)
+    ro = m.px.create_order(BTC, "market", "sell", 1.0, params={"reduceOnly": True})
+    m.reports()
+    m.bbo(100.0, 100.5)
+    assert m.px.position(BTC)[0] == 0.0
+    expired = [r for r in m.reports() if r[0] == EXEC_EXPIRED]
+    assert len(expired) == 1 and m.px.fetch_order(ro["id"])["status"] == "expired"
+    assert m.px.fetch_order(rest["id"])["status"] == "open"
+    assert [o["id"] for o in m.px.fetch_open_orders(BTC)] == [rest["id"]]
