@@ -209,8 +209,9 @@ class Bot4App(App[int]):
         for pane in panes:
             if force or (self.frames % pane.every == 0 and pane.display):
                 pane.show_view(view)
-        if isinstance(self.screen, (TradesScreen, StrategyScreen)):  # the state stays live on those screens too
-            for screen_banner in self.screen.query(StateBanner):  # none while the screen is still being composed
+        top = self.screen_stack[-1] if self.screen_stack else None  # (none while the app closes)
+        if isinstance(top, (TradesScreen, StrategyScreen)):  # the state stays live on those screens too
+            for screen_banner in top.query(StateBanner):  # none while the screen is still being composed
                 screen_banner.view = view
         self._follow_orders()
         self.frames += 1

@@ -494,11 +494,14 @@ def match_nb(
             if ps.l2.n[s, b] > 0:  # it rests: behind what the book shows at its price
                 ps.queue[slot] = level_qty_nb(ps.l2, s, b, limit)
         return
-    # resting: filled by trades through the price, or by the opposite quote moving through it
+    # resting: filled by trades through the price, or by the opposite quote moving through it. In the queue (an L2
+    # book): by price priority a print through its price, or the opposite best at it, means its level was taken
+    # whole, so it fills in full; without depth a print fills at most its own size
+    queued = ps.queue[slot] >= 0.0
     if tick_kind == TICK_TRADE:
         through = (side > 0 and trade_px < limit) or (side < 0 and trade_px > limit)
         if through:
-            qty = remaining if not (trade_sz > 0.0) or trade_sz >= remaining else trade_sz
+            qty = remaining if queued or not (trade_sz > 0.0) or trade_sz >= remaining else trade_sz
             fill_nb(ps, rep_ctrl, rep_buf, slot, limit, qty, LIQUIDITY_MAKER)
         elif trade_px == limit and trade_side == -side and ps.queue[slot] >= 0.0 and trade_sz > 0.0:
             left = ps.queue[slot] - trade_sz  # a print at its price, against its side: the queue moves up
@@ -508,6 +511,11 @@ def match_nb(
             else:
                 ps.queue[slot] = left
     elif tick_kind == TICK_BBO and opp_px > 0.0:
+        if queued:
+            if (side > 0 and opp_px <= limit) or (side < 0 and opp_px >= limit):
+                ps.queue[slot] = 0.0
+                fill_nb(ps, rep_ctrl, rep_buf, slot, limit, remaining, LIQUIDITY_MAKER)
+            return
         through = (side > 0 and opp_px < limit) or (side < 0 and opp_px > limit)
         if through:
             qty = remaining if not (opp_sz > 0.0) or opp_sz >= remaining else opp_sz

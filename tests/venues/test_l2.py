@@ -221,7 +221,7 @@ def test_a_resting_limit_fills_only_once_the_size_ahead_of_it_is_gone() -> None:
         tick(t0 + 3 * ms, TICK_DEPTH, BID, 60000.0, 0.1, 12, 12, DEPTH_END),  # cancels ahead: 0.1 ahead
         tick(t0 + 4 * ms, TICK_TRADE, SIDE_BUY, 60000.0, 5.0),  # a buyer at our price does not reach a bid
         tick(t0 + 5 * ms, TICK_TRADE, SIDE_SELL, 60000.0, 0.15),  # uses up 0.1, fills 0.05
-        tick(t0 + 6 * ms, TICK_TRADE, SIDE_SELL, 59990.0, 10.0),  # through our price: the rest fills
+        tick(t0 + 6 * ms, TICK_TRADE, SIDE_SELL, 59990.0, 0.001),  # through our price, however small: all of it
     ]
     ticks = np.array(rows, dtype=TICK_DTYPE)
     core = Core(cfg)
@@ -321,3 +321,13 @@ def test_a_marketable_limit_takes_levels_up_to_its_price() -> None:
     assert ioc["status"] == "expired" and d.fills() == [(100.5, 0.5), (101.0, 1.0)]
     gtc = d.px.create_order("BTC/USDT", "limit", "buy", 2.0, price=101.0)
     assert d.fills() == [(100.5, 0.5), (101.0, 1.0)] and gtc["status"] == "open"  # the rest rests at 101
+
+
+def test_the_opposite_best_at_a_queued_orders_price_fills_it_whole() -> None:
+    d = book_of_three()
+    o = d.px.create_order("BTC/USDT", "limit", "buy", 1.5, price=100.0)  # behind the 1.0 shown at 100
+    d.message([(ASK, 100.5, 0.0), (ASK, 100.2, 0.4)])
+    assert d.fills() == [] and d.px.fetch_order(o["id"])["status"] == "open"
+    d.message([(BID, 100.0, 0.0), (ASK, 100.2, 0.0), (ASK, 100.0, 0.3)])  # a seller now rests at our price:
+    assert d.fills() == [(100.0, 1.5)]  # every bid there, ours too, was taken first
+    assert d.px.fetch_order(o["id"])["status"] == "closed"
