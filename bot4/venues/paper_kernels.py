@@ -202,8 +202,6 @@ def report_nb(
 @helper
 def unlist_nb(ps: PaperState, slot: int) -> None:
     pos = ps.live_pos[slot]
-    if pos < 0:
-        return  # not listed (already ended)
     last = ps.venue[0].live - 1
     moved = ps.live[last]
     ps.live[pos] = moved
