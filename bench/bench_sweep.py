@@ -28,6 +28,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -44,6 +45,7 @@ from bench.bench_nautilus import trade_ticks  # noqa: E402
 from bench.common import Figure  # noqa: E402
 from bot4.backtest.driver import SweepSpec, run_sweep  # noqa: E402
 from bot4.backtest.executors import DaskExecutor, Executor, LocalExecutor  # noqa: E402
+from bot4.backtest.run import run_lanes  # noqa: E402
 from bot4.backtest.sweep import Axis, WorkUnit, run_unit  # noqa: E402
 from bot4.core.config import CoreConfig, InstrumentConfig, RiskConfig, StrategyConfig  # noqa: E402
 from bot4.runtime.config import AppConfig  # noqa: E402
@@ -194,12 +196,51 @@ def compare(ours: dict[tuple[int, int], dict], theirs: dict) -> tuple[int, int, 
     return same_orders, same_fees, notes
 
 
+def lanes_figures(n_ticks: int, lanes: int = 4, rounds: int = 5) -> list[Figure]:
+    """Lanes in one compiled pass (``run_lanes`` of ``lanes`` parameter sets) against the same sets run one pass
+    each, same ticks, rounds interleaved; medians. Ticks/s counts every lane's ticks."""
+    ticks = trade_ticks(n_ticks)
+    configs = [make_config({"strategy.fast_period": f, "strategy.slow_period": 300}) for f in FAST[:lanes]]
+    run_lanes(configs, ticks[:20_000])  # compiled or loaded outside the clock, both ways
+    for c in configs:
+        run_lanes([c], ticks[:20_000])
+    together, apart = [], []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        one_pass = run_lanes(configs, ticks)
+        together.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        each = [run_lanes([c], ticks)[0] for c in configs]
+        apart.append(time.perf_counter() - start)
+    assert [len(r.orders) for r in one_pass] == [len(r.orders) for r in each]
+    total = lanes * n_ticks
+    t1, t2 = statistics.median(together), statistics.median(apart)
+    return [
+        Figure(
+            "sweep_lanes_separate_ticks_per_s",
+            total / t2,
+            "ticks/s",
+            higher_is_better=True,
+            note=f"{lanes} EMA parameter sets, one pass each over {n_ticks:,} real ticks (full core, venue, risk)",
+        ),
+        Figure(
+            "sweep_lanes_ticks_per_s",
+            total / t1,
+            "ticks/s",
+            baseline="sweep_lanes_separate_ticks_per_s",
+            higher_is_better=True,
+            note=f"the same {lanes} sets walked together in one compiled pass, bar by bar",
+        ),
+    ]
+
+
 def run(quick: bool) -> list[Figure]:
-    """For bench/run.py: the scaling and cluster figures; vectorbt when it is available (not in --quick)."""
+    """For bench/run.py: lanes against separate passes; the sweep scaling and cluster figures and vectorbt when it is
+    available (not in --quick: minutes of work)."""
     if quick:
-        print("# sweep: skipped in --quick (minutes of work)", file=sys.stderr)
-        return []
-    return figures(1_000_000, None, lanes=4)
+        print("# sweep: only the lanes figure in --quick (the sweeps are minutes of work)", file=sys.stderr)
+        return lanes_figures(500_000, lanes=4, rounds=5)
+    return lanes_figures(1_000_000, lanes=4, rounds=5) + figures(1_000_000, None, lanes=4)
 
 
 def figures(n_ticks: int, vbt_arg: str | None, lanes: int) -> list[Figure]:

@@ -68,6 +68,7 @@ GATES = (
     Gate("sdk_tick_path_ticks_per_s", "ratio_min", 0.9, 0.1, "a strategy on the SDK within 10 % of the built-in"),
     Gate("sdk_replay_path_ticks_per_s", "ratio_min", 0.9, 0.1, "the same on the lockstep replay path"),
     Gate("l2_replay_events_per_s", "ratio_min", 0.3, 0.2, "the L2 engine path within reach of its book kernel"),
+    Gate("sweep_lanes_ticks_per_s", "ratio_min", 1.0, 0.2, "lanes in one pass not slower than a pass per set"),
     Gate("paper_fills_per_s", "ratio_min", 1.0, 0.2, "compiled matching at least as fast as plain Python"),
     Gate("replay_vs_nautilus_ratio", "same_run_ratio_min", 20.0, 0.1, "over NautilusTrader (when it is installed)"),
     Gate("decision_p99_ns", "spec_max", 1_000.0, 0.0, "the spec: decision within 1 us"),

@@ -77,10 +77,13 @@ def build_trades(
     ``size_step[s]`` is flat, as the core counts it."""
     flags_of: dict[int, int] = {}
     tp_of: dict[int, float] = {}
-    for o in orders:
-        coid = int(o["client_order_id"])
-        flags_of.setdefault(coid, int(o["flags"]))
-        tp_of.setdefault(coid, float(o["take_profit_px"]))
+    # Columns as Python lists: reading a field of a record scalar costs ~10x a list item (a sweep pairs every lane's
+    # fills: this loop was a quarter of a 4-lane work unit over 1 M ticks).
+    for coid, fl, tp in zip(
+        orders["client_order_id"].tolist(), orders["flags"].tolist(), orders["take_profit_px"].tolist(), strict=True
+    ):
+        flags_of.setdefault(coid, fl)
+        tp_of.setdefault(coid, tp)
     out: list[tuple] = []
     open_: dict[int, _Open] = {}
 
@@ -90,14 +93,12 @@ def build_trades(
         out.append((s, t.side, reason, t.ts, ts, t.avg, exit_px, t.size, gross, t.fees, gross - t.fees, t.coid, coid))
 
     fills = reports[reports["kind"] == EXEC_FILL]
-    for r in fills:
-        s = int(r["symbol_id"])
-        side = int(r["side"])
-        size, price, fee = float(r["size"]), float(r["price"]), float(r["fee"])
-        ts, coid = int(r["ts_exch_ns"]), int(r["client_order_id"])
+    steps = [float(x) for x in size_step]
+    columns = ("symbol_id", "side", "size", "price", "fee", "ts_exch_ns", "client_order_id")
+    for s, side, size, price, fee, ts, coid in zip(*(fills[c].tolist() for c in columns), strict=True):
         if size <= 0.0:
             continue
-        while size > EPS * size_step[s]:
+        while size > EPS * steps[s]:
             t = open_.get(s)
             if t is None:
                 t = open_[s] = _Open(side, ts, coid)
@@ -116,7 +117,7 @@ def build_trades(
             t.qty -= part
             size -= part
             fee -= share
-            if t.qty < FLAT_EPS_STEPS * float(size_step[s]):
+            if t.qty < FLAT_EPS_STEPS * steps[s]:
                 flags = flags_of.get(coid, 0)
                 reason = _exit_reason(flags, t.side, t.avg, t.exit_notional / t.exit_qty, tp_of.get(t.coid, np.nan))
                 close(s, t, ts, coid, reason)
@@ -127,10 +128,7 @@ def build_trades(
         t.exit_notional += mark * t.qty
         t.exit_qty += t.qty
         close(s, t, ts_end_ns, -1, EXIT_OPEN)
-    arr = np.zeros(len(out), TRADE_DTYPE)
-    for i, row in enumerate(out):
-        arr[i] = row
-    return arr
+    return np.array(out, dtype=TRADE_DTYPE) if out else np.zeros(0, TRADE_DTYPE)
 
 
 def trade_table(trades: np.ndarray, symbols: tuple[str, ...]) -> dict[str, np.ndarray]:

@@ -221,8 +221,8 @@ def depth_tick_nb(st: EngineState, s: int, tk: np.ndarray) -> bool:
 
 
 @helper
-def on_tick_nb(st: EngineState, user: UserArrays, slot: int) -> None:
-    t0 = monotonic_ns()
+def on_tick_nb(st: EngineState, user: UserArrays, slot: int, t0: int) -> None:
+    """The tick in md ring ``slot``, its handling starting at ``t0`` (monotonic ns: the clock read that led here)."""
     tk = st.rings.md.buf[slot]
     s = tk.symbol_id
     if s < 0 or s >= st.sym.shape[0]:
@@ -454,7 +454,14 @@ def warm_nb(st: EngineState, s: int) -> None:
 
 @helper
 def engine_step_inline_nb(st: EngineState, user: UserArrays) -> int:
-    now = monotonic_ns()
+    return engine_step_at_nb(st, user, monotonic_ns())
+
+
+@helper
+def engine_step_at_nb(st: EngineState, user: UserArrays, now: int) -> int:
+    """One pass over the inbound rings at ``now`` (a clock read just taken: the lockstep replay shares its read with
+    the tick it pushed). A clock read costs ~30 ns here, as much as the rest of a quiet tick's handling: the first
+    tick of a pass starts at ``now`` unless commands or reports were handled before it."""
     if kill_requested_nb(st):  # first, every pass: a kill is a flag, never a queued command that a full ring drops
         st.core[0].kill_seen = load_acquire(st.sync, W_KILL)
         apply_kill_nb(st, now)
@@ -477,7 +484,7 @@ def engine_step_inline_nb(st: EngineState, user: UserArrays) -> int:
     warm_every = st.params[0].warm_ticks
     for k in range(n_md):
         slot = ring_slot_nb(st.rings.md.ctrl, k)
-        on_tick_nb(st, user, slot)
+        on_tick_nb(st, user, slot, now if k == 0 and n_cmd + n_exec == 0 else monotonic_ns())
         if warm_every > 0:
             st.core[0].warm_ticks += 1
             if st.core[0].warm_ticks >= warm_every:

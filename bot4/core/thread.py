@@ -137,10 +137,15 @@ def push_ticks_nb(ctrl: np.ndarray, buf: np.ndarray, src: np.ndarray, start: int
 
     Ticks that do not fit are refused and counted (one count per tick) as back-pressure.
     """
+    return push_ticks_at_nb(ctrl, buf, src, start, n, monotonic_ns())
+
+
+@helper
+def push_ticks_at_nb(ctrl: np.ndarray, buf: np.ndarray, src: np.ndarray, start: int, n: int, now: int) -> int:
+    """:func:`push_ticks_nb` with the ingress time given (a clock read the caller shares with the step after)."""
     head = ctrl[RING_HEAD]
     mask = ctrl[RING_MASK]
     take = ring_reserve_nb(ctrl, n)
-    now = monotonic_ns()
     for k in range(take):
         slot = (head + k) & mask
         buf[slot] = src[start + k]

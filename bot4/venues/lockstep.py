@@ -17,7 +17,7 @@ next tick, and one arriving between batches by the caller's own thread (``kick_c
 from __future__ import annotations
 
 import time
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -39,8 +39,8 @@ from bot4.core.ring import (
 )
 from bot4.core.runner import Core
 from bot4.core.state import OWNER_FREE, OWNER_PRODUCER, W_OWNER, EngineState, RingArrays, UserArrays
-from bot4.core.step import engine_step_inline_nb, engine_step_nb
-from bot4.core.thread import push_ticks_nb
+from bot4.core.step import engine_step_at_nb, engine_step_nb
+from bot4.core.thread import push_ticks_at_nb
 from bot4.venues.paper import PaperExchange
 from bot4.venues.paper_kernels import PaperState, paper_on_tick_nb, paper_submit_nb
 
@@ -126,12 +126,67 @@ def replay_lockstep_nb(
             return k
         head0 = rep_ctrl[RING_HEAD]
         paper_on_tick_nb(ps, ticks, start + k, rep_ctrl, rep_buf)
-        push_ticks_nb(st.rings.md.ctrl, st.rings.md.buf, ticks, start + k, 1)
-        engine_step_inline_nb(st, user)
+        now = monotonic_ns()  # one clock read stamps the tick and starts its step
+        push_ticks_at_nb(st.rings.md.ctrl, st.rings.md.buf, ticks, start + k, 1, now)
+        engine_step_at_nb(st, user, now)
         venue_intake_nb(st, ps, taps)
         tap_reports_nb(rep_ctrl, rep_buf, head0, taps)
     engine_step_nb(st, user)
     return n
+
+
+class LaneArrays(NamedTuple):
+    """One lane of a backtest: a core and its paper venue in lockstep (``Lockstep.lane``)."""
+
+    st: EngineState
+    user: UserArrays
+    ps: PaperState
+    taps: Taps
+
+
+ACCT_COLUMNS = 4  # what replay_lanes_nb samples per bar: equity, realized, fees, gross exposure
+
+
+@kernel
+def replay_lanes_nb(
+    lanes: tuple[LaneArrays, ...],
+    ticks: np.ndarray,
+    ends: np.ndarray,
+    pos: np.ndarray,
+    bar: np.ndarray,
+    curves: np.ndarray,
+    bar_stop: int,
+) -> int:
+    """Several lanes (parameter sets) through the same bars of ``ticks`` in one pass: every lane through bar ``k``
+    (ticks up to ``ends[k]``, exclusive) before any starts bar ``k + 1``, so a bar's ticks come from cache for all but
+    the first, and each lane's account is sampled into ``curves[lane, k]`` (``ACCT_COLUMNS``) at the bar's end.
+    ``pos[lane]`` and ``bar[lane]`` (the next tick, the next bar) say where each lane is and are updated; bars up to
+    ``bar_stop`` (exclusive) are walked. -1 when every lane got there, else the first lane that stopped short: its
+    taps or rings need draining before it can go on. The lanes' arrays must have one type (a tuple of one type)."""
+    k = bar_stop
+    for i in range(len(lanes)):
+        if bar[i] < k:
+            k = bar[i]
+    while k < bar_stop:
+        end = ends[k]
+        for i in range(len(lanes)):
+            if bar[i] > k:
+                continue
+            lane = lanes[i]
+            want = end - pos[i]
+            if want > 0:
+                done = replay_lockstep_nb(lane.st, lane.user, lane.ps, ticks, pos[i], want, lane.taps)
+                pos[i] += done
+                if done < want:
+                    return i
+            a = lane.st.acct[0]
+            curves[i, k, 0] = a.equity
+            curves[i, k, 1] = a.realized
+            curves[i, k, 2] = a.fees
+            curves[i, k, 3] = a.gross
+            bar[i] = k + 1
+        k += 1
+    return -1
 
 
 @helper
@@ -169,7 +224,10 @@ def intake_owned_nb(st: EngineState, ps: PaperState, taps: Taps) -> int:
 class Lockstep:
     """The Python owner of a lockstep pair: a core (not running on its thread) and a paper venue, with the taps."""
 
-    def __init__(self, core: Core, venue: PaperExchange, tap_capacity: int = 1 << 16) -> None:
+    def __init__(self, core: Core, venue: PaperExchange, tap_capacity: int = 1 << 16, bind_now: bool = True) -> None:
+        """``bind_now=False``: the replay and intake kernels are bound at first use (a backtest walks the pair as a
+        lane of ``replay_lanes_nb`` and needs neither); the running engine binds them here, so its first kill never
+        waits for a kernel to load."""
         if core.running:
             raise RuntimeError("a lockstep replay drives the core itself: stop its thread first")
         self.core, self.venue = core, venue
@@ -179,12 +237,22 @@ class Lockstep:
         self.gate = np.ones(1, np.int64)
         self.taps = Taps(RingArrays(self.order_tap.buf, self.order_tap.ctrl),
                          RingArrays(self.report_tap.buf, self.report_tap.ctrl), self.gate)
+        self.lane = LaneArrays(core.state, core.user, venue.state, self.taps)
+        self._run: Any = None
+        self._intake: Any = None
+        if bind_now:
+            self._bind()
+
+    def _bind(self) -> None:
         one = np.zeros(1, TICK_DTYPE)
+        core, venue = self.core, self.venue
         self._run = bind(replay_owned_nb, core.state, core.user, venue.state, one, 0, 0, self.taps)
         self._intake = bind(intake_owned_nb, core.state, venue.state, self.taps)
 
     def run(self, ticks: np.ndarray, start: int, n: int) -> int:
         """Replay ``ticks[start:start+n]``; ticks done (the GIL is released meanwhile: any thread may call this)."""
+        if self._run is None:
+            self._bind()
         return int(self._run(self.core.state, self.core.user, self.venue.state, ticks, start, n, self.taps))
 
     def intake(self) -> int:
@@ -193,6 +261,8 @@ class Lockstep:
         ctrl = self.core.parts.orders.ctrl
         if ctrl[RING_HEAD] == ctrl[RING_TAIL]:
             return 0
+        if self._intake is None:
+            self._bind()
         return max(0, int(self._intake(self.core.state, self.venue.state, self.taps)))
 
     def set_gate(self, open_: bool) -> None:
