@@ -175,11 +175,28 @@ def report_nb(
     leaves: float,
 ) -> bool:
     """Push one execution report for the order in ``slot``; False when the report ring is full."""
+    return report_for_nb(ps, rep_ctrl, rep_buf, ps.orders[slot], kind, liquidity, reason, price, size, fee, leaves)
+
+
+@helper
+def report_for_nb(
+    ps: PaperState,
+    rep_ctrl: np.ndarray,
+    rep_buf: np.ndarray,
+    o: np.ndarray,
+    kind: int,
+    liquidity: int,
+    reason: int,
+    price: float,
+    size: float,
+    fee: float,
+    leaves: float,
+) -> bool:
+    """:func:`report_nb` for the order record ``o`` (one the venue's table may not hold)."""
     i = ring_claim_nb(rep_ctrl)
     if i < 0:
         ps.venue[0].blocked += 1
         return False
-    o = ps.orders[slot]
     r = rep_buf[i]
     r.client_order_id = o.client_order_id
     r.ts_exch_ns = ps.venue[0].clock
@@ -627,8 +644,14 @@ def paper_submit_nb(ps: PaperState, src: np.ndarray, i: int, rep_ctrl: np.ndarra
         report_nb(ps, rep_ctrl, rep_buf, slot, EXEC_CANCELED, 0, VENUE_OK, np.nan, 0.0, 0.0, o.size - o.filled)
         return VENUE_OK
     current = ps.orders[slot]
-    taken = (current.status == STATUS_ACCEPTED or current.status == STATUS_PARTIALLY_FILLED) and ps.live_pos[slot] >= 0
-    reason = VENUE_TABLE_FULL if taken else validate_nb(ps, src, i)
+    if (current.status == STATUS_ACCEPTED or current.status == STATUS_PARTIALLY_FILLED) and ps.live_pos[slot] >= 0:
+        # the slot holds a working order: refuse the newcomer and leave that order as it is (overwriting it lost a
+        # live order and left its slot listed under a refused one, to be listed twice by the next order there)
+        ps.venue[0].rejected += 1
+        ps.reject_counts[VENUE_TABLE_FULL] += 1
+        report_for_nb(ps, rep_ctrl, rep_buf, rec, EXEC_REJECTED, 0, VENUE_TABLE_FULL, np.nan, 0.0, 0.0, 0.0)
+        return VENUE_TABLE_FULL
+    reason = validate_nb(ps, src, i)
     ps.orders[slot] = rec
     o = ps.orders[slot]
     o.filled = 0.0

@@ -9,8 +9,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot4.core.config import CoreConfig
-from bot4.core.records import EXEC_EXPIRED, FILL_DTYPE, TICK_BAR, TICK_BBO, TICK_DTYPE, TICK_TRADE
+from bot4.core.records import (
+    EXEC_EXPIRED,
+    EXEC_REJECTED,
+    FILL_DTYPE,
+    ORDER_DTYPE,
+    TICK_BAR,
+    TICK_BBO,
+    TICK_DTYPE,
+    TICK_TRADE,
+    VENUE_TABLE_FULL,
+)
 from bot4.venues.paper import PaperConfig, PaperExchange
+from bot4.venues.paper_kernels import TABLE_MASK, TABLE_SIZE, paper_submit_nb
 
 BTC = "BTC/USDT"
 
@@ -308,3 +319,26 @@ def test_a_reduce_only_market_order_that_finds_the_position_gone_ends_once() -> 
     assert len(expired) == 1 and m.px.fetch_order(ro["id"])["status"] == "expired"
     assert m.px.fetch_order(rest["id"])["status"] == "open"
     assert [o["id"] for o in m.px.fetch_open_orders(BTC)] == [rest["id"]]
+
+
+def test_an_order_on_a_working_orders_table_slot_is_refused_and_the_working_order_stays() -> None:
+    m = Market()
+    m.bbo(100.0, 100.5)
+    o = m.px.create_order(BTC, "limit", "buy", 1.0, 99.5)
+    coid = int(o["id"])
+    m.reports()
+    rec = np.zeros(1, ORDER_DTYPE)
+    rec[0] = m.px.state.orders[coid & TABLE_MASK]
+    rec["client_order_id"] = coid + TABLE_SIZE  # another id on the same table slot (a core and venue out of step)
+    rec["price"] = 99.0
+    assert paper_submit_nb(m.px.state, rec, 0, m.px._rep_ctrl, m.px._rep_buf) == VENUE_TABLE_FULL
+    out = np.zeros(8, FILL_DTYPE)
+    n = m.px.reports.pop_many(out)
+    assert n == 1 and out[0]["kind"] == EXEC_REJECTED and out[0]["client_order_id"] == coid + TABLE_SIZE
+    assert out[0]["reason"] == VENUE_TABLE_FULL
+    still = m.px.fetch_order(o["id"])  # the working order is untouched, listed once, and fills as before
+    assert still["status"] == "open" and still["price"] == 99.5
+    assert int(m.px.state.venue[0]["live"]) == 1
+    m.trade(99.0, 5.0)
+    assert m.px.fetch_order(o["id"])["status"] == "closed"
+    assert int(m.px.state.venue[0]["live"]) == 0 and (m.px.state.live_pos < 0).all()
