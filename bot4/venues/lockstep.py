@@ -162,7 +162,8 @@ def replay_lanes_nb(
     the first, and each lane's account is sampled into ``curves[lane, k]`` (``ACCT_COLUMNS``) at the bar's end.
     ``pos[lane]`` and ``bar[lane]`` (the next tick, the next bar) say where each lane is and are updated; bars up to
     ``bar_stop`` (exclusive) are walked. -1 when every lane got there, else the first lane that stopped short: its
-    taps or rings need draining before it can go on. The lanes' arrays must have one type (a tuple of one type)."""
+    taps or rings need draining before it can go on. The lanes' arrays must have one type (a tuple of one type).
+    For backtests only: it does not take the cores' step (``W_OWNER``), so no other thread may drive these cores."""
     k = bar_stop
     for i in range(len(lanes)):
         if bar[i] < k:
